@@ -1,0 +1,209 @@
+"""The one run configuration that feeds the UI, the CLI and exported scripts.
+
+Field metadata carries the label and help text shown in the UI and the CLI. `validate_config`
+checks every field and cross-field rule and returns errors that name the field, the value
+and what is allowed.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from dataclasses import asdict, dataclass, field, fields
+from pathlib import Path
+from typing import Any, Literal
+
+Precision = Literal["auto", "bf16", "fp16", "fp32"]
+PRECISIONS = ("auto", "bf16", "fp16", "fp32")
+TARGET_MODULE_PRESETS = ("all-linear", "attention", "custom")
+
+
+def _f(default: Any, label: str, help: str, **kw: Any) -> Any:
+    if isinstance(default, (dict, list)):
+        return field(default_factory=lambda: type(default)(default), metadata={"label": label, "help": help}, **kw)
+    return field(default=default, metadata={"label": label, "help": help}, **kw)
+
+
+class ConfigError(ValueError):
+    """One or more config fields are invalid; `problems` lists (field, message)."""
+
+    def __init__(self, problems: list[tuple[str, str]]):
+        self.problems = problems
+        super().__init__("; ".join(f"{name}: {msg}" for name, msg in problems))
+
+
+@dataclass
+class ModelSettings:
+    name_or_path: str = _f("demo", "Model", "`demo` (built-in tiny model), a local folder, or a Hub id such as Qwen/Qwen2.5-0.5B-Instruct.")
+    trust_remote_code: bool = _f(False, "Trust remote code", "Run Python code shipped with the model repo. Leave off unless you trust its author.")
+
+
+@dataclass
+class DataSettings:
+    source: str = _f("demo", "Dataset", "`demo`, an uploaded CSV/JSON/JSONL/Parquet file, or a Hub dataset id.")
+    split: str = _f("train", "Split", "Split of a Hub dataset, e.g. train or train[:1000].")
+    subset: str | None = _f(None, "Subset", "Config (subset) name of a Hub dataset, if it has several.")
+    column_map: dict[str, str] = _f({}, "Column mapping", "Rename your columns to the names the method needs, e.g. {\"question\": \"prompt\"}.")
+    max_rows: int | None = _f(None, "Max rows", "Use only the first N rows (empty: all).")
+
+
+@dataclass
+class LoraSettings:
+    enabled: bool = _f(True, "Use LoRA", "Train small adapter matrices instead of all weights: far less memory, small files.")
+    r: int = _f(16, "LoRA rank r", "Adapter rank. Higher learns more and costs more memory. 8 to 64 is typical.")
+    alpha: int = _f(32, "LoRA alpha", "Adapter scale. Usually 2 x r.")
+    dropout: float = _f(0.05, "LoRA dropout", "Dropout on the adapter, 0 to 0.5.")
+    target_modules: str = _f("all-linear", "Target modules", "`all-linear`, `attention` (q,k,v,o projections) or a comma-separated list of module names.")
+
+
+@dataclass
+class TrainSettings:
+    num_epochs: float = _f(1.0, "Epochs", "Passes over the dataset. Ignored when Max steps is set.")
+    max_steps: int = _f(-1, "Max steps", "Stop after this many optimizer steps (-1: use Epochs).")
+    learning_rate: float = _f(2e-4, "Learning rate", "Step size. 1e-4 to 3e-4 for LoRA, 1e-5 to 5e-5 for full fine-tuning of real models.")
+    batch_size: int = _f(4, "Batch size", "Examples per device per step. Lower it if you run out of memory.")
+    grad_accum: int = _f(4, "Gradient accumulation", "Steps to accumulate before an update. Effective batch = batch size x this.")
+    max_length: int = _f(1024, "Max length (tokens)", "Longer examples are truncated to this many tokens.")
+    warmup_ratio: float = _f(0.03, "Warmup ratio", "Fraction of steps spent ramping the learning rate up, 0 to 0.5.")
+    lr_scheduler: str = _f("cosine", "LR schedule", "How the learning rate decays: cosine, linear or constant.")
+    logging_steps: int = _f(5, "Log every N steps", "How often metrics reach the dashboard.")
+    seed: int = _f(42, "Seed", "Random seed for reproducible runs.")
+    precision: str = _f("auto", "Precision", "auto picks bf16 on GPUs that support it, else fp16 on GPU, else fp32 on CPU.")
+    assistant_only_loss: bool = _f(True, "Loss on answers only", "Learn only from assistant replies (chat data) or completions, not from the prompts.")
+
+
+@dataclass
+class RunConfig:
+    model: ModelSettings = field(default_factory=ModelSettings)
+    data: DataSettings = field(default_factory=DataSettings)
+    method: str = _f("sft", "Method", "Training method. SFT: supervised fine-tuning on chat or text.")
+    lora: LoraSettings = field(default_factory=LoraSettings)
+    train: TrainSettings = field(default_factory=TrainSettings)
+    run_name: str | None = _f(None, "Run name", "Name shown in the dashboard and history (empty: generated).")
+
+    @classmethod
+    def demo(cls) -> RunConfig:
+        """The offline demo: the tiny model memorises the demo facts in about a minute on 2 CPU cores.
+
+        LoRA is off because the demo model is randomly initialised (1M parameters): there is no
+        pretrained knowledge to adapt, so training all weights is both faster and what works.
+        """
+        return cls(
+            model=ModelSettings(name_or_path="demo"),
+            data=DataSettings(source="demo"),
+            lora=LoraSettings(enabled=False),
+            train=TrainSettings(
+                max_steps=400, learning_rate=3e-3, batch_size=16, grad_accum=1, max_length=128,
+                warmup_ratio=0.0, logging_steps=10,
+            ),
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict(), indent=2)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> RunConfig:
+        if not isinstance(data, dict):
+            raise ConfigError([("config", f"expected a JSON object, got {type(data).__name__}")])
+        return _build(cls, data, "")
+
+    @classmethod
+    def from_file(cls, path: str | Path) -> RunConfig:
+        path = Path(path)
+        try:
+            data = json.loads(path.read_text())
+        except FileNotFoundError:
+            raise ConfigError([("config", f"file {path} does not exist")]) from None
+        except json.JSONDecodeError as exc:
+            raise ConfigError([("config", f"{path} is not valid JSON (line {exc.lineno}: {exc.msg})")]) from None
+        if isinstance(data, dict) and "config" in data and "model" not in data:
+            data = data["config"]  # a run.json works as a config file too
+        return cls.from_dict(data)
+
+
+def _build(cls: type, data: dict[str, Any], prefix: str) -> Any:
+    known = {f.name: f for f in fields(cls)}
+    unknown = sorted(set(data) - set(known))
+    if unknown:
+        raise ConfigError([(f"{prefix}{name}", f"unknown field; allowed: {', '.join(known)}") for name in unknown])
+    kwargs = {}
+    for name, value in data.items():
+        f = known[name]
+        sub = f.default_factory if dataclasses.is_dataclass(f.default_factory) else None  # type: ignore[arg-type]
+        if sub is not None:
+            if not isinstance(value, dict):
+                raise ConfigError([(f"{prefix}{name}", "expected an object")])
+            kwargs[name] = _build(sub, value, f"{prefix}{name}.")
+        else:
+            kwargs[name] = value
+    return cls(**kwargs)
+
+
+def field_help(section: type, name: str) -> tuple[str, str]:
+    """(label, help) of a config field, for UI and CLI."""
+    meta = {f.name: f.metadata for f in fields(section)}[name]
+    return meta["label"], meta["help"]
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def validate_config(config: RunConfig) -> list[tuple[str, str]]:
+    """Every problem with the config as (field, message). Empty means valid."""
+    from training.methods import method_names
+
+    methods = method_names()
+    p: list[tuple[str, str]] = []
+    t, lo = config.train, config.lora
+    if not isinstance(config.model.name_or_path, str) or not config.model.name_or_path.strip():
+        p.append(("model.name_or_path", "is empty; enter `demo`, a local folder or a Hub id"))
+    if not isinstance(config.data.source, str) or not config.data.source.strip():
+        p.append(("data.source", "is empty; choose `demo`, upload a file, or enter a Hub dataset id"))
+    if config.method not in methods:
+        p.append(("method", f"{config.method!r} is not available; choose one of: {', '.join(methods)}"))
+    if not isinstance(config.data.column_map, dict) or not all(
+        isinstance(k, str) and isinstance(v, str) for k, v in config.data.column_map.items()
+    ):
+        p.append(("data.column_map", "must map column names to column names, e.g. {\"question\": \"prompt\"}"))
+    if config.data.max_rows is not None and (not isinstance(config.data.max_rows, int) or config.data.max_rows < 1):
+        p.append(("data.max_rows", f"is {config.data.max_rows!r}; use a whole number of at least 1, or leave empty"))
+
+    def need(name: str, value: Any, ok: bool, allowed: str) -> None:
+        if not ok:
+            p.append((name, f"is {value!r}; {allowed}"))
+
+    need("train.learning_rate", t.learning_rate, _is_number(t.learning_rate) and 0 < t.learning_rate <= 1,
+         "must be greater than 0 and at most 1 (typical: 2e-4)")
+    need("train.batch_size", t.batch_size, isinstance(t.batch_size, int) and t.batch_size >= 1, "must be a whole number of at least 1")
+    need("train.grad_accum", t.grad_accum, isinstance(t.grad_accum, int) and t.grad_accum >= 1, "must be a whole number of at least 1")
+    need("train.max_length", t.max_length, isinstance(t.max_length, int) and 8 <= t.max_length <= 131072,
+         "must be a whole number from 8 to 131072")
+    need("train.max_steps", t.max_steps, isinstance(t.max_steps, int) and (t.max_steps == -1 or t.max_steps >= 1),
+         "must be -1 (use epochs) or a whole number of at least 1")
+    if t.max_steps == -1:
+        need("train.num_epochs", t.num_epochs, _is_number(t.num_epochs) and 0 < t.num_epochs <= 1000,
+             "must be greater than 0 (or set Max steps)")
+    need("train.warmup_ratio", t.warmup_ratio, _is_number(t.warmup_ratio) and 0 <= t.warmup_ratio <= 0.5, "must be from 0 to 0.5")
+    need("train.lr_scheduler", t.lr_scheduler, t.lr_scheduler in ("cosine", "linear", "constant"), "choose cosine, linear or constant")
+    need("train.logging_steps", t.logging_steps, isinstance(t.logging_steps, int) and t.logging_steps >= 1, "must be at least 1")
+    need("train.seed", t.seed, isinstance(t.seed, int), "must be a whole number")
+    need("train.precision", t.precision, t.precision in PRECISIONS, f"choose one of: {', '.join(PRECISIONS)}")
+    if lo.enabled:
+        need("lora.r", lo.r, isinstance(lo.r, int) and 1 <= lo.r <= 1024, "must be a whole number from 1 to 1024 (typical: 16)")
+        need("lora.alpha", lo.alpha, _is_number(lo.alpha) and lo.alpha > 0, "must be greater than 0 (typical: 2 x r)")
+        need("lora.dropout", lo.dropout, _is_number(lo.dropout) and 0 <= lo.dropout < 1, "must be from 0 to below 1 (typical: 0.05)")
+        need("lora.target_modules", lo.target_modules, isinstance(lo.target_modules, str) and lo.target_modules.strip() != "",
+             "enter all-linear, attention, or module names such as q_proj,v_proj")
+    return p
+
+
+def check_config(config: RunConfig) -> RunConfig:
+    """Raise ConfigError listing every problem, or return the config unchanged."""
+    problems = validate_config(config)
+    if problems:
+        raise ConfigError(problems)
+    return config
