@@ -19,11 +19,17 @@ class Flavor:
     tflops_bf16: float  # dense peak per GPU (fp32 peak for CPU flavors)
     usd_per_hour: float
     bf16: bool
+    ram_gb: float = 0  # host memory; what CPU flavors train in
+
+    @property
+    def memory_gb(self) -> float:
+        """Memory that training must fit in: total VRAM on GPU flavors, RAM on CPU flavors."""
+        return self.vram_gb * self.gpu_count if self.gpu_count else self.ram_gb
 
 
 CATALOGUE: dict[str, Flavor] = {f.name: f for f in [
-    Flavor("cpu-basic", "CPU basic (2 vCPU)", None, 0, 0, 0.1, 0.0, False),
-    Flavor("cpu-upgrade", "CPU upgrade (8 vCPU)", None, 0, 0, 0.4, 0.03, False),
+    Flavor("cpu-basic", "CPU basic (2 vCPU)", None, 0, 0, 0.2, 0.0, False, ram_gb=16),
+    Flavor("cpu-upgrade", "CPU upgrade (8 vCPU)", None, 0, 0, 0.8, 0.03, False, ram_gb=32),
     Flavor("t4-small", "Nvidia T4 small", "T4", 1, 16, 65, 0.40, False),
     Flavor("t4-medium", "Nvidia T4 medium", "T4", 1, 16, 65, 0.60, False),
     Flavor("l4x1", "1x Nvidia L4", "L4", 1, 24, 121, 0.80, True),

@@ -81,6 +81,8 @@ def read_model_config(name: str) -> dict | None:
     path = Path(ref) / "config.json"
     if path.exists():
         return json.loads(path.read_text())
+    if path.is_absolute() or os.environ.get("HF_HUB_OFFLINE") == "1":
+        return None
     try:
         from huggingface_hub import hf_hub_download
 

@@ -1,0 +1,78 @@
+"""Generating answers with the base model and a trained run, for the before/after view."""
+
+from __future__ import annotations
+
+import re
+import threading
+from collections import OrderedDict
+from pathlib import Path
+
+_cache: OrderedDict[str, tuple] = OrderedDict()
+_cache_lock = threading.Lock()
+_CACHE_SIZE = 3
+SEED = 0
+
+
+def _load(model_name: str, adapter_dir: str | None, trust_remote_code: bool):
+    """(model, tokenizer), cached per (base, adapter)."""
+    key = f"{model_name}|{adapter_dir}"
+    with _cache_lock:
+        if key in _cache:
+            _cache.move_to_end(key)
+            return _cache[key]
+    from training.model_loading import load_model, load_tokenizer
+
+    if adapter_dir and (Path(adapter_dir) / "adapter_config.json").exists():
+        from peft import PeftModel
+
+        tokenizer = load_tokenizer(adapter_dir, trust_remote_code)
+        model = PeftModel.from_pretrained(load_model(model_name, trust_remote_code), adapter_dir)
+    elif adapter_dir:
+        tokenizer = load_tokenizer(adapter_dir, trust_remote_code)
+        model = load_model(adapter_dir, trust_remote_code)
+    else:
+        tokenizer = load_tokenizer(model_name, trust_remote_code)
+        model = load_model(model_name, trust_remote_code)
+    model.eval()
+    with _cache_lock:
+        _cache[key] = (model, tokenizer)
+        while len(_cache) > _CACHE_SIZE:
+            _cache.popitem(last=False)
+    return model, tokenizer
+
+
+def clear_cache() -> None:
+    with _cache_lock:
+        _cache.clear()
+
+
+def generate(model_name: str, prompt: str, trained_dir: str | None = None, system_prompt: str | None = None,
+             max_new_tokens: int = 48, trust_remote_code: bool = False) -> str:
+    """Greedy answer (seed 0) of the base model, or of the trained weights in trained_dir."""
+    import torch
+
+    model, tokenizer = _load(model_name, trained_dir, trust_remote_code)
+    if getattr(tokenizer, "chat_template", None):
+        messages = ([{"role": "system", "content": system_prompt}] if system_prompt else []) + [
+            {"role": "user", "content": prompt}]
+        inputs = tokenizer.apply_chat_template(messages, add_generation_prompt=True, return_tensors="pt", return_dict=True)
+    else:
+        inputs = tokenizer(prompt, return_tensors="pt")
+    inputs = {k: v.to(model.device) for k, v in inputs.items()}
+    torch.manual_seed(SEED)
+    with torch.no_grad():
+        out = model.generate(**inputs, max_new_tokens=max_new_tokens, do_sample=False,
+                             pad_token_id=tokenizer.pad_token_id or tokenizer.eos_token_id)
+    return tokenizer.decode(out[0][inputs["input_ids"].shape[1]:], skip_special_tokens=True).strip()
+
+
+def contains_fact(answer: str, expected: str) -> bool:
+    return re.search(r"\b" + re.escape(expected) + r"\b", answer, re.IGNORECASE) is not None
+
+
+def compare(model_name: str, trained_dir: str, prompt: str, system_prompt: str | None = None,
+            trust_remote_code: bool = False) -> tuple[str, str]:
+    """(base answer, fine-tuned answer) for one prompt."""
+    base = generate(model_name, prompt, None, system_prompt, trust_remote_code=trust_remote_code)
+    tuned = generate(model_name, prompt, trained_dir, system_prompt, trust_remote_code=trust_remote_code)
+    return base, tuned
