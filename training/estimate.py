@@ -15,6 +15,7 @@ from training.config import RunConfig
 from training.hardware import CATALOGUE, PRICES_AS_OF, Flavor, detect_flavor, get_flavor
 
 MFU = {"gpu": 0.35, "cpu": 0.30}
+STEP_OVERHEAD_S = {"gpu": 0.03, "cpu": 0.005}
 BYTES = {"fp32": 4, "bf16": 2, "fp16": 2}
 
 # Parameter counts and shapes of popular models, for offline estimates (from their config.json).
@@ -149,7 +150,9 @@ def estimate_run(config: RunConfig, rows: int, mean_tokens: float, hardware: str
     weight_bytes = facts.params * BYTES[precision]
     load_seconds = 3 + weight_bytes / 400e6
     assumptions.append(f"{load_seconds:.0f} s to load the model (~400 MB/s)")
-    seconds = train_tokens * flops_per_token / throughput + load_seconds
+    step_overhead = STEP_OVERHEAD_S[kind]
+    assumptions.append(f"{step_overhead * 1000:.0f} ms fixed overhead per step (data loading, optimizer, logging)")
+    seconds = train_tokens * flops_per_token / throughput + steps * step_overhead + load_seconds
     cost = seconds / 3600 * flavor.usd_per_hour
     assumptions.append(f"${flavor.usd_per_hour:.2f}/hour, prices as of {PRICES_AS_OF}")
     memory = estimate_memory_gb(facts, trainable, precision, t.batch_size, min(t.max_length, max(tokens_per_example * 1.5, 1)),
@@ -185,3 +188,30 @@ def plain_summary(est: Estimate) -> str:
 
 def all_flavors() -> list[str]:
     return list(CATALOGUE)
+
+
+def estimate_for_config(config: RunConfig, hardware: str | None = None, report=None) -> tuple[Estimate, object]:
+    """Estimate from the config's dataset: token counts from the model's tokenizer when it loads,
+    else about 4 characters per token. Returns (estimate, validation report)."""
+    from training.formats import record_text
+    from training.model_loading import ModelLoadError, load_tokenizer
+    from training.validation import validate_dataset
+
+    d = config.data
+    if report is None or report.token_stats is None:
+        try:
+            tokenizer = load_tokenizer(config.model.name_or_path, config.model.trust_remote_code)
+        except ModelLoadError:
+            tokenizer = None
+        report = validate_dataset(d.source, config.method, split=d.split, subset=d.subset, column_map=d.column_map,
+                                  max_rows=d.max_rows, tokenizer=tokenizer, max_length=config.train.max_length)
+    if report.token_stats:
+        mean, source = report.token_stats["mean_tokens"], "measured with the model's tokenizer"
+    elif report.normalised:
+        sample = report.normalised[:2000]
+        mean = sum(len(record_text(r)) for r in sample) / len(sample) / 4
+        source = "guessed as 4 characters per token: the tokenizer could not be loaded"
+    else:
+        mean, source = 256.0, "dataset unreadable: assumed 256"
+    rows = report.usable_rows or 1000
+    return estimate_run(config, rows, mean, hardware, token_source=source), report

@@ -90,6 +90,7 @@ def validate_dataset(
             pct = report.token_stats["truncated_pct"]
             if pct > 0:
                 report.warnings.append(f"{pct:.1f}% of examples are longer than max length {max_length} tokens and will be truncated.")
+    report.errors.sort(key=lambda e: (e.row is not None, e.row or 0))
     report.valid = report.error_count == 0 and report.usable_rows > 0
     return report
 

@@ -1,0 +1,190 @@
+"""Headless CLI on the same engine as the app.
+
+    python -m training validate SOURCE [--method M] [--model M] [--json]
+    python -m training estimate (--config FILE | flags) [--hardware FLAVOR] [--json]
+    python -m training train (--config FILE | flags) --output-dir DIR
+
+Exit codes: 0 success/valid, 1 invalid data or failed run, 2 bad usage.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from pathlib import Path
+
+from training.config import ConfigError, RunConfig, validate_config
+from training.methods import method_names
+
+
+class UsageError(Exception):
+    pass
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message):  # exit 2 with a clear message, never a traceback
+        self.print_usage(sys.stderr)
+        print(f"error: {message}", file=sys.stderr)
+        raise SystemExit(2)
+
+
+def _add_run_flags(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--config", help="A RunConfig JSON file (or a run.json); flags below override it.")
+    p.add_argument("--model", help="`demo`, a local folder, or a Hub model id.")
+    p.add_argument("--dataset", help="`demo`, a file path, or a Hub dataset id.")
+    p.add_argument("--split", help="Split of a Hub dataset.")
+    p.add_argument("--method", choices=method_names())
+    p.add_argument("--max-steps", type=int)
+    p.add_argument("--epochs", type=float)
+    p.add_argument("--learning-rate", "--lr", type=float, dest="learning_rate")
+    p.add_argument("--batch-size", type=int)
+    p.add_argument("--grad-accum", type=int)
+    p.add_argument("--max-length", type=int)
+    p.add_argument("--lora", choices=["on", "off"], help="Train a LoRA adapter (on) or all weights (off).")
+    p.add_argument("--lora-r", type=int)
+    p.add_argument("--lora-alpha", type=int)
+    p.add_argument("--precision", choices=["auto", "bf16", "fp16", "fp32"])
+    p.add_argument("--run-name")
+
+
+def config_from_args(args: argparse.Namespace) -> RunConfig:
+    """Start from --config, or the demo preset when model and dataset are both demo, then apply flags."""
+    if args.config:
+        config = RunConfig.from_file(args.config)
+    elif (args.model or "demo") == "demo" and (args.dataset or "demo") == "demo":
+        config = RunConfig.demo()
+    else:
+        config = RunConfig()
+    overrides = {
+        ("model", "name_or_path"): args.model, ("data", "source"): args.dataset, ("data", "split"): args.split,
+        ("train", "max_steps"): args.max_steps, ("train", "num_epochs"): args.epochs,
+        ("train", "learning_rate"): args.learning_rate, ("train", "batch_size"): args.batch_size,
+        ("train", "grad_accum"): args.grad_accum, ("train", "max_length"): args.max_length,
+        ("lora", "r"): args.lora_r, ("lora", "alpha"): args.lora_alpha, ("train", "precision"): args.precision,
+    }
+    for (section, name), value in overrides.items():
+        if value is not None:
+            setattr(getattr(config, section), name, value)
+    if args.method:
+        config.method = args.method
+    if args.lora:
+        config.lora.enabled = args.lora == "on"
+    if args.run_name:
+        config.run_name = args.run_name
+    problems = validate_config(config)
+    if problems:
+        raise ConfigError(problems)
+    return config
+
+
+def cmd_validate(args) -> int:
+    from training.validation import validate_dataset
+
+    tokenizer = None
+    if args.model:
+        from training.model_loading import load_tokenizer
+
+        tokenizer = load_tokenizer(args.model)
+    column_map = json.loads(args.column_map) if args.column_map else {}
+    report = validate_dataset(args.source, args.method, split=args.split, subset=args.subset, column_map=column_map,
+                              max_rows=args.max_rows, tokenizer=tokenizer, max_length=args.max_length)
+    if args.json:
+        data = report.to_dict()
+        print(json.dumps(data, default=str))
+    else:
+        print(report.summary())
+        for e in report.errors:
+            where = f"row {e.row}, " if e.row else ""
+            print(f"  error: {where}{e.field}: {e.message}")
+        if report.error_count > len(report.errors):
+            print(f"  ... and {report.error_count - len(report.errors)} more errors")
+        for w in report.warnings:
+            print(f"  warning: {w}")
+    return 0 if report.valid else 1
+
+
+def cmd_estimate(args) -> int:
+    from training.estimate import all_flavors, estimate_for_config
+
+    config = config_from_args(args)
+    flavors = all_flavors() if args.all_hardware else [args.hardware]
+    results = []
+    report = None
+    for flavor in flavors:
+        est, report = estimate_for_config(config, flavor, report)
+        results.append(est)
+    if args.json:
+        payload = [e.to_dict() for e in results] if args.all_hardware else results[0].to_dict()
+        print(json.dumps(payload, default=str))
+    else:
+        for e in results:
+            print(f"{e.hardware}: {e.summary}")
+            if not args.all_hardware:
+                for a in e.assumptions:
+                    print(f"  - {a}")
+    return 0
+
+
+def cmd_train(args) -> int:
+    from training.engine import run_training
+
+    config = config_from_args(args)
+    record = run_training(config, Path(args.output_dir))
+    summary = {k: record[k] for k in ("status", "train_seconds", "error", "model_dir")}
+    print(json.dumps(summary))
+    return 0 if record["status"] in ("completed", "stopped") else 1
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="python -m training", description="Validate, estimate and train from the command line.")
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+    v = sub.add_parser("validate", help="Check every row of a dataset for a method.")
+    v.add_argument("source", help="A file path, a Hub dataset id, or `demo`.")
+    v.add_argument("--method", default="sft", choices=method_names())
+    v.add_argument("--model", help="Tokenizer for token statistics.")
+    v.add_argument("--max-length", type=int, default=1024)
+    v.add_argument("--split", default="train")
+    v.add_argument("--subset")
+    v.add_argument("--column-map", help='JSON object, e.g. \'{"question": "prompt"}\'')
+    v.add_argument("--max-rows", type=int)
+    v.add_argument("--json", action="store_true", help="Print one JSON object.")
+    v.set_defaults(func=cmd_validate)
+    e = sub.add_parser("estimate", help="Time, cost and memory of a run.")
+    _add_run_flags(e)
+    e.add_argument("--hardware", help="Flavor name, e.g. t4-small (default: this machine).")
+    e.add_argument("--all-hardware", action="store_true", help="Estimate for every flavor.")
+    e.add_argument("--json", action="store_true")
+    e.set_defaults(func=cmd_estimate)
+    t = sub.add_parser("train", help="Train and write OUTPUT_DIR/run.json and the weights.")
+    _add_run_flags(t)
+    t.add_argument("--output-dir", required=True)
+    t.set_defaults(func=cmd_train)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        if getattr(args, "hardware", None):
+            from training.hardware import get_flavor
+
+            get_flavor(args.hardware)
+        if getattr(args, "column_map", None):
+            try:
+                json.loads(args.column_map)
+            except ValueError:
+                raise UsageError("--column-map must be a JSON object such as '{\"question\": \"prompt\"}'") from None
+        return args.func(args)
+    except (ConfigError, UsageError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except ValueError as exc:  # unknown hardware, model load errors and the like: a usage problem
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    raise SystemExit(main())
