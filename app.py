@@ -1,0 +1,151 @@
+"""Fine-tune Studio: pick a model, a dataset and a method; validate, estimate, train, compare.
+
+`build_app()` composes the panels and wires their events; `create_server()` puts the app and
+the Trackio dashboard on one FastAPI server (a Space exposes one port); `main()` serves it.
+Nothing heavy happens at import: torch, transformers and TRL load on first use.
+"""
+
+from __future__ import annotations
+
+import os
+
+import gradio as gr
+
+from components.check_panels import create_estimate_panel, create_validate_panel, handle_estimate, handle_validate
+from components.config_mapping import settings_inputs
+from components.run_panels import (
+    create_result_panel,
+    create_train_panel,
+    handle_check_all,
+    handle_compare,
+    handle_stop,
+    handle_train,
+    render_dashboard,
+    render_progress,
+    render_status,
+    render_where,
+)
+from components.settings_panels import (
+    create_dataset_panel,
+    create_hyperparams_panel,
+    create_lora_panel,
+    create_method_panel,
+    create_model_panel,
+)
+from training.config import RunConfig
+from training.methods import get_method
+from training.paths import configure_trackio_env
+from training.run_manager import get_run_manager
+
+CSS = """
+.hint {font-size: 0.85em; opacity: 0.8}
+#trackio-frame {background: white}
+"""
+
+INTRO = """# 🧪 Fine-tune Studio
+Pick a model, a dataset and a method. **Validate** reads every row, **Estimate** shows time, cost and memory,
+**Train** runs TRL in the background with live metrics, and the result compares the base and fine-tuned model.
+The defaults run offline: a tiny built-in model memorises invented facts in about a minute on a CPU."""
+
+
+def default_config() -> tuple[RunConfig, str | None]:
+    from training.model_loading import default_model
+
+    name, note = default_model()
+    if name == "demo":
+        return RunConfig.demo(), note
+    config = RunConfig()
+    config.model.name_or_path = name
+    return config, note
+
+
+def handle_poll(shown_run: str | None):
+    s = get_run_manager().status()
+    dashboard = gr.skip()
+    if s.run_name != shown_run:
+        dashboard = render_dashboard(s.run_name, get_method((s.config or {}).get("method", "sft")).key_metrics)
+    return render_progress(s), render_status(s), dashboard, render_where(s), s.run_name
+
+
+def build_app() -> gr.Blocks:
+    from training.demo_data import demo_questions
+    from training.hardware import detect_flavor
+
+    config, note = default_config()
+    with gr.Blocks(title="Fine-tune Studio") as demo:
+        gr.Markdown(INTRO)
+        with gr.Row():
+            with gr.Column(scale=1):
+                gr.Markdown("## 1. Model, data and method")
+                model = create_model_panel(config, note)
+                dataset = create_dataset_panel(config)
+                method = create_method_panel(config)
+                lora = create_lora_panel(config)
+                hyper = create_hyperparams_panel(config)
+            with gr.Column(scale=1):
+                gr.Markdown("## 2. Validate")
+                validate = create_validate_panel()
+                gr.Markdown("## 3. Estimate")
+                estimate = create_estimate_panel(detect_flavor())
+                gr.Markdown("## 4. Train")
+                train = create_train_panel()
+        gr.Markdown("## 5. Live metrics")
+        s = get_run_manager().status()
+        dashboard = gr.HTML(render_dashboard(s.run_name, get_method("sft").key_metrics), elem_id="dashboard")
+        gr.Markdown("## 6. Before vs after")
+        result = create_result_panel([q.question for q in demo_questions()])
+        shown_run = gr.State(s.run_name)
+
+        inputs = settings_inputs(model, dataset, method, lora, hyper)
+        validate.button.click(handle_validate, inputs, [validate.summary, validate.errors, validate.preview],
+                              concurrency_limit=4)
+        estimate.button.click(handle_estimate, [estimate.hardware, *inputs], [estimate.summary, estimate.table],
+                              concurrency_limit=4)
+        train.train.click(handle_train, inputs, [train.status, train.config_view, train.config_file],
+                          concurrency_limit=None, api_visibility="private")
+        train.stop.click(handle_stop, None, train.status, concurrency_limit=None, api_visibility="private")
+        result.compare.click(handle_compare, result.prompt, [result.base_answer, result.tuned_answer], concurrency_limit=1)
+        result.check_all.click(handle_check_all, None, [result.where, result.scoreboard], concurrency_limit=1)
+        timer = gr.Timer(1.0)
+        timer.tick(handle_poll, shown_run, [train.progress, train.status, dashboard, result.where, shown_run],
+                   queue=False, show_progress="hidden", api_visibility="private")
+    return demo
+
+
+class LazyTrackio:
+    """ASGI app that builds Trackio's dashboard on its first request, so start-up does not import it."""
+
+    def __init__(self):
+        self._app = None
+
+    async def __call__(self, scope, receive, send):
+        if self._app is None:
+            import trackio
+
+            self._app, _write_token = trackio.build_starlette_app_only()
+        await self._app(scope, receive, send)
+
+
+def create_server():
+    """FastAPI app with Trackio at /trackio and the Gradio UI at /."""
+    from fastapi import FastAPI
+
+    configure_trackio_env()
+    server = FastAPI()
+    server.mount("/trackio", LazyTrackio())
+    max_mb = int(os.environ.get("MAX_UPLOAD_MB", "500"))
+    return gr.mount_gradio_app(server, build_app(), path="/", css=CSS, max_file_size=f"{max_mb}mb",
+                               footer_links=["api", "settings"])
+
+
+def main() -> None:
+    import uvicorn
+
+    host = os.environ.get("GRADIO_SERVER_NAME", "0.0.0.0" if os.environ.get("SPACE_ID") else "127.0.0.1")
+    port = int(os.environ.get("GRADIO_SERVER_PORT", "7860"))
+    print(f"Fine-tune Studio on http://{host}:{port}", flush=True)
+    uvicorn.run(create_server(), host=host, port=port, log_level="warning")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,194 @@
+"""Train/Stop, the live status, the embedded Trackio dashboard, and the before/after result."""
+
+from __future__ import annotations
+
+import html
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import urlencode
+
+import gradio as gr
+
+from components.check_panels import describe_config_error
+from components.config_mapping import config_from_values
+from training.config import ConfigError
+from training.run_manager import RunActiveError, RunStatus, get_run_manager
+
+TRACKIO_PATH = "/trackio/"
+
+
+@dataclass
+class TrainPanel:
+    train: gr.Button
+    stop: gr.Button
+    progress: gr.HTML
+    status: gr.Markdown
+    config_view: gr.Code
+    config_file: gr.File
+
+
+def create_train_panel() -> TrainPanel:
+    with gr.Row():
+        train = gr.Button("Train", variant="primary", elem_id="train-btn")
+        stop = gr.Button("Stop", variant="stop", elem_id="stop-btn")
+    progress = gr.HTML(render_progress(RunStatus(state="idle")), elem_id="train-progress")
+    status = gr.Markdown("No run yet.", elem_id="train-status")
+    with gr.Accordion("Run config (reusable with `python -m training train --config`)", open=False):
+        config_view = gr.Code(language="json", value="", label="config", elem_id="run-config")
+        config_file = gr.File(label="Download config", interactive=False)
+    return TrainPanel(train, stop, progress, status, config_view, config_file)
+
+
+def _fmt_seconds(seconds: float | None) -> str:
+    if seconds is None:
+        return "…"
+    seconds = int(round(seconds))
+    return f"{seconds // 60}m {seconds % 60:02d}s" if seconds >= 60 else f"{seconds}s"
+
+
+def render_progress(s: RunStatus) -> str:
+    pct = 100.0 * s.step / s.total if s.total else (100.0 if s.state == "completed" else 0.0)
+    label = {"idle": "Ready", "running": "Training" if s.phase == "training" else "Preparing (loading model and data)",
+             "stopping": "Stopping at the next step", "completed": "Completed", "stopped": "Stopped",
+             "failed": "Failed"}.get(s.state, s.state)
+    eta = f" · ETA {_fmt_seconds(s.eta_seconds)}" if s.state == "running" and s.phase == "training" else ""
+    steps = f"step {s.step} / {s.total}" if s.total else ""
+    color = {"failed": "#dc2626", "stopped": "#d97706", "completed": "#16a34a"}.get(s.state, "#2563eb")
+    return (
+        f'<div class="run-progress" data-state="{s.state}" data-step="{s.step}" data-total="{s.total}">'
+        f'<div style="display:flex;justify-content:space-between;font-size:0.9em">'
+        f"<b>{html.escape(label)}</b><span>{steps}{eta}</span></div>"
+        f'<div style="background:#e5e7eb;border-radius:6px;height:14px;margin-top:4px">'
+        f'<div style="width:{pct:.1f}%;background:{color};height:14px;border-radius:6px"></div></div></div>'
+    )
+
+
+def render_status(s: RunStatus) -> str:
+    if s.state == "idle":
+        return "No run yet. Click **Train** to start."
+    lines = [f"**Run** `{s.run_id}` · state **{s.state}** · elapsed {_fmt_seconds(s.elapsed_seconds)}"]
+    loss = s.last_metrics.get("loss")
+    if loss is not None:
+        lines.append(f"Last loss: **{loss:.4f}** at step {s.last_metrics.get('step')}")
+    lines += [f"ℹ️ {n}" for n in s.notes]
+    if s.error:
+        lines.append(f"❌ **{html.escape(s.error)}**")
+    if s.model_dir:
+        lines.append(f"Weights: `{s.model_dir}`")
+    return "\n\n".join(lines)
+
+
+def handle_train(*values):
+    try:
+        config = config_from_values(*values)
+        run_id = get_run_manager().start(config)
+    except RunActiveError as exc:
+        gr.Warning(str(exc))
+        return f"⚠️ {exc}", gr.skip(), gr.skip()
+    except ConfigError as exc:
+        gr.Warning("Fix the settings first: " + str(exc))
+        return describe_config_error(exc), gr.skip(), gr.skip()
+    s = get_run_manager().status()
+    cfg_path = Path(s.output_dir) / "config.json"
+    cfg_path.write_text(json.dumps(s.config, indent=2))
+    return f"Started run `{run_id}`.", json.dumps(s.config, indent=2), str(cfg_path)
+
+
+def handle_stop():
+    if get_run_manager().stop():
+        return "Stopping at the next step; the weights trained so far will be saved."
+    return "No run is active."
+
+
+def dashboard_url(run_name: str | None, metrics: tuple[str, ...]) -> str:
+    params = {"project": os.environ.get("TRACKIO_PROJECT", "finetune-studio"), "sidebar": "hidden", "navbar": "hidden",
+              "metrics": ",".join(metrics)}
+    if run_name:
+        params["runs"] = run_name
+    return TRACKIO_PATH + "?" + urlencode(params, safe="/,")
+
+
+def render_dashboard(run_name: str | None, metrics: tuple[str, ...]) -> str:
+    url = html.escape(dashboard_url(run_name, metrics))
+    return (f'<iframe id="trackio-frame" src="{url}" title="Trackio dashboard" '
+            'style="width:100%;height:560px;border:1px solid #e5e7eb;border-radius:8px"></iframe>')
+
+
+@dataclass
+class ResultPanel:
+    where: gr.Markdown
+    prompt: gr.Textbox
+    compare: gr.Button
+    base_answer: gr.Textbox
+    tuned_answer: gr.Textbox
+    check_all: gr.Button
+    scoreboard: gr.Dataframe
+
+
+def create_result_panel(questions: list[str]) -> ResultPanel:
+    where = gr.Markdown("Train a model to compare it with its base here.", elem_id="result-where")
+    prompt = gr.Textbox(value=questions[0] if questions else "", label="Prompt", elem_id="compare-prompt",
+                        info="Pre-filled with questions from the demo training set: the demo shows memorisation, not generalisation.")
+    if questions:
+        gr.Examples([[q] for q in questions], inputs=[prompt], label="Demo questions")
+    compare = gr.Button("Compare base vs fine-tuned", elem_id="compare-btn")
+    with gr.Row():
+        base = gr.Textbox(label="Base model", interactive=False, elem_id="base-answer", lines=3)
+        tuned = gr.Textbox(label="Fine-tuned model", interactive=False, elem_id="tuned-answer", lines=3)
+    check_all = gr.Button("Ask all demo questions", elem_id="check-all-btn")
+    scoreboard = gr.Dataframe(headers=["question", "expected", "base", "fine-tuned"], value=[], interactive=False,
+                              wrap=True, elem_id="scoreboard")
+    return ResultPanel(where, prompt, compare, base, tuned, check_all, scoreboard)
+
+
+def _finished_run() -> RunStatus | None:
+    s = get_run_manager().status()
+    return s if s.model_dir and not s.active else None
+
+
+def handle_compare(prompt: str):
+    from training.inference import compare
+
+    s = _finished_run()
+    if s is None:
+        gr.Warning("No finished run yet: train (or wait for the run to finish) first.")
+        return "", ""
+    if not (prompt or "").strip():
+        gr.Warning("Type a prompt first.")
+        return "", ""
+    model = s.config["model"]
+    try:
+        return compare(model["name_or_path"], s.model_dir, prompt, s.system_prompt, model["trust_remote_code"])
+    except ValueError as exc:
+        gr.Warning(str(exc))
+        return "", ""
+
+
+def handle_check_all():
+    from training.demo_data import demo_questions
+    from training.inference import contains_fact, generate
+
+    s = _finished_run()
+    if s is None:
+        gr.Warning("No finished run yet: train first.")
+        return "", []
+    model = s.config["model"]["name_or_path"]
+    rows, base_ok, tuned_ok = [], 0, 0
+    for q in demo_questions():
+        base = generate(model, q.question, None, s.system_prompt)
+        tuned = generate(model, q.question, s.model_dir, s.system_prompt)
+        b, t = contains_fact(base, q.expected), contains_fact(tuned, q.expected)
+        base_ok, tuned_ok = base_ok + b, tuned_ok + t
+        rows.append([q.question, q.expected, f"{'✅' if b else '❌'} {base}", f"{'✅' if t else '❌'} {tuned}"])
+    n = len(rows)
+    return f"**Exact facts: base {base_ok}/{n}, fine-tuned {tuned_ok}/{n}** (questions from the training set).", rows
+
+
+def render_where(s: RunStatus) -> str:
+    if s.model_dir and not s.active:
+        return f"Run `{s.run_id}` ({s.state}). Fine-tuned weights: `{s.model_dir}`"
+    if s.active:
+        return f"Run `{s.run_id}` is training; compare when it finishes."
+    return "Train a model to compare it with its base here."
