@@ -10,10 +10,12 @@ from __future__ import annotations
 import csv
 import io
 import json
+import os
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from training.formats import detect_format
 from training.paths import data_dir
 
 DEMO_SOURCE = "demo"
@@ -66,8 +68,12 @@ def classify_source(source: str) -> str:
         raise DataSourceError("No dataset given. Choose `demo`, upload a file, or enter a Hub dataset id like user/name.")
     if source == DEMO_SOURCE:
         return "demo"
-    path = Path(source).expanduser()
-    if path.exists():
+    path = Path(os.path.expanduser(source))  # leaves an unknown ~user as is (Path.expanduser raises)
+    try:
+        exists = path.exists()
+    except (OSError, ValueError):  # name too long, NUL byte: not a usable path
+        exists = False
+    if exists:
         if path.is_dir():
             raise DataSourceError(f"{source} is a folder. Point to one CSV, TSV, JSON, JSONL or Parquet file inside it.")
         return "file"
@@ -88,7 +94,7 @@ def load_records(source: str, split: str = "train", subset: str | None = None, l
         loaded.kind, loaded.origin = "demo", "built-in demo dataset (invented facts)"
         return loaded
     if kind == "file":
-        return _load_file(Path(source).expanduser(), limit)
+        return _load_file(Path(os.path.expanduser(source)), limit)
     return _load_hub(source.strip(), split, subset, limit)
 
 
@@ -100,11 +106,13 @@ def _sniff_kind(path: Path, head: bytes) -> str:
         return "json"
     if stripped.startswith(b"{"):
         # one JSON document, or one object per line
-        first_line = stripped.split(b"\n", 1)[0].strip()
+        first_line, _, rest = stripped.partition(b"\n")
+        if path.suffix.lower() == ".json" and not rest.strip():
+            return "json"  # a one-line .json document
         try:
-            json.loads(first_line)
+            json.loads(first_line.strip())
             return "jsonl"
-        except ValueError:
+        except (ValueError, RecursionError):
             return "json"
     return FILE_SUFFIXES.get(path.suffix.lower(), "csv")
 
@@ -147,7 +155,7 @@ def _decode(path: Path) -> tuple[str, str | None]:
     except UnicodeDecodeError as exc:
         line = raw[: exc.start].count(b"\n") + 1
         if raw.startswith((b"\xff\xfe", b"\xfe\xff")):
-            return raw.decode("utf-16"), f"{path.name} is UTF-16; decoded it. Save as UTF-8 to avoid surprises."
+            return raw.decode("utf-16", errors="replace"), f"{path.name} is UTF-16; decoded it. Save as UTF-8 to avoid surprises."
         return raw.decode("cp1252", errors="replace"), (
             f"{path.name} is not valid UTF-8 (first bad byte on line {line}); decoded it as Windows-1252 (Latin-1). "
             "Check accented characters in the preview, or re-save the file as UTF-8."
@@ -164,7 +172,7 @@ def _parse_jsonl(text: str, limit: int | None) -> LoadedRecords:
             break
         try:
             value = json.loads(line)
-        except ValueError as exc:
+        except (ValueError, RecursionError) as exc:
             out.issues.append(RowIssue(number, "(line)", f"is not valid JSON ({_json_reason(exc)}). Fix the quoting or brackets on this line."))
             continue
         if not isinstance(value, dict):
@@ -175,6 +183,8 @@ def _parse_jsonl(text: str, limit: int | None) -> LoadedRecords:
 
 
 def _json_reason(exc: ValueError) -> str:
+    if isinstance(exc, RecursionError):
+        return "nested too deeply"
     msg = getattr(exc, "msg", str(exc))
     col = getattr(exc, "colno", None)
     return f"{msg} at column {col}" if col else msg
@@ -183,17 +193,15 @@ def _json_reason(exc: ValueError) -> str:
 def _parse_json(text: str, name: str, limit: int | None) -> LoadedRecords:
     try:
         value = json.loads(text)
-    except ValueError as exc:
+    except (ValueError, RecursionError) as exc:
         raise DataSourceError(
             f"{name} is not valid JSON (line {getattr(exc, 'lineno', '?')}: {_json_reason(exc)}). "
             "Fix it, or save one object per line as JSONL."
         ) from None
     if isinstance(value, dict):
+        # {"data": [...]} wraps the records; an object that is itself a record (has messages, text...) is one row
         lists = [v for v in value.values() if isinstance(v, list)]
-        if len(lists) == 1:
-            value = lists[0]
-        else:
-            value = [value]
+        value = lists[0] if len(lists) == 1 and detect_format(value) is None else [value]
     if not isinstance(value, list):
         raise DataSourceError(f"{name} holds a JSON {type(value).__name__}; expected a list of objects.")
     out = LoadedRecords(records=[], kind="json")
@@ -257,20 +265,24 @@ def _load_parquet(path: Path, limit: int | None) -> LoadedRecords:
         raise DataSourceError(f"{path.name} is not a readable Parquet file ({exc}). Re-export it, or use CSV/JSONL.") from None
     out = LoadedRecords(records=[], kind="parquet")
     number = 0
-    for batch in pf.iter_batches(batch_size=4096):
-        for rec in batch.to_pylist():
-            number += 1
-            if limit is not None and len(out.records) >= limit:
-                out.truncated = True
-                return out
-            out.records.append((number, rec))
+    try:
+        for batch in pf.iter_batches(batch_size=4096):
+            for rec in batch.to_pylist():
+                number += 1
+                if limit is not None and len(out.records) >= limit:
+                    out.truncated = True
+                    return out
+                out.records.append((number, rec))
+    except Exception as exc:  # a damaged page only shows up while reading it
+        reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise DataSourceError(
+            f"{path.name} is damaged after record {number} ({reason}). Re-export it, or use CSV/JSONL."
+        ) from None
     return out
 
 
 def _load_hub(dataset_id: str, split: str, subset: str | None, limit: int | None) -> LoadedRecords:
     """Stream the first `limit` rows of a Hub dataset (everything when limit is None)."""
-    import os
-
     if os.environ.get("HF_HUB_OFFLINE") == "1" or os.environ.get("HF_DATASETS_OFFLINE") == "1":
         hint = "This machine is offline (HF_HUB_OFFLINE=1)"
     else:

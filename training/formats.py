@@ -134,8 +134,9 @@ def normalise_record(record: dict, fmt: FormatInfo, need_assistant: bool = True)
             return None, [("conversations", f"must be a list of {{from, value}} turns, got {type(conv).__name__}")]
         msgs: list[dict] = []
         for i, turn in enumerate(conv):
-            if not isinstance(turn, dict) or turn.get("from") not in SHAREGPT_ROLES:
-                got = turn.get("from") if isinstance(turn, dict) else type(turn).__name__
+            speaker = turn.get("from") if isinstance(turn, dict) else None
+            if not isinstance(speaker, str) or speaker not in SHAREGPT_ROLES:
+                got = speaker if isinstance(turn, dict) else type(turn).__name__
                 return None, [(f"conversations[{i}].from", f"is {got!r}; use one of: {', '.join(SHAREGPT_ROLES)}")]
             msgs.append({"role": SHAREGPT_ROLES[turn["from"]], "content": turn.get("value")})
         out, problems = _check_messages(msgs, "conversations", need_assistant)

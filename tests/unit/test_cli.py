@@ -1,0 +1,129 @@
+"""The CLI contract: exit codes 0 (valid/success), 1 (invalid data), 2 (bad usage), JSON shapes,
+and no tracebacks for user mistakes. Few subprocess runs (each pays Python start-up); argument
+handling is tested in-process."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from training.cli import build_parser, config_from_args, main
+from training.config import ConfigError, RunConfig
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+
+
+def cli(env: dict, *args: str, timeout: int = 120) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "training", *args], cwd=REPO_ROOT, env=env,
+                          capture_output=True, text=True, timeout=timeout)
+
+
+def test_validate_demo_json(subprocess_env):
+    result = cli(subprocess_env, "validate", "demo", "--json")
+    assert result.returncode == 0, result.stderr
+    data = json.loads(result.stdout)
+    assert {"valid", "format", "rows", "errors", "warnings"} <= set(data)
+    assert data["valid"] is True and data["format"] == "messages" and data["rows"] == 240
+    assert data["errors"] == []
+
+
+def test_validate_broken_file_json(subprocess_env, tmp_path):
+    path = tmp_path / "broken.jsonl"
+    path.write_text('{"text": "fine"}\n{oops\n{"text": 1}\n')
+    result = cli(subprocess_env, "validate", str(path), "--json")
+    assert result.returncode == 1, result.stderr
+    data = json.loads(result.stdout)
+    assert data["valid"] is False
+    assert data["errors"] and all({"row", "field", "message"} <= set(e) for e in data["errors"])
+    assert [(e["row"], e["field"]) for e in data["errors"]] == [(2, "(line)"), (3, "text")]
+
+
+def test_validate_missing_file(subprocess_env, tmp_path):
+    result = cli(subprocess_env, "validate", str(tmp_path / "nope.jsonl"))
+    assert result.returncode == 1
+    assert "does not exist" in result.stdout + result.stderr
+    assert "Traceback" not in result.stderr
+
+
+@pytest.mark.parametrize("args", [["validate"], ["validate", "demo", "--method", "dpo"], []])
+def test_bad_usage_exits_2(subprocess_env, args):
+    result = cli(subprocess_env, *args)
+    assert result.returncode == 2
+    assert "error:" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_estimate_json(subprocess_env, demo_model_path):
+    result = cli(subprocess_env, "estimate", "--hardware", "t4-small", "--json")
+    assert result.returncode == 0, result.stderr
+    data = json.loads(result.stdout)
+    assert {"hardware", "seconds", "cost_usd", "gpu_memory_gb", "fits", "assumptions"} <= set(data)
+    assert data["hardware"] == "t4-small" and data["seconds"] > 0 and data["fits"] is True
+    assert isinstance(data["assumptions"], list) and data["assumptions"]
+
+
+@pytest.mark.parametrize(
+    ("args", "needle"),
+    [
+        (["estimate", "--hardware", "nope"], "Unknown hardware 'nope'"),
+        (["train", "--lr", "0", "--output-dir", "OUT"], "train.learning_rate"),
+    ],
+)
+def test_usage_errors_without_traceback(subprocess_env, tmp_path, args, needle):
+    args = [str(tmp_path / "out") if a == "OUT" else a for a in args]
+    result = cli(subprocess_env, *args)
+    assert result.returncode == 2
+    assert needle in result.stderr and "Traceback" not in result.stderr
+    assert not (tmp_path / "out").exists()
+
+
+# --- in-process: flags to config ------------------------------------------------------------------
+
+
+def parse(*argv: str) -> RunConfig:
+    return config_from_args(build_parser().parse_args(list(argv)))
+
+
+def test_flags_default_to_demo_preset():
+    assert parse("estimate") == RunConfig.demo()
+
+
+def test_flags_override_config():
+    config = parse("train", "--output-dir", "x", "--model", "Qwen/Qwen2.5-0.5B-Instruct", "--dataset", "data.jsonl",
+                   "--lr", "1e-4", "--batch-size", "2", "--lora", "on", "--lora-r", "8", "--precision", "fp16",
+                   "--run-name", "r1", "--epochs", "3")
+    assert config.model.name_or_path == "Qwen/Qwen2.5-0.5B-Instruct" and config.data.source == "data.jsonl"
+    assert config.train.learning_rate == 1e-4 and config.train.batch_size == 2 and config.train.num_epochs == 3
+    assert config.lora.enabled and config.lora.r == 8 and config.train.precision == "fp16" and config.run_name == "r1"
+
+
+def test_config_file_and_run_json(tmp_path):
+    base = RunConfig.demo()
+    base.train.max_steps = 12
+    run_json = tmp_path / "run.json"
+    run_json.write_text(json.dumps({"status": "completed", "config": base.to_dict()}))
+    config = parse("estimate", "--config", str(run_json), "--lora", "off", "--max-steps", "20")
+    assert config.train.max_steps == 20 and config.train.learning_rate == base.train.learning_rate
+
+
+def test_invalid_flag_values_raise_config_error():
+    with pytest.raises(ConfigError) as info:
+        parse("estimate", "--batch-size", "0", "--lora", "on", "--lora-r", "0")
+    assert {name for name, _ in info.value.problems} == {"train.batch_size", "lora.r"}
+
+
+def test_main_returns_2_for_bad_column_map(capsys):
+    assert main(["validate", "demo", "--column-map", "{not json"]) == 2
+    assert "--column-map must be a JSON object" in capsys.readouterr().err
+
+
+def test_main_validate_text_output(capsys, tmp_path):
+    path = tmp_path / "qa.csv"
+    path.write_text("question,answer\nq,a\n")
+    assert main(["validate", str(path)]) == 1
+    assert "Column mapping" in capsys.readouterr().out
+    assert main(["validate", str(path), "--column-map", '{"question": "prompt", "answer": "completion"}']) == 0
+    assert "valid" in capsys.readouterr().out
