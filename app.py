@@ -42,7 +42,7 @@ CSS = """
 #trackio-frame {background: white}
 """
 
-INTRO = """# 🧪 Fine-tune Studio
+INTRO = """# Fine-tune Studio
 Pick a model, a dataset and a method. **Validate** reads every row, **Estimate** shows time, cost and memory,
 **Train** runs TRL in the background with live metrics, and the result compares the base and fine-tuned model.
 The defaults run offline: a tiny built-in model memorises invented facts in about a minute on a CPU."""

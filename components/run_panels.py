@@ -143,6 +143,11 @@ def create_result_panel(questions: list[str]) -> ResultPanel:
     return ResultPanel(where, prompt, compare, base, tuned, check_all, scoreboard)
 
 
+def display_answer(text: str) -> str:
+    """The answer as shown: say so when a model produced no visible text (an untrained model often does)."""
+    return text if text.strip() else "(no visible text: the model produced only whitespace or special tokens)"
+
+
 def _finished_run() -> RunStatus | None:
     s = get_run_manager().status()
     return s if s.model_dir and not s.active else None
@@ -160,7 +165,8 @@ def handle_compare(prompt: str):
         return "", ""
     model = s.config["model"]
     try:
-        return compare(model["name_or_path"], s.model_dir, prompt, s.system_prompt, model["trust_remote_code"])
+        base, tuned = compare(model["name_or_path"], s.model_dir, prompt, s.system_prompt, model["trust_remote_code"])
+        return display_answer(base), display_answer(tuned)
     except ValueError as exc:
         gr.Warning(str(exc))
         return "", ""
@@ -181,7 +187,8 @@ def handle_check_all():
         tuned = generate(model, q.question, s.model_dir, s.system_prompt)
         b, t = contains_fact(base, q.expected), contains_fact(tuned, q.expected)
         base_ok, tuned_ok = base_ok + b, tuned_ok + t
-        rows.append([q.question, q.expected, f"{'✅' if b else '❌'} {base}", f"{'✅' if t else '❌'} {tuned}"])
+        rows.append([q.question, q.expected, f"{'✅' if b else '❌'} {display_answer(base)}",
+                     f"{'✅' if t else '❌'} {display_answer(tuned)}"])
     n = len(rows)
     return f"**Exact facts: base {base_ok}/{n}, fine-tuned {tuned_ok}/{n}** (questions from the training set).", rows
 

@@ -248,7 +248,8 @@ def _parse_csv(text: str, path: Path, limit: int | None) -> LoadedRecords:
                 out.truncated = True
                 break
             if len(cells) != len(header):
-                out.issues.append(RowIssue(number, "(line)", f"has {len(cells)} fields but the header has {len(header)}. Quote values that contain {delimiter!r}."))
+                out.issues.append(RowIssue(number, "(line)", f"has {len(cells)} fields but the header has {len(header)}. "
+                                                             f"Quote values that contain {delimiter!r}."))
                 continue
             out.records.append((number, dict(zip(header, cells, strict=True))))
     except csv.Error as exc:

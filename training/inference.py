@@ -25,7 +25,7 @@ def _load(model_name: str, adapter_dir: str | None, trust_remote_code: bool):
     if adapter_dir and (Path(adapter_dir) / "adapter_config.json").exists():
         from peft import PeftModel
 
-        tokenizer = load_tokenizer(adapter_dir, trust_remote_code)
+        tokenizer = _adapter_tokenizer(model_name, adapter_dir, trust_remote_code)
         model = PeftModel.from_pretrained(load_model(model_name, trust_remote_code), adapter_dir)
     elif adapter_dir:
         tokenizer = load_tokenizer(adapter_dir, trust_remote_code)
@@ -39,6 +39,24 @@ def _load(model_name: str, adapter_dir: str | None, trust_remote_code: bool):
         while len(_cache) > _CACHE_SIZE:
             _cache.popitem(last=False)
     return model, tokenizer
+
+
+def _adapter_tokenizer(model_name: str, adapter_dir: str, trust_remote_code: bool):
+    """The tokenizer saved next to a LoRA adapter, else the base model's.
+
+    An adapter folder has no config.json, so `load_tokenizer` (which resolves model folders)
+    refuses it; load the saved tokenizer directly instead.
+    """
+    from training.model_loading import load_tokenizer
+
+    if not (Path(adapter_dir) / "tokenizer_config.json").exists():
+        return load_tokenizer(model_name, trust_remote_code)
+    from transformers import AutoTokenizer
+
+    tokenizer = AutoTokenizer.from_pretrained(adapter_dir, trust_remote_code=trust_remote_code)
+    if tokenizer.pad_token is None:
+        tokenizer.pad_token = tokenizer.eos_token
+    return tokenizer
 
 
 def clear_cache() -> None:

@@ -31,7 +31,7 @@ METHODS: dict[str, MethodSpec] = {
         formats=("conversational", "prompt_completion", "text"),
         trainer_class="SFTTrainer",
         config_class="SFTConfig",
-        key_metrics=("train/loss", "train/mean_token_accuracy", "train/learning_rate", "train/grad_norm"),
+        key_metrics=("train/loss", "train/mean_token_accuracy"),
         defaults={"learning_rate": 2e-4},
     ),
 }

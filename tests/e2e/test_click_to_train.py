@@ -1,0 +1,80 @@
+"""The whole demo path in a real browser: validate, estimate, train, live Trackio plot, before/after."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from tests.e2e.conftest import ARTIFACTS
+
+pytestmark = pytest.mark.e2e
+
+
+def _shot(page, name: str) -> None:
+    page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
+
+
+def test_demo_click_to_train(app_server, browser):
+    page = browser.new_page(viewport={"width": 1400, "height": 1100})
+    page.goto(app_server, wait_until="load")
+    page.wait_for_selector("#validate-btn")
+    _shot(page, "01-start")
+
+    # 1. Validate the built-in demo dataset without typing anything.
+    page.click("#validate-btn")
+    summary = page.locator("#validate-summary")
+    summary.get_by_text("Valid", exact=False).first.wait_for(timeout=60_000)
+    assert "240 rows" in summary.inner_text()
+    assert "Zorbia" in page.locator("#validate-preview").inner_text()
+    _shot(page, "02-validated")
+
+    # 2. Estimate on this machine.
+    page.click("#estimate-btn")
+    page.locator("#estimate-summary").get_by_text("seconds", exact=False).wait_for(timeout=60_000)
+    assert re.search(r"needs about [\d.]+ GB", page.locator("#estimate-summary").inner_text())
+
+    # 3. Train; a second Start while it trains is refused.
+    page.click("#train-btn")
+    page.wait_for_selector('.run-progress[data-state="running"]', timeout=30_000)
+    page.click("#train-btn")
+    page.get_by_text("A run is active", exact=False).first.wait_for(timeout=15_000)  # the warning toast
+    page.wait_for_function(
+        "() => { const el = document.querySelector('.run-progress'); return el && Number(el.dataset.step) >= 30; }",
+        timeout=120_000,
+    )
+    _shot(page, "03-training")
+
+    # 4. The embedded Trackio dashboard shows this run's loss plot.
+    frame = page.frame_locator("#trackio-frame")
+    frame.get_by_text("loss", exact=True).first.wait_for(timeout=60_000)
+    frame.locator("canvas, svg").first.wait_for(timeout=30_000)
+    page.locator("#dashboard").scroll_into_view_if_needed()
+    _shot(page, "04-dashboard")
+
+    # 5. The run completes and the base and fine-tuned answers differ.
+    page.wait_for_selector('.run-progress[data-state="completed"]', timeout=240_000)
+    page.click("#compare-btn")
+    tuned = page.locator("#tuned-answer textarea")
+    page.wait_for_function(
+        "() => document.querySelector('#tuned-answer textarea')?.value.length > 0", timeout=60_000)
+    base_text = page.locator("#base-answer textarea").input_value()
+    tuned_text = tuned.input_value()
+    assert tuned_text != base_text
+    assert "Plimtown" in tuned_text
+    assert "Plimtown" not in base_text
+    page.locator("#compare-btn").scroll_into_view_if_needed()
+    _shot(page, "05-before-after")
+    page.close()
+
+
+def test_bad_settings_get_a_clear_message(app_server, browser):
+    page = browser.new_page(viewport={"width": 1400, "height": 1100})
+    page.goto(app_server, wait_until="load")
+    page.wait_for_selector("#validate-btn")
+    page.fill("#learning-rate input", "0")
+    page.click("#estimate-btn")
+    page.locator("#estimate-summary").get_by_text("train.learning_rate", exact=False).wait_for(timeout=30_000)
+    assert "greater than 0" in page.locator("#estimate-summary").inner_text()
+    _shot(page, "06-bad-settings")
+    page.close()
