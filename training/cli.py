@@ -173,9 +173,11 @@ def main(argv: list[str] | None = None) -> int:
             get_flavor(args.hardware)
         if getattr(args, "column_map", None):
             try:
-                json.loads(args.column_map)
+                column_map = json.loads(args.column_map)
             except ValueError:
-                raise UsageError("--column-map must be a JSON object such as '{\"question\": \"prompt\"}'") from None
+                column_map = None
+            if not isinstance(column_map, dict) or not all(isinstance(v, str) for v in column_map.values()):
+                raise UsageError("--column-map must be a JSON object such as '{\"question\": \"prompt\"}'")
         return args.func(args)
     except (ConfigError, UsageError) as exc:
         print(f"error: {exc}", file=sys.stderr)

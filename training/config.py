@@ -152,6 +152,10 @@ def _is_number(value: Any) -> bool:
     return isinstance(value, (int, float)) and not isinstance(value, bool)
 
 
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
 def validate_config(config: RunConfig) -> list[tuple[str, str]]:
     """Every problem with the config as (field, message). Empty means valid."""
     from training.methods import method_names
@@ -169,7 +173,7 @@ def validate_config(config: RunConfig) -> list[tuple[str, str]]:
         isinstance(k, str) and isinstance(v, str) for k, v in config.data.column_map.items()
     ):
         p.append(("data.column_map", "must map column names to column names, e.g. {\"question\": \"prompt\"}"))
-    if config.data.max_rows is not None and (not isinstance(config.data.max_rows, int) or config.data.max_rows < 1):
+    if config.data.max_rows is not None and (not _is_int(config.data.max_rows) or config.data.max_rows < 1):
         p.append(("data.max_rows", f"is {config.data.max_rows!r}; use a whole number of at least 1, or leave empty"))
 
     def need(name: str, value: Any, ok: bool, allowed: str) -> None:
@@ -178,22 +182,22 @@ def validate_config(config: RunConfig) -> list[tuple[str, str]]:
 
     need("train.learning_rate", t.learning_rate, _is_number(t.learning_rate) and 0 < t.learning_rate <= 1,
          "must be greater than 0 and at most 1 (typical: 2e-4)")
-    need("train.batch_size", t.batch_size, isinstance(t.batch_size, int) and t.batch_size >= 1, "must be a whole number of at least 1")
-    need("train.grad_accum", t.grad_accum, isinstance(t.grad_accum, int) and t.grad_accum >= 1, "must be a whole number of at least 1")
-    need("train.max_length", t.max_length, isinstance(t.max_length, int) and 8 <= t.max_length <= 131072,
+    need("train.batch_size", t.batch_size, _is_int(t.batch_size) and t.batch_size >= 1, "must be a whole number of at least 1")
+    need("train.grad_accum", t.grad_accum, _is_int(t.grad_accum) and t.grad_accum >= 1, "must be a whole number of at least 1")
+    need("train.max_length", t.max_length, _is_int(t.max_length) and 8 <= t.max_length <= 131072,
          "must be a whole number from 8 to 131072")
-    need("train.max_steps", t.max_steps, isinstance(t.max_steps, int) and (t.max_steps == -1 or t.max_steps >= 1),
+    need("train.max_steps", t.max_steps, _is_int(t.max_steps) and (t.max_steps == -1 or t.max_steps >= 1),
          "must be -1 (use epochs) or a whole number of at least 1")
     if t.max_steps == -1:
         need("train.num_epochs", t.num_epochs, _is_number(t.num_epochs) and 0 < t.num_epochs <= 1000,
              "must be greater than 0 (or set Max steps)")
     need("train.warmup_ratio", t.warmup_ratio, _is_number(t.warmup_ratio) and 0 <= t.warmup_ratio <= 0.5, "must be from 0 to 0.5")
     need("train.lr_scheduler", t.lr_scheduler, t.lr_scheduler in ("cosine", "linear", "constant"), "choose cosine, linear or constant")
-    need("train.logging_steps", t.logging_steps, isinstance(t.logging_steps, int) and t.logging_steps >= 1, "must be at least 1")
-    need("train.seed", t.seed, isinstance(t.seed, int), "must be a whole number")
+    need("train.logging_steps", t.logging_steps, _is_int(t.logging_steps) and t.logging_steps >= 1, "must be at least 1")
+    need("train.seed", t.seed, _is_int(t.seed), "must be a whole number")
     need("train.precision", t.precision, t.precision in PRECISIONS, f"choose one of: {', '.join(PRECISIONS)}")
     if lo.enabled:
-        need("lora.r", lo.r, isinstance(lo.r, int) and 1 <= lo.r <= 1024, "must be a whole number from 1 to 1024 (typical: 16)")
+        need("lora.r", lo.r, _is_int(lo.r) and 1 <= lo.r <= 1024, "must be a whole number from 1 to 1024 (typical: 16)")
         need("lora.alpha", lo.alpha, _is_number(lo.alpha) and lo.alpha > 0, "must be greater than 0 (typical: 2 x r)")
         need("lora.dropout", lo.dropout, _is_number(lo.dropout) and 0 <= lo.dropout < 1, "must be from 0 to below 1 (typical: 0.05)")
         need("lora.target_modules", lo.target_modules, isinstance(lo.target_modules, str) and lo.target_modules.strip() != "",

@@ -188,7 +188,7 @@ def _prepare_dataset(config: RunConfig) -> tuple[list[dict], str, str | None]:
                               max_rows=d.max_rows)
     if not report.valid:
         shown = "; ".join(
-            (f"row {e.row}, {e.field}: {e.message}" if e.row else e.message) for e in report.errors[:3]
+            (f"row {e.row}, {e.field}: {e.message}" if e.row else e.message).rstrip(".") for e in report.errors[:3]
         )
         more = f" (and {report.error_count - 3} more)" if report.error_count > 3 else ""
         raise DatasetInvalidError(f"The dataset is not valid: {shown}{more}. Run Validate for the full report.")

@@ -23,8 +23,12 @@ def resolve_model(name: str) -> str:
         from training.demo_model import ensure_demo_model
 
         return str(ensure_demo_model())
-    path = Path(name).expanduser()
-    if path.exists():
+    try:
+        path = Path(name).expanduser()
+        exists = path.exists()
+    except (OSError, RuntimeError):  # a name too long for a path, or an unknown ~user
+        exists = False
+    if exists:
         if not (path / "config.json").exists():
             raise ModelLoadError(f"Folder {name} has no config.json, so it is not a model folder. Point to the folder that has one.")
         return str(path)
