@@ -11,8 +11,8 @@ import os
 
 import gradio as gr
 
-from components.check_panels import create_estimate_panel, create_validate_panel, handle_estimate, handle_validate
 from components.config_mapping import settings_inputs
+from components.estimate_panel import create_estimate_panel, handle_estimate
 from components.run_panels import (
     create_result_panel,
     create_train_panel,
@@ -32,6 +32,7 @@ from components.settings_panels import (
     create_method_panel,
     create_model_panel,
 )
+from components.validate_panel import create_validate_panel, handle_validate
 from training.config import RunConfig
 from training.methods import get_method
 from training.paths import configure_trackio_env

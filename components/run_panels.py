@@ -11,8 +11,8 @@ from urllib.parse import urlencode
 
 import gradio as gr
 
-from components.check_panels import describe_config_error
 from components.config_mapping import config_from_values
+from components.messages import describe_config_error
 from training.config import ConfigError
 from training.run_manager import RunActiveError, RunStatus, get_run_manager
 
