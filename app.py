@@ -11,11 +11,14 @@ import os
 
 import gradio as gr
 
+from components.api import register_api
 from components.config_mapping import settings_inputs
 from components.estimate_panel import create_estimate_panel, handle_estimate
+from components.history_panel import create_history_panel, history_rows, wire_history_panel
 from components.run_panels import (
     create_result_panel,
     create_train_panel,
+    handle_cancel,
     handle_check_all,
     handle_compare,
     handle_stop,
@@ -60,12 +63,16 @@ def default_config() -> tuple[RunConfig, str | None]:
     return config, note
 
 
-def handle_poll(shown_run: str | None):
+def handle_poll(shown: str | None):
+    """Refresh the live view; the dashboard only when the run changes, the history when its state does."""
     s = get_run_manager().status()
-    dashboard = gr.skip()
-    if s.run_name != shown_run:
+    key = f"{s.run_name}|{s.state}"
+    dashboard = history = gr.skip()
+    if (shown or "|").split("|")[0] != str(s.run_name):
         dashboard = render_dashboard(s.run_name, get_method((s.config or {}).get("method", "sft")).key_metrics)
-    return render_progress(s), render_status(s), dashboard, render_where(s), s.run_name
+    if shown != key:
+        history = history_rows()[0]
+    return render_progress(s), render_status(s), dashboard, render_where(s), history, key
 
 
 def build_app() -> gr.Blocks:
@@ -95,7 +102,9 @@ def build_app() -> gr.Blocks:
         dashboard = gr.HTML(render_dashboard(s.run_name, get_method("sft").key_metrics), elem_id="dashboard")
         gr.Markdown("## 6. Before vs after")
         result = create_result_panel([q.question for q in demo_questions()])
-        shown_run = gr.State(s.run_name)
+        gr.Markdown("## 7. History")
+        history = create_history_panel()
+        shown_run = gr.State(None)
 
         inputs = settings_inputs(model, dataset, method, lora, hyper)
         validate.button.click(handle_validate, inputs, [validate.summary, validate.errors, validate.preview],
@@ -105,11 +114,14 @@ def build_app() -> gr.Blocks:
         train.train.click(handle_train, inputs, [train.status, train.config_view, train.config_file],
                           concurrency_limit=None, api_visibility="private")
         train.stop.click(handle_stop, None, train.status, concurrency_limit=None, api_visibility="private")
+        train.cancel.click(handle_cancel, None, train.status, concurrency_limit=None, api_visibility="private")
         result.compare.click(handle_compare, result.prompt, [result.base_answer, result.tuned_answer], concurrency_limit=1)
         result.check_all.click(handle_check_all, None, [result.where, result.scoreboard], concurrency_limit=1)
         timer = gr.Timer(1.0)
-        timer.tick(handle_poll, shown_run, [train.progress, train.status, dashboard, result.where, shown_run],
+        timer.tick(handle_poll, shown_run, [train.progress, train.status, dashboard, result.where, history.table, shown_run],
                    queue=False, show_progress="hidden", api_visibility="private")
+        wire_history_panel(history)
+        register_api()
     return demo
 
 

@@ -23,6 +23,7 @@ TRACKIO_PATH = "/trackio/"
 class TrainPanel:
     train: gr.Button
     stop: gr.Button
+    cancel: gr.Button
     progress: gr.HTML
     status: gr.Markdown
     config_view: gr.Code
@@ -32,13 +33,14 @@ class TrainPanel:
 def create_train_panel() -> TrainPanel:
     with gr.Row():
         train = gr.Button("Train", variant="primary", elem_id="train-btn")
-        stop = gr.Button("Stop", variant="stop", elem_id="stop-btn")
+        stop = gr.Button("Stop (keep weights)", variant="stop", elem_id="stop-btn")
+        cancel = gr.Button("Cancel (discard)", elem_id="cancel-btn")
     progress = gr.HTML(render_progress(RunStatus(state="idle")), elem_id="train-progress")
     status = gr.Markdown("No run yet.", elem_id="train-status")
     with gr.Accordion("Run config (reusable with `python -m training train --config`)", open=False):
         config_view = gr.Code(language="json", value="", label="config", elem_id="run-config")
         config_file = gr.File(label="Download config", interactive=False)
-    return TrainPanel(train, stop, progress, status, config_view, config_file)
+    return TrainPanel(train, stop, cancel, progress, status, config_view, config_file)
 
 
 def _fmt_seconds(seconds: float | None) -> str:
@@ -52,10 +54,10 @@ def render_progress(s: RunStatus) -> str:
     pct = 100.0 * s.step / s.total if s.total else (100.0 if s.state == "completed" else 0.0)
     label = {"idle": "Ready", "running": "Training" if s.phase == "training" else "Preparing (loading model and data)",
              "stopping": "Stopping at the next step", "completed": "Completed", "stopped": "Stopped",
-             "failed": "Failed"}.get(s.state, s.state)
+             "failed": "Failed", "cancelled": "Cancelled", "interrupted": "Interrupted: resume it from History"}.get(s.state, s.state)
     eta = f" · ETA {_fmt_seconds(s.eta_seconds)}" if s.state == "running" and s.phase == "training" else ""
     steps = f"step {s.step} / {s.total}" if s.total else ""
-    color = {"failed": "#dc2626", "stopped": "#d97706", "completed": "#16a34a"}.get(s.state, "#2563eb")
+    color = {"failed": "#dc2626", "stopped": "#d97706", "interrupted": "#d97706", "completed": "#16a34a"}.get(s.state, "#2563eb")
     return (
         f'<div class="run-progress" data-state="{s.state}" data-step="{s.step}" data-total="{s.total}">'
         f'<div style="display:flex;justify-content:space-between;font-size:0.9em">'
@@ -99,6 +101,12 @@ def handle_train(*values):
 def handle_stop():
     if get_run_manager().stop():
         return "Stopping at the next step; the weights trained so far will be saved."
+    return "No run is active."
+
+
+def handle_cancel():
+    if get_run_manager().cancel():
+        return "Cancelling at the next step; this run's weights and checkpoints will be discarded."
     return "No run is active."
 
 

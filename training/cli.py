@@ -47,6 +47,7 @@ def _add_run_flags(p: argparse.ArgumentParser) -> None:
     p.add_argument("--lora-alpha", type=int)
     p.add_argument("--precision", choices=["auto", "bf16", "fp16", "fp32"])
     p.add_argument("--run-name")
+    p.set_defaults(save_steps=None)
 
 
 def config_from_args(args: argparse.Namespace) -> RunConfig:
@@ -62,7 +63,7 @@ def config_from_args(args: argparse.Namespace) -> RunConfig:
         ("train", "max_steps"): args.max_steps, ("train", "num_epochs"): args.epochs,
         ("train", "learning_rate"): args.learning_rate, ("train", "batch_size"): args.batch_size,
         ("train", "grad_accum"): args.grad_accum, ("train", "max_length"): args.max_length,
-        ("lora", "r"): args.lora_r, ("lora", "alpha"): args.lora_alpha, ("train", "precision"): args.precision,
+        ("train", "save_steps"): args.save_steps, ("lora", "r"): args.lora_r, ("lora", "alpha"): args.lora_alpha, ("train", "precision"): args.precision,
     }
     for (section, name), value in overrides.items():
         if value is not None:
@@ -128,11 +129,33 @@ def cmd_estimate(args) -> int:
 
 
 def cmd_train(args) -> int:
-    from training.engine import run_training
+    import signal
+    import threading
 
-    config = config_from_args(args)
-    record = run_training(config, Path(args.output_dir))
-    summary = {k: record[k] for k in ("status", "train_seconds", "error", "model_dir")}
+    from training.engine import RUN_FILE, read_run, run_training
+
+    if args.resume:
+        out = Path(args.resume)
+        if not (out / RUN_FILE).exists():
+            raise UsageError(f"--resume {out}: no {RUN_FILE} there; point to a run folder written by `train`.")
+        config = RunConfig.from_dict(read_run(out)["config"])
+    elif args.output_dir:
+        out = Path(args.output_dir)
+        config = config_from_args(args)
+    else:
+        raise UsageError("give --output-dir DIR for a new run, or --resume DIR to continue one")
+    stop = threading.Event()
+
+    def on_sigint(signum, frame):
+        if stop.is_set():
+            signal.signal(signal.SIGINT, signal.default_int_handler)
+            raise KeyboardInterrupt
+        stop.set()
+        print("Stopping at the next step and saving the weights; press Ctrl-C again to abort.", file=sys.stderr, flush=True)
+
+    signal.signal(signal.SIGINT, on_sigint)
+    record = run_training(config, out, stop_event=stop, resume=bool(args.resume))
+    summary = {k: record[k] for k in ("status", "train_seconds", "error", "model_dir", "step", "total_steps")}
     print(json.dumps(summary))
     return 0 if record["status"] in ("completed", "stopped") else 1
 
@@ -159,7 +182,9 @@ def build_parser() -> argparse.ArgumentParser:
     e.set_defaults(func=cmd_estimate)
     t = sub.add_parser("train", help="Train and write OUTPUT_DIR/run.json and the weights.")
     _add_run_flags(t)
-    t.add_argument("--output-dir", required=True)
+    t.add_argument("--output-dir", help="Folder for run.json, checkpoints and the final weights.")
+    t.add_argument("--save-steps", type=int, help="Checkpoint every N steps (default: about 4 per run).")
+    t.add_argument("--resume", metavar="DIR", help="Continue the run in DIR from its last checkpoint.")
     t.set_defaults(func=cmd_train)
     return parser
 

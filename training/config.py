@@ -69,6 +69,8 @@ class TrainSettings:
     logging_steps: int = _f(5, "Log every N steps", "How often metrics reach the dashboard.")
     seed: int = _f(42, "Seed", "Random seed for reproducible runs.")
     precision: str = _f("auto", "Precision", "auto picks bf16 on GPUs that support it, else fp16 on GPU, else fp32 on CPU.")
+    save_steps: int = _f(0, "Checkpoint every N steps", "0 picks about 4 checkpoints per run (at least every 25 steps). Resume starts from the last one.")
+    save_total_limit: int = _f(2, "Checkpoints kept", "Only the newest K checkpoints are kept on disk.")
     assistant_only_loss: bool = _f(True, "Loss on answers only", "Learn only from assistant replies (chat data) or completions, not from the prompts.")
 
 
@@ -195,6 +197,8 @@ def validate_config(config: RunConfig) -> list[tuple[str, str]]:
     need("train.lr_scheduler", t.lr_scheduler, t.lr_scheduler in ("cosine", "linear", "constant"), "choose cosine, linear or constant")
     need("train.logging_steps", t.logging_steps, _is_int(t.logging_steps) and t.logging_steps >= 1, "must be at least 1")
     need("train.seed", t.seed, _is_int(t.seed), "must be a whole number")
+    need("train.save_steps", t.save_steps, _is_int(t.save_steps) and t.save_steps >= 0, "must be 0 (automatic) or a whole number of steps")
+    need("train.save_total_limit", t.save_total_limit, _is_int(t.save_total_limit) and t.save_total_limit >= 1, "must be at least 1")
     need("train.precision", t.precision, t.precision in PRECISIONS, f"choose one of: {', '.join(PRECISIONS)}")
     if lo.enabled:
         need("lora.r", lo.r, _is_int(lo.r) and 1 <= lo.r <= 1024, "must be a whole number from 1 to 1024 (typical: 16)")

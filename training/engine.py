@@ -1,18 +1,22 @@
-"""Running one training job: data, model, trainer, weights and run.json.
+"""Running one training job: data, model, trainer, checkpoints, weights and run.json.
 
 `run_training` is synchronous and UI-free. The CLI calls it directly; the run manager calls it
 in its background thread. It never raises for bad input: the outcome is in the returned record
-(and in OUTPUT_DIR/run.json), with a plain-language error and the traceback in OUTPUT_DIR/run.log.
+and in OUTPUT_DIR/run.json, which is kept up to date while the run trains (so a crash leaves an
+accurate record behind), with a plain-language error and the traceback in OUTPUT_DIR/run.log.
 """
 
 from __future__ import annotations
 
 import json
 import math
+import os
+import shutil
+import socket
 import threading
 import time
 import traceback
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -21,6 +25,9 @@ from training.config import ConfigError, RunConfig, check_config
 from training.paths import configure_trackio_env
 
 FINAL_DIR = "final"
+CHECKPOINTS_DIR = "checkpoints"
+RUN_FILE = "run.json"
+ACTIVE_STATES = ("running", "stopping")
 
 
 @dataclass
@@ -32,15 +39,21 @@ class Progress:
     total: int = 0
     started: float = field(default_factory=time.time)
     train_started: float | None = None
+    first_step: int = 0  # step the current session started from (non-zero after a resume)
     metrics: list[dict] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
 
     @property
     def eta_seconds(self) -> float | None:
-        if not self.train_started or self.step <= 0 or self.total <= 0:
+        done = self.step - self.first_step
+        if not self.train_started or done <= 0 or self.total <= 0:
             return None
-        per_step = (time.time() - self.train_started) / self.step
+        per_step = (time.time() - self.train_started) / done
         return max(0.0, per_step * (self.total - self.step))
+
+
+class DatasetInvalidError(ValueError):
+    """The dataset did not pass validation."""
 
 
 def now_iso() -> str:
@@ -48,12 +61,35 @@ def now_iso() -> str:
 
 
 def write_json_atomic(path: Path, data: dict) -> None:
-    tmp = path.with_suffix(path.suffix + ".tmp")
+    tmp = path.with_suffix(path.suffix + f".{threading.get_ident()}.tmp")
     tmp.write_text(json.dumps(data, indent=2, default=str))
     tmp.replace(path)
 
 
-def explain_error(exc: BaseException) -> str:
+def read_run(run_dir: Path) -> dict:
+    return json.loads((Path(run_dir) / RUN_FILE).read_text())
+
+
+def latest_checkpoint(run_dir: Path) -> Path | None:
+    folder = Path(run_dir) / CHECKPOINTS_DIR
+    found = [(int(p.name.split("-")[-1]), p) for p in folder.glob("checkpoint-*") if p.name.split("-")[-1].isdigit()]
+    complete = [(n, p) for n, p in found if (p / "trainer_state.json").exists()]
+    return max(complete)[1] if complete else None
+
+
+def auto_save_steps(total_steps: int) -> int:
+    """About four checkpoints per run, never more often than every 25 steps."""
+    return max(25, math.ceil(total_steps / 4))
+
+
+def planned_steps(config: RunConfig, rows: int) -> int:
+    t = config.train
+    if t.max_steps > 0:
+        return t.max_steps
+    return max(1, math.ceil(rows / (t.batch_size * t.grad_accum) * t.num_epochs))
+
+
+def explain_error(exc: BaseException, config: RunConfig | None = None) -> str:
     """A plain-language cause and fix for an exception raised while training."""
     from training.data_sources import DataSourceError
     from training.model_loading import ModelLoadError
@@ -61,49 +97,74 @@ def explain_error(exc: BaseException) -> str:
     text = str(exc)
     if isinstance(exc, (ConfigError, DataSourceError, ModelLoadError, DatasetInvalidError)):
         return text
+    if isinstance(exc, KeyboardInterrupt):
+        return "Aborted (second Ctrl-C): no weights were saved for the steps since the last checkpoint."
     low = text.lower()
     if "out of memory" in low or isinstance(exc, MemoryError):
-        return ("Out of memory. Lower the batch size (raise gradient accumulation to keep the effective batch), "
-                "lower max length, or use LoRA.")
-    if "nan" in low and "loss" in low:
-        return "The loss became NaN or infinite. Lower the learning rate."
+        bs, ga = (config.train.batch_size, config.train.grad_accum) if config else (2, 1)
+        return (f"Out of memory. Lower the batch size to {max(1, bs // 2)} and raise gradient accumulation to {ga * 2} "
+                "(same effective batch), lower max length, or use LoRA/QLoRA.")
+    if isinstance(exc, FloatingPointError) or ("nan" in low and "loss" in low):
+        return "The loss became NaN or infinite, so training stopped. Lower the learning rate (try a tenth of it) and start again."
     if isinstance(exc, OSError) and getattr(exc, "errno", None) == 28:
-        return "The disk is full. Delete old runs or free space in the data folder."
+        return "The disk is full. Delete old runs (History) or free space in the data folder, then resume."
+    tb = "".join(traceback.format_tb(exc.__traceback__)) if exc.__traceback__ else ""
+    if any(word in tb for word in ("collat", "tokeniz", "data_utils", "dataset")):
+        return (f"A data error stopped training: {type(exc).__name__}: {text.splitlines()[0][:300] if text else ''}. "
+                "Run Validate on the dataset and fix the rows it reports.")
     first = text.splitlines()[0][:400] if text else ""
     return f"Training failed: {type(exc).__name__}: {first}. The full traceback is in the run's run.log."
 
 
-class DatasetInvalidError(ValueError):
-    """The dataset did not pass validation."""
+class RunRecorder:
+    """Keeps OUTPUT_DIR/run.json current: written at start, at every log and checkpoint, and at the end."""
+
+    def __init__(self, out: Path, record: dict):
+        self.out, self.record = out, record
+        self._lock = threading.Lock()
+
+    def write(self) -> None:
+        with self._lock:
+            write_json_atomic(self.out / RUN_FILE, self.record)
 
 
-def _make_callback(progress: Progress, stop_event: threading.Event | None, on_update: Callable[[], None] | None):
+def _make_callback(progress: Progress, recorder: RunRecorder, stop_event, on_update):
     from transformers import TrainerCallback
+
+    def notify():
+        if on_update:
+            on_update()
 
     class EngineCallback(TrainerCallback):
         def on_train_begin(self, args, state, control, **kwargs):
             progress.total = state.max_steps
+            progress.step = progress.first_step = state.global_step
             progress.phase = "training"
             progress.train_started = time.time()
-            if on_update:
-                on_update()
+            recorder.record["total_steps"] = state.max_steps
+            recorder.write()
+            notify()
 
         def on_step_end(self, args, state, control, **kwargs):
-            progress.step = state.global_step
+            progress.step = recorder.record["step"] = state.global_step
             if stop_event is not None and stop_event.is_set():
                 control.should_training_stop = True
-            if on_update:
-                on_update()
+                control.should_save = False
+            notify()
 
         def on_log(self, args, state, control, logs=None, **kwargs):
             if logs:
                 entry = {"step": state.global_step, **{k: v for k, v in logs.items() if isinstance(v, (int, float))}}
                 progress.metrics.append(entry)
+                recorder.write()
                 loss = logs.get("loss")
                 if isinstance(loss, float) and not math.isfinite(loss):
                     raise FloatingPointError("The training loss became NaN or infinite.")
-            if on_update:
-                on_update()
+            notify()
+
+        def on_save(self, args, state, control, **kwargs):
+            recorder.record["last_checkpoint_step"] = state.global_step
+            recorder.write()
 
     return EngineCallback()
 
@@ -116,14 +177,29 @@ def run_training(
     on_update: Callable[[], None] | None = None,
     run_id: str | None = None,
     report_to_trackio: bool = True,
+    resume: bool = False,
+    cancel_event: threading.Event | None = None,
+    extra_callbacks: Sequence = (),
 ) -> dict:
-    """Train per config into output_dir; return the run record that is also written to run.json."""
+    """Train per config into output_dir; return the run record that is also written to run.json.
+
+    With resume=True, output_dir must be an earlier run's folder: training continues from its last
+    checkpoint to the same final step, appending to its metrics and to the same Trackio run.
+    """
     out = Path(output_dir)
     out.mkdir(parents=True, exist_ok=True)
     progress = progress or Progress()
-    run_id = run_id or out.name
+    checkpoint = latest_checkpoint(out) if resume else None
+    previous = read_run(out) if resume and (out / RUN_FILE).exists() else {}
+    run_id = previous.get("run_id") or run_id or out.name
     if not config.run_name:
         config.run_name = run_id
+    if checkpoint is not None:
+        step = int(checkpoint.name.split("-")[-1])
+        progress.metrics.extend(m for m in previous.get("metrics", []) if m.get("step", 0) <= step)
+        progress.notes.append(f"Resumed from the checkpoint at step {step}.")
+    elif resume:
+        progress.notes.append("No checkpoint was saved before the interruption, so training starts again from step 0.")
     record = {
         "run_id": run_id,
         "status": "running",
@@ -132,14 +208,19 @@ def run_training(
         "train_seconds": None,
         "error": None,
         "notes": progress.notes,
-        "started_at": now_iso(),
+        "started_at": previous.get("started_at") or now_iso(),
         "finished_at": None,
         "model_dir": None,
         "system_prompt": None,
-        "step": 0,
-        "total_steps": None,
+        "step": progress.step,
+        "total_steps": previous.get("total_steps"),
+        "last_checkpoint_step": previous.get("last_checkpoint_step"),
+        "resumes": previous.get("resumes", 0) + (1 if resume else 0),
+        "pid": os.getpid(),
+        "host": socket.gethostname(),
     }
-    write_json_atomic(out / "run.json", record)
+    recorder = RunRecorder(out, record)
+    recorder.write()
     trainer = None
     try:
         check_config(config)
@@ -150,31 +231,41 @@ def run_training(
         model, tokenizer, precision = _prepare_model(config, progress)
         from datasets import Dataset
 
-        trainer, notes = _build(config, model, tokenizer, Dataset.from_list(dataset), out, trl_type, precision,
-                                progress, stop_event, on_update, report_to_trackio)
+        from training.trainer_factory import build_trainer
+
+        save_steps = config.train.save_steps or auto_save_steps(planned_steps(config, len(dataset)))
+        callbacks = [_make_callback(progress, recorder, stop_event, on_update), *extra_callbacks]
+        trainer, notes = build_trainer(config, model, tokenizer, Dataset.from_list(dataset), str(out / CHECKPOINTS_DIR),
+                                       trl_type, precision, callbacks=callbacks, report_to_trackio=report_to_trackio,
+                                       save_steps=save_steps)
         progress.notes.extend(notes)
         t0 = time.time()
-        trainer.train()
-        record["train_seconds"] = round(time.time() - t0, 3)
-        progress.phase = "saving"
-        final = out / FINAL_DIR
-        trainer.save_model(str(final))
-        tokenizer.save_pretrained(str(final))
-        record["model_dir"] = str(final)
-        stopped = stop_event is not None and stop_event.is_set()
-        record["status"] = "stopped" if stopped else "completed"
+        trainer.train(resume_from_checkpoint=str(checkpoint) if checkpoint else None)
+        record["train_seconds"] = round(time.time() - t0 + (previous.get("train_seconds") or 0), 3)
+        if cancel_event is not None and cancel_event.is_set():
+            shutil.rmtree(out / CHECKPOINTS_DIR, ignore_errors=True)
+            record["status"] = "cancelled"
+        else:
+            progress.phase = "saving"
+            final = out / FINAL_DIR
+            trainer.save_model(str(final))
+            tokenizer.save_pretrained(str(final))
+            record["model_dir"] = str(final)
+            stopped = stop_event is not None and stop_event.is_set()
+            record["status"] = "stopped" if stopped else "completed"
     except BaseException as exc:  # noqa: BLE001 - the outcome must always be recorded
         record["status"] = "failed"
-        record["error"] = explain_error(exc)
-        (out / "run.log").write_text(traceback.format_exc())
+        record["error"] = explain_error(exc, config)
+        with (out / "run.log").open("a") as log:
+            log.write(f"--- {now_iso()}\n{traceback.format_exc()}\n")
         if not isinstance(exc, Exception):
             raise
     finally:
         progress.phase = "done"
         record["step"] = progress.step
-        record["total_steps"] = progress.total or None
+        record["total_steps"] = progress.total or record["total_steps"]
         record["finished_at"] = now_iso()
-        write_json_atomic(out / "run.json", record)
+        recorder.write()
         del trainer
         _free_accelerator_memory()
     return record
@@ -188,7 +279,7 @@ def _prepare_dataset(config: RunConfig) -> tuple[list[dict], str, str | None]:
                               max_rows=d.max_rows)
     if not report.valid:
         shown = "; ".join(
-            (f"row {e.row}, {e.field}: {e.message}" if e.row else e.message).rstrip(".") for e in report.errors[:3]
+            (f"row {e.row}, {e.field}: {e.message}" if e.row else e.message) for e in report.errors[:3]
         )
         more = f" (and {report.error_count - 3} more)" if report.error_count > 3 else ""
         raise DatasetInvalidError(f"The dataset is not valid: {shown}{more}. Run Validate for the full report.")
@@ -212,14 +303,6 @@ def _prepare_model(config: RunConfig, progress: Progress):
     tokenizer = load_tokenizer(config.model.name_or_path, config.model.trust_remote_code)
     model = load_model(config.model.name_or_path, config.model.trust_remote_code, dtype=dtype)
     return model, tokenizer, precision
-
-
-def _build(config, model, tokenizer, dataset, out, trl_type, precision, progress, stop_event, on_update, report_to_trackio):
-    from training.trainer_factory import build_trainer
-
-    callback = _make_callback(progress, stop_event, on_update)
-    return build_trainer(config, model, tokenizer, dataset, str(out / "trainer"), trl_type, precision,
-                         callbacks=[callback], report_to_trackio=report_to_trackio)
 
 
 def _free_accelerator_memory() -> None:

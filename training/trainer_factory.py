@@ -57,7 +57,7 @@ def assistant_only_supported(tokenizer, trl_type: str) -> tuple[bool, str | None
 
 
 def build_trainer(config: RunConfig, model, tokenizer, train_dataset, output_dir: str, trl_type: str,
-                  precision: str, callbacks=None, report_to_trackio: bool = True):
+                  precision: str, callbacks=None, report_to_trackio: bool = True, save_steps: int = 0):
     """Build the TRL trainer for config.method. Returns (trainer, notes)."""
     import trl
 
@@ -94,7 +94,9 @@ def build_trainer(config: RunConfig, model, tokenizer, train_dataset, output_dir
         run_name=config.run_name,
         trackio_space_id=None,
         trackio_static_space_id=False,
-        save_strategy="no",
+        save_strategy="steps" if save_steps else "no",
+        save_steps=save_steps or 500,
+        save_total_limit=t.save_total_limit,
         disable_tqdm=True,
         dataloader_num_workers=0,
         push_to_hub=False,
