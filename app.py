@@ -13,7 +13,7 @@ import gradio as gr
 
 from components.api import register_api
 from components.config_mapping import settings_inputs
-from components.estimate_panel import create_estimate_panel, handle_estimate
+from components.estimate_panel import create_estimate_panel, wire_estimate
 from components.history_panel import create_history_panel, history_rows, wire_history_panel
 from components.run_panels import (
     create_result_panel,
@@ -109,8 +109,7 @@ def build_app() -> gr.Blocks:
         inputs = settings_inputs(model, dataset, method, lora, hyper)
         validate.button.click(handle_validate, inputs, [validate.summary, validate.errors, validate.preview],
                               concurrency_limit=4)
-        estimate.button.click(handle_estimate, [estimate.hardware, *inputs], [estimate.summary, estimate.table],
-                              concurrency_limit=4)
+        wire_estimate(estimate, inputs)
         train.train.click(handle_train, inputs, [train.status, train.config_view, train.config_file],
                           concurrency_limit=None, api_visibility="private")
         train.stop.click(handle_stop, None, train.status, concurrency_limit=None, api_visibility="private")

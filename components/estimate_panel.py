@@ -1,15 +1,27 @@
-"""Estimate panel: time, dollars and memory of the run before it starts."""
+"""Estimate panel: time, dollars and memory of the run on every flavor, before it starts.
+
+The summary speaks plainly about the chosen hardware; the table lists every flavor with this
+machine marked and the cheapest flavor that fits highlighted; the details list the assumptions.
+It refreshes by itself when a setting changes (queued, latest settings win), so it never blocks
+the page. Handlers are thin: map UI values to a RunConfig, call training.estimate.
+"""
 
 from __future__ import annotations
 
+import json
+import os
+import threading
 from dataclasses import dataclass
 
 import gradio as gr
 
-from components.config_mapping import config_from_values
+from components.config_mapping import config_from_values, store_upload
 from components.messages import describe_config_error
 from training.config import ConfigError, check_config
 from training.hardware import CATALOGUE
+
+TABLE_HEADERS = ["", "Hardware", "Time", "Cost", "Memory needed", "Fits"]
+_REPORTS_KEPT = 8
 
 
 @dataclass
@@ -18,6 +30,11 @@ class EstimatePanel:
     button: gr.Button
     summary: gr.Markdown
     table: gr.Dataframe
+    details: gr.Markdown
+
+    @property
+    def outputs(self) -> list:
+        return [self.summary, self.table, self.details]
 
 
 def create_estimate_panel(current_flavor: str) -> EstimatePanel:
@@ -26,29 +43,132 @@ def create_estimate_panel(current_flavor: str) -> EstimatePanel:
                                label="Hardware", info=f"This machine: {CATALOGUE[current_flavor].label}", elem_id="hardware")
         button = gr.Button("Estimate", elem_id="estimate-btn")
     summary = gr.Markdown(elem_id="estimate-summary")
-    table = gr.Dataframe(headers=["what", "value"], value=[], interactive=False, wrap=True, label="Assumptions",
-                         elem_id="estimate-table")
-    return EstimatePanel(hardware, button, summary, table)
+    table = gr.Dataframe(headers=TABLE_HEADERS, value=[], interactive=False, wrap=True, label="Every flavor",
+                         datatype=["str", "markdown", "markdown", "markdown", "markdown", "markdown"], elem_id="estimate-table")
+    with gr.Accordion("How this was estimated", open=False):
+        details = gr.Markdown(elem_id="estimate-details")
+    return EstimatePanel(hardware, button, summary, table, details)
+
+
+def wire_estimate(panel: EstimatePanel, inputs: list) -> None:
+    """The button, plus a refresh whenever a setting changes: text and numbers on blur/Enter (not every
+    keystroke), choices on change. All share one queue slot; only the latest pending request runs."""
+    triggers = [panel.button.click, panel.hardware.change]
+    for comp in inputs:
+        if isinstance(comp, (gr.Textbox, gr.Number)):
+            triggers += [comp.blur, comp.submit]
+        else:
+            triggers.append(comp.change)
+    gr.on(triggers, handle_estimate, [panel.hardware, *inputs], panel.outputs, trigger_mode="always_last",
+          concurrency_limit=2, concurrency_id="estimate", show_progress="minimal")
+
+
+# --- handler -----------------------------------------------------------------------------------
+
+_uploads: dict[str, str] = {}
+_reports: dict[tuple, object] = {}
+_cache_lock = threading.Lock()
+
+
+def _stored_upload(values: list) -> list:
+    """Copy an upload into the data folder once per uploaded file, not on every refresh."""
+    source, upload = values[2], values[3]
+    if source != "upload" or not upload:
+        return values
+    temp = upload if isinstance(upload, str) else getattr(upload, "name", None) or upload.get("path")
+    with _cache_lock:
+        stored = _uploads.get(temp)
+    if stored is None or not os.path.exists(stored):
+        stored = store_upload(temp)
+        with _cache_lock:
+            _uploads[temp] = stored
+    values = list(values)
+    values[2], values[4] = "hub", stored  # an existing file path given as the source is read as that file
+    return values
+
+
+def _report_key(config) -> tuple:
+    d = config.data
+    try:
+        mtime = os.path.getmtime(d.source)
+    except (OSError, ValueError):
+        mtime = None
+    return (config.model.name_or_path, d.source, mtime, d.split, d.subset, json.dumps(d.column_map, sort_keys=True),
+            d.max_rows, config.method, config.train.max_length)
+
+
+def _cell(text: str, strong: bool) -> str:
+    return f"**{text}**" if strong else text
+
+
+def flavor_rows(estimates, selected: str) -> list[list[str]]:
+    from training.estimate import cheapest_fitting, plain_cost, plain_duration
+
+    best = cheapest_fitting(estimates)
+    rows = []
+    for e in estimates:
+        marks = []
+        if e.current:
+            marks.append("📍 this machine")
+        if best is not None and e.hardware == best.hardware:
+            marks.append("⭐ cheapest that fits")
+        if e.hardware == selected and not e.current:
+            marks.append("selected")
+        strong = best is not None and e.hardware == best.hardware
+        time = "unknown" if e.seconds is None else plain_duration(e.seconds).replace("about ", "~")
+        if e.time_source == "measured":
+            time += " (measured)"
+        cost = "unknown" if e.cost_usd is None else plain_cost(e.cost_usd).replace("about ", "~")
+        memory = "unknown" if e.gpu_memory_gb is None else f"{e.gpu_memory_gb:.1f} / {e.available_memory_gb:g} GB"
+        fits = {"fits": "✅ fits", "tight": "⚠️ tight", "does not fit": "❌ no", "unknown": "?"}[e.verdict]
+        rows.append([", ".join(marks), _cell(e.hardware_label, strong), _cell(time, strong), _cell(cost, strong),
+                     _cell(memory, strong), _cell(fits, strong)])
+    return rows
+
+
+def render_summary(est, best, report) -> str:
+    head = f"### {est.summary}"
+    if report is not None and not report.valid:
+        head += "\n\n⚠️ The dataset has errors; validate it first. The estimate assumes its usable rows."
+    if est.verdict == "does not fit" and est.fix:
+        s = est.fix["settings"]
+        head += (f"\n\n❌ **Does not fit.** Cheapest change that fits: **{est.fix['change']}** "
+                 f"(needs {est.fix['gpu_memory_gb']:.1f} GB).")
+        if s.get("quantization") or s.get("gradient_checkpointing"):
+            head += " QLoRA and gradient checkpointing are not yet settings of this app; the CLI estimate shows them."
+    elif est.verdict == "does not fit":
+        head += "\n\n❌ **Does not fit on any flavor.** Pick a smaller model."
+    if best is not None and best.hardware != est.hardware:
+        from training.estimate import plain_cost, plain_duration
+
+        head += (f"\n\nCheapest flavor that fits: **{best.hardware_label}**, {plain_duration(best.seconds)}, "
+                 f"{plain_cost(best.cost_usd)}.")
+    return head
+
+
+def render_details(est) -> str:
+    lines = [f"- {a}" for a in est.assumptions]
+    return (f"Estimate for **{est.hardware_label}** ({est.hardware}); time from "
+            f"{'a measured run' if est.time_source == 'measured' else 'the FLOP model'}.\n\n" + "\n".join(lines))
 
 
 def handle_estimate(hardware, *values):
-    from training.estimate import estimate_for_config
+    from training.estimate import cheapest_fitting, estimate_all_for_config
 
     try:
-        config = check_config(config_from_values(*values))
-        est, report = estimate_for_config(config, hardware)
+        config = check_config(config_from_values(*_stored_upload(list(values))))
+        key = _report_key(config)
+        with _cache_lock:
+            report = _reports.get(key)
+        estimates, report = estimate_all_for_config(config, report, suggest_for=hardware or "current")
+        with _cache_lock:
+            _reports[key] = report
+            while len(_reports) > _REPORTS_KEPT:
+                _reports.pop(next(iter(_reports)))
     except ConfigError as exc:
-        return describe_config_error(exc), []
+        return describe_config_error(exc), [], ""
     except ValueError as exc:
-        return f"**Cannot estimate:** {exc}", []
-    head = f"### {est.summary}"
-    if not report.valid:
-        head += "\n\n⚠️ The dataset has errors; validate it first. The estimate assumes its usable rows."
-    if est.verdict == "does not fit":
-        head += "\n\n❌ **Does not fit.** Use LoRA, lower the batch size or max length, or pick a bigger GPU."
-    rows = [["time", f"{est.seconds:.0f} s" if est.seconds is not None else "unknown"],
-            ["cost", f"${est.cost_usd:.4f}" if est.cost_usd is not None else "unknown"],
-            ["memory needed", f"{est.gpu_memory_gb} GB of {est.available_memory_gb:g} GB ({est.verdict})"
-             if est.gpu_memory_gb is not None else "unknown"]]
-    rows += [["assumption", a] for a in est.assumptions]
-    return head, rows
+        return f"**Cannot estimate:** {exc}", [], ""
+    selected = next((e for e in estimates if e.hardware == hardware), None) or next(e for e in estimates if e.current)
+    best = cheapest_fitting(estimates)
+    return render_summary(selected, best, report), flavor_rows(estimates, selected.hardware), render_details(selected)

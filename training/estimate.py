@@ -1,40 +1,133 @@
 """Estimating time, dollars and memory of a run before it starts.
 
 Time comes from tokens: training tokens x FLOPs per token (6N for full fine-tuning, 4N with
-LoRA's frozen base), divided by the hardware's peak at a stated utilisation (MFU), plus model
-loading. Memory adds weights, gradients and optimizer states of the trainable parameters, and
-activations. Every assumption is listed in the result.
+LoRA's frozen base, +2N with gradient checkpointing, plus reference-model passes and sampled
+generations for methods that need them, declared as data in METHOD_COSTS), divided by the
+hardware's peak at a stated utilisation (MFU), plus a fixed cost per step, model loading,
+checkpoints and evaluation. When a completed run on the same model, method, LoRA/full and
+hardware measured its throughput, that measurement replaces the model and the estimate says
+"measured". Memory adds weights (by dtype or 4-bit), gradients and AdamW states of the trainable
+parameters, activations (with or without gradient checkpointing) and the logits. Every
+assumption is listed in the result; when the run does not fit, the cheapest change that fits is
+found by re-running the same model with the change applied.
 """
 
 from __future__ import annotations
 
+import json
 import math
-from dataclasses import asdict, dataclass, field
+import threading
+from dataclasses import asdict, dataclass, field, replace
+from datetime import datetime, timezone
+from pathlib import Path
 
 from training.config import RunConfig
-from training.hardware import CATALOGUE, PRICES_AS_OF, Flavor, detect_flavor, get_flavor
+from training.hardware import CATALOGUE, Flavor, detect_hardware, get_flavor, live_prices, price_per_hour
 
+# Utilisation of the peak: 35% is typical of a well-fed GPU with HF Trainer. The CPU figure and
+# per-step cost were calibrated on this project's 2-vCPU machine with the demo model
+# (bench/estimate_accuracy.py); a measured run on the same hardware overrides both.
 MFU = {"gpu": 0.35, "cpu": 0.30}
-STEP_OVERHEAD_S = {"gpu": 0.03, "cpu": 0.005}
-BYTES = {"fp32": 4, "bf16": 2, "fp16": 2}
+STEP_OVERHEAD_S = {"gpu": 0.05, "cpu": 0.025}  # optimizer, data collation, logging, per step
+STARTUP_S = {"gpu": 8.0, "cpu": 4.0}  # tokenizer, dataset preparation, trainer construction
+LOAD_BYTES_PER_S = 400e6  # reading weights from local disk
+DOWNLOAD_BYTES_PER_S = 100e6  # fetching weights from the Hub on first use
+MULTI_GPU_SCALING = 0.8  # data-parallel efficiency per extra GPU
+PADDING_FACTOR = 1.15  # batches pad to their longest example
+GPU_RUNTIME_GB = 0.8  # CUDA context, kernels, allocator slack
+CPU_RUNTIME_GB = 1.5  # Python, torch and the app in RAM
+FITS_BELOW = 0.85  # of the memory: above it, "tight"
+GENERATE_TOKEN_OVERHEAD_S = {"gpu": 0.02, "cpu": 0.004}  # Python and kernel launches per generated token
 
-# Parameter counts and shapes of popular models, for offline estimates (from their config.json).
-KNOWN_MODELS: dict[str, dict] = {
-    "Qwen/Qwen2.5-0.5B-Instruct": {"params": 494e6, "layers": 24, "hidden": 896, "vocab": 151936},
-    "Qwen/Qwen2.5-1.5B-Instruct": {"params": 1.54e9, "layers": 28, "hidden": 1536, "vocab": 151936},
-    "Qwen/Qwen2.5-7B-Instruct": {"params": 7.62e9, "layers": 28, "hidden": 3584, "vocab": 152064},
-    "Qwen/Qwen3-0.6B": {"params": 596e6, "layers": 28, "hidden": 1024, "vocab": 151936},
-    "HuggingFaceTB/SmolLM2-135M-Instruct": {"params": 135e6, "layers": 30, "hidden": 576, "vocab": 49152},
-    "HuggingFaceTB/SmolLM2-360M-Instruct": {"params": 362e6, "layers": 32, "hidden": 960, "vocab": 49152},
-    "HuggingFaceTB/SmolLM2-1.7B-Instruct": {"params": 1.71e9, "layers": 24, "hidden": 2048, "vocab": 49152},
-    "meta-llama/Llama-3.2-1B-Instruct": {"params": 1.24e9, "layers": 16, "hidden": 2048, "vocab": 128256},
-    "meta-llama/Llama-3.2-3B-Instruct": {"params": 3.21e9, "layers": 28, "hidden": 3072, "vocab": 128256},
-    "meta-llama/Llama-3.1-8B-Instruct": {"params": 8.03e9, "layers": 32, "hidden": 4096, "vocab": 128256},
-    "meta-llama/Llama-3.1-70B-Instruct": {"params": 70.6e9, "layers": 80, "hidden": 8192, "vocab": 128256},
-    "google/gemma-3-1b-it": {"params": 1.0e9, "layers": 26, "hidden": 1152, "vocab": 262144},
-    "mistralai/Mistral-7B-Instruct-v0.3": {"params": 7.25e9, "layers": 32, "hidden": 4096, "vocab": 32768},
-    "microsoft/Phi-3.5-mini-instruct": {"params": 3.82e9, "layers": 32, "hidden": 3072, "vocab": 32064},
+CALIBRATION_FILE = "estimate_calibration.json"
+MEASUREMENTS_KEPT = 5
+
+
+@dataclass(frozen=True)
+class MethodCost:
+    """What a method costs beyond one forward and backward pass per dataset row.
+
+    A method in the registry may override these with an `estimate_cost` dict of the same fields.
+    """
+
+    sequences_per_row: float = 1.0  # sequences trained per row (DPO, reward: chosen and rejected)
+    reference_forwards: float = 0.0  # no-grad forward passes of a reference model per trained sequence
+    reference_copy: bool = False  # full fine-tuning keeps a frozen reference copy in memory
+    generations_per_prompt: int = 0  # completions sampled per prompt (GRPO, RLOO)
+    completion_tokens: int = 0  # tokens generated per completion (max_completion_length)
+    note: str = ""
+
+
+METHOD_COSTS: dict[str, MethodCost] = {
+    "sft": MethodCost(note="SFT: one forward and backward pass per example"),
+    "dpo": MethodCost(2, 1, True, note="DPO: chosen and rejected per row, plus reference-model passes (beta > 0)"),
+    "kto": MethodCost(1, 2, True, note="KTO: one sequence per row plus reference and KL passes"),
+    "reward": MethodCost(2, note="Reward: chosen and rejected per row"),
+    "grpo": MethodCost(1, 0, False, 8, 512, note="GRPO: 8 sampled completions of up to 512 tokens per prompt (TRL defaults, beta = 0)"),
+    "rloo": MethodCost(1, 1, True, 2, 512, note="RLOO: 2 sampled completions of up to 512 tokens per prompt, reference passes (beta = 0.05)"),
 }
+# Architecture of popular models, from their config.json, for offline estimates. Columns:
+# layers, hidden, MLP width, attention heads, KV heads, head dim (0: hidden / heads), vocabulary,
+# tied embeddings, published parameter count. Names are matched without an -Instruct/-it suffix too.
+_ARCH = {
+    # Qwen2.5
+    "Qwen/Qwen2.5-0.5B": (24, 896, 4864, 14, 2, 0, 151936, True, 0.49e9),
+    "Qwen/Qwen2.5-1.5B": (28, 1536, 8960, 12, 2, 0, 151936, True, 1.54e9),
+    "Qwen/Qwen2.5-3B": (36, 2048, 11008, 16, 2, 0, 151936, True, 3.09e9),
+    "Qwen/Qwen2.5-7B": (28, 3584, 18944, 28, 4, 0, 152064, False, 7.62e9),
+    "Qwen/Qwen2.5-14B": (48, 5120, 13824, 40, 8, 0, 152064, False, 14.7e9),
+    "Qwen/Qwen2.5-32B": (64, 5120, 27648, 40, 8, 0, 152064, False, 32.5e9),
+    "Qwen/Qwen2.5-72B": (80, 8192, 29568, 64, 8, 0, 152064, False, 72.7e9),
+    "Qwen/Qwen2.5-Coder-1.5B": (28, 1536, 8960, 12, 2, 0, 151936, True, 1.54e9),
+    "Qwen/Qwen2.5-Coder-7B": (28, 3584, 18944, 28, 4, 0, 152064, False, 7.62e9),
+    "Qwen/Qwen2.5-Math-1.5B": (28, 1536, 8960, 12, 2, 0, 151936, True, 1.54e9),
+    # Qwen3
+    "Qwen/Qwen3-0.6B": (28, 1024, 3072, 16, 8, 128, 151936, True, 0.6e9),
+    "Qwen/Qwen3-1.7B": (28, 2048, 6144, 16, 8, 128, 151936, True, 1.7e9),
+    "Qwen/Qwen3-4B": (36, 2560, 9728, 32, 8, 128, 151936, True, 4.0e9),
+    "Qwen/Qwen3-8B": (36, 4096, 12288, 32, 8, 128, 151936, False, 8.2e9),
+    "Qwen/Qwen3-14B": (40, 5120, 17408, 40, 8, 128, 151936, False, 14.8e9),
+    "Qwen/Qwen3-32B": (64, 5120, 25600, 64, 8, 128, 151936, False, 32.8e9),
+    # Llama 3.x
+    "meta-llama/Llama-3.2-1B": (16, 2048, 8192, 32, 8, 64, 128256, True, 1.24e9),
+    "meta-llama/Llama-3.2-3B": (28, 3072, 8192, 24, 8, 128, 128256, True, 3.21e9),
+    "meta-llama/Llama-3.1-8B": (32, 4096, 14336, 32, 8, 128, 128256, False, 8.03e9),
+    "meta-llama/Meta-Llama-3-8B": (32, 4096, 14336, 32, 8, 128, 128256, False, 8.03e9),
+    "meta-llama/Meta-Llama-3.1-8B": (32, 4096, 14336, 32, 8, 128, 128256, False, 8.03e9),
+    "meta-llama/Llama-3.1-70B": (80, 8192, 28672, 64, 8, 128, 128256, False, 70.6e9),
+    "meta-llama/Llama-3.3-70B": (80, 8192, 28672, 64, 8, 128, 128256, False, 70.6e9),
+    "meta-llama/Meta-Llama-3-70B": (80, 8192, 28672, 64, 8, 128, 128256, False, 70.6e9),
+    "meta-llama/Meta-Llama-3.1-70B": (80, 8192, 28672, 64, 8, 128, 128256, False, 70.6e9),
+    # SmolLM2
+    "HuggingFaceTB/SmolLM2-135M": (30, 576, 1536, 9, 3, 0, 49152, True, 135e6),
+    "HuggingFaceTB/SmolLM2-360M": (32, 960, 2560, 15, 5, 0, 49152, True, 362e6),
+    "HuggingFaceTB/SmolLM2-1.7B": (24, 2048, 8192, 32, 32, 0, 49152, True, 1.71e9),
+    "HuggingFaceTB/SmolLM3-3B": (36, 2048, 11008, 16, 4, 0, 128256, True, 3.08e9),
+    # Gemma
+    "google/gemma-3-270m": (18, 640, 2048, 4, 1, 256, 262144, True, 268e6),
+    "google/gemma-3-1b": (26, 1152, 6912, 4, 1, 256, 262144, True, 1.0e9),
+    "google/gemma-3-4b": (34, 2560, 10240, 8, 4, 256, 262208, True, 3.88e9),
+    "google/gemma-3-12b": (48, 3840, 15360, 16, 8, 256, 262208, True, 11.8e9),
+    "google/gemma-2-2b": (26, 2304, 9216, 8, 4, 256, 256000, True, 2.61e9),
+    "google/gemma-2-9b": (42, 3584, 14336, 16, 8, 256, 256000, True, 9.24e9),
+    "google/gemma-2b": (18, 2048, 16384, 8, 1, 256, 256000, True, 2.51e9),
+    "google/gemma-7b": (28, 3072, 24576, 16, 16, 256, 256000, True, 8.54e9),
+    # Mistral
+    "mistralai/Mistral-7B-v0.1": (32, 4096, 14336, 32, 8, 0, 32000, False, 7.24e9),
+    "mistralai/Mistral-7B-Instruct-v0.2": (32, 4096, 14336, 32, 8, 0, 32000, False, 7.24e9),
+    "mistralai/Mistral-7B-v0.3": (32, 4096, 14336, 32, 8, 0, 32768, False, 7.25e9),
+    "mistralai/Mistral-7B-Instruct-v0.3": (32, 4096, 14336, 32, 8, 0, 32768, False, 7.25e9),
+    "mistralai/Mistral-Nemo-Instruct-2407": (40, 5120, 14336, 32, 8, 128, 131072, False, 12.2e9),
+    "mistralai/Mistral-Small-24B-Instruct-2501": (40, 5120, 32768, 32, 8, 128, 131072, False, 23.6e9),
+    # Phi
+    "microsoft/Phi-3-mini-4k-instruct": (32, 3072, 8192, 32, 32, 0, 32064, False, 3.82e9),
+    "microsoft/Phi-3.5-mini-instruct": (32, 3072, 8192, 32, 32, 0, 32064, False, 3.82e9),
+    "microsoft/Phi-4-mini-instruct": (32, 3072, 8192, 24, 8, 0, 200064, True, 3.84e9),
+    "microsoft/phi-4": (40, 5120, 17920, 40, 10, 0, 100352, False, 14.7e9),
+}
+
+
+# --- model facts -------------------------------------------------------------------------------
 
 
 @dataclass(frozen=True)
@@ -45,6 +138,293 @@ class ModelFacts:
     vocab: int
     source: str
     intermediate: int = 0  # MLP width; 0 means unknown (taken as 4 x hidden)
+    heads: int = 0
+    kv_heads: int = 0
+    head_dim: int = 0
+    tied: bool = False
+
+    @property
+    def mlp(self) -> int:
+        return self.intermediate or 4 * self.hidden
+
+    @property
+    def embedding_params(self) -> float:
+        return self.vocab * self.hidden * (1 if self.tied else 2)
+
+    @property
+    def compute_params(self) -> float:
+        """Parameters that cost FLOPs per token: all but the input embedding lookup (the LM head counts)."""
+        return self.params - (0 if self.tied else self.vocab * self.hidden)
+
+    @property
+    def attention_width(self) -> int:
+        return (self.heads * self.head_dim) or self.hidden
+
+
+def facts_from_config(cfg: dict, source: str) -> ModelFacts | None:
+    """Parameter count and shape from a config.json dict (text part of multimodal configs)."""
+    cfg = cfg.get("text_config", cfg)
+    try:
+        h, layers, vocab = int(cfg["hidden_size"]), int(cfg["num_hidden_layers"]), int(cfg["vocab_size"])
+        inter = int(cfg.get("intermediate_size") or 4 * h)
+        heads = int(cfg.get("num_attention_heads") or 1)
+        kv = int(cfg.get("num_key_value_heads") or heads)
+        head_dim = int(cfg.get("head_dim") or h // heads)
+    except (KeyError, TypeError, ValueError, ZeroDivisionError):
+        return None
+    tied = bool(cfg.get("tie_word_embeddings", False))
+    attn = h * head_dim * heads * 2 + h * head_dim * kv * 2
+    per_layer = attn + 3 * h * inter
+    params = layers * per_layer + vocab * h * (1 if tied else 2)
+    return ModelFacts(params, layers, h, vocab, source, inter, heads, kv, head_dim, tied)
+
+
+def _table_facts(layers, hidden, inter, heads, kv, head_dim, vocab, tied, params) -> ModelFacts:
+    return ModelFacts(params, layers, hidden, vocab, "built-in table", inter, heads, kv, head_dim or hidden // heads, tied)
+
+
+_SUFFIXES = ("-Instruct-2507", "-Instruct", "-instruct", "-it", "-Chat", "-chat", "-Base", "-pt")
+_TABLE_LOWER = {k.lower(): k for k in _ARCH}
+
+
+def table_lookup(name: str) -> ModelFacts | None:
+    """The built-in table entry for a Hub id, also without an -Instruct/-it style suffix."""
+    candidates = [name]
+    for suffix in _SUFFIXES:
+        if name.endswith(suffix):
+            candidates.append(name[: -len(suffix)])
+    for cand in candidates:
+        key = _TABLE_LOWER.get(cand.lower())
+        if key:
+            return _table_facts(*_ARCH[key])
+    return None
+
+
+KNOWN_MODELS = _ARCH  # kept for callers of the first version
+
+
+def _demo_facts() -> ModelFacts:
+    from training.demo_model import DEMO_ARCHITECTURE, DEMO_VOCAB_SIZE, demo_model_path
+
+    path = demo_model_path() / "config.json"
+    if path.exists():
+        facts = facts_from_config(json.loads(path.read_text()), "config.json")
+        if facts:
+            return facts
+    cfg = {**DEMO_ARCHITECTURE, "vocab_size": DEMO_VOCAB_SIZE, "tie_word_embeddings": True}
+    return replace(facts_from_config(cfg, "built-in table (demo model)"), source="built-in table (demo model)")
+
+
+_hub_cache: dict[str, dict | None] = {}
+
+
+def _hub_config(name: str, timeout: float = 4.0) -> dict | None:
+    """config.json from the local Hub cache, else the Hub within `timeout` seconds; None when unavailable."""
+    import os
+
+    from training.model_loading import HUB_MODEL_RE
+
+    if not HUB_MODEL_RE.match(name):
+        return None
+    try:
+        from huggingface_hub import try_to_load_from_cache
+
+        cached = try_to_load_from_cache(name, "config.json")
+        if isinstance(cached, str):
+            return json.loads(Path(cached).read_text())
+    except Exception:
+        pass
+    if os.environ.get("HF_HUB_OFFLINE") == "1":
+        return None
+    if name in _hub_cache:
+        return _hub_cache[name]
+    box: list = []
+
+    def fetch():
+        try:
+            from huggingface_hub import hf_hub_download
+
+            box.append(json.loads(Path(hf_hub_download(name, "config.json", etag_timeout=timeout)).read_text()))
+        except Exception:
+            box.append(None)
+
+    thread = threading.Thread(target=fetch, daemon=True)
+    thread.start()
+    thread.join(timeout + 1)
+    result = box[0] if box else None
+    if box:
+        _hub_cache[name] = result
+    return result
+
+
+def model_facts(name: str) -> ModelFacts | None:
+    """Size and shape without weights: config.json (local folder, Hub cache, or the Hub when reachable
+    for models not in the table), else the built-in table. None means "unknown size": never a guess."""
+    name = (name or "").strip()
+    if name == "demo":
+        return _demo_facts()
+    try:
+        local = Path(name).expanduser() / "config.json"
+        is_local = local.exists()
+    except (OSError, RuntimeError):
+        is_local = False
+    if is_local:
+        try:
+            return facts_from_config(json.loads(local.read_text()), "config.json")
+        except (OSError, ValueError):
+            return None
+    known = table_lookup(name)
+    cfg = _hub_config(name) if known is None else None
+    if cfg:
+        facts = facts_from_config(cfg, "config.json from the Hub")
+        if facts:
+            return facts
+    return known
+
+
+def lora_trainable(facts: ModelFacts, r: int, target: str) -> float:
+    """Adapter parameters: r x (in + out) for each adapted matrix of each layer."""
+    h, inter, attn_w = facts.hidden, facts.mlp, facts.attention_width
+    kv_w = (facts.kv_heads * facts.head_dim) or h
+    attention = r * ((h + attn_w) * 2 + (h + kv_w) * 2)  # q, o and k, v
+    mlp = 3 * r * (h + inter)
+    return facts.layers * (attention if target == "attention" else attention + mlp)
+
+
+# --- methods -----------------------------------------------------------------------------------
+
+
+def method_cost(method: str) -> MethodCost:
+    """The method's cost data: the registry's `estimate_cost` if it declares one, else METHOD_COSTS, else SFT's."""
+    try:
+        from training.methods import get_method
+
+        declared = getattr(get_method(method), "estimate_cost", None)
+    except ValueError:
+        declared = None
+    if isinstance(declared, MethodCost):
+        return declared
+    if isinstance(declared, dict):
+        return MethodCost(**declared)
+    if method in METHOD_COSTS:
+        return METHOD_COSTS[method]
+    return replace(METHOD_COSTS["sft"], note=f"{method}: no cost data, estimated like SFT")
+
+
+# --- calibration: measured throughput of completed runs ------------------------------------------
+
+_calibration_lock = threading.Lock()
+
+
+def calibration_path() -> Path:
+    from training.paths import data_dir
+
+    return data_dir() / CALIBRATION_FILE
+
+
+def training_mode(lora: bool, quantization: str | None = None) -> str:
+    return "qlora" if lora and quantization == "4bit" else "lora" if lora else "full"
+
+
+def measurement_key(model: str, method: str, mode: str, hardware: str) -> str:
+    return f"{model}|{method}|{mode}|{hardware}"
+
+
+def add_measurement(store: dict, model: str, method: str, mode: str, hardware: str, seconds_per_step: float,
+                    tokens_per_second: float | None = None, *, steps: int = 0, batch_size: int = 0, grad_accum: int = 0,
+                    max_length: int = 0, tokens_per_step: float | None = None, overhead_seconds: float | None = None,
+                    recorded_at: str | None = None) -> dict:
+    """Pure: a new store with this measurement added (newest first, MEASUREMENTS_KEPT per key)."""
+    if not (isinstance(seconds_per_step, (int, float)) and seconds_per_step > 0):
+        raise ValueError(f"seconds_per_step is {seconds_per_step!r}; it must be a positive number")
+    entry = {
+        "model": model, "method": method, "mode": mode, "hardware": hardware,
+        "seconds_per_step": float(seconds_per_step),
+        "tokens_per_second": float(tokens_per_second) if tokens_per_second else None,
+        "tokens_per_step": float(tokens_per_step) if tokens_per_step else None,
+        "overhead_seconds": float(overhead_seconds) if overhead_seconds is not None and overhead_seconds >= 0 else None,
+        "steps": int(steps), "batch_size": int(batch_size), "grad_accum": int(grad_accum), "max_length": int(max_length),
+        "recorded_at": recorded_at or datetime.now(timezone.utc).isoformat(timespec="seconds"),
+    }
+    key = measurement_key(model, method, mode, hardware)
+    measurements = dict(store.get("measurements", {}))
+    measurements[key] = [entry, *measurements.get(key, [])][:MEASUREMENTS_KEPT]
+    return {"version": 1, "measurements": measurements}
+
+
+def load_measurements(path: Path | None = None) -> dict:
+    path = path or calibration_path()
+    try:
+        data = json.loads(path.read_text())
+        return data if isinstance(data, dict) and isinstance(data.get("measurements"), dict) else {"measurements": {}}
+    except (OSError, ValueError):
+        return {"measurements": {}}
+
+
+def record_measurement(model: str, method: str, mode: str, hardware: str, seconds_per_step: float,
+                       tokens_per_second: float | None = None, *, path: Path | None = None, **details) -> dict:
+    """Store one measured throughput in the data folder's calibration file; returns the entry."""
+    path = path or calibration_path()
+    with _calibration_lock:
+        store = add_measurement(load_measurements(path), model, method, mode, hardware, seconds_per_step,
+                                tokens_per_second, **details)
+        tmp = path.with_suffix(".tmp")
+        tmp.write_text(json.dumps(store, indent=2))
+        tmp.replace(path)
+    return store["measurements"][measurement_key(model, method, mode, hardware)][0]
+
+
+def find_measurement(model: str, method: str, mode: str, hardware: str, path: Path | None = None) -> dict | None:
+    entries = load_measurements(path)["measurements"].get(measurement_key(model, method, mode, hardware)) or []
+    return entries[0] if entries else None
+
+
+def _seconds_between(start: str | None, end: str | None) -> float | None:
+    try:
+        return (datetime.fromisoformat(end) - datetime.fromisoformat(start)).total_seconds()
+    except (TypeError, ValueError):
+        return None
+
+
+def record_run_throughput(run_record: dict, hardware: str | None = None, path: Path | None = None) -> dict | None:
+    """Record the throughput of a finished run (a run.json dict) for later estimates.
+
+    Only completed runs count. Seconds per step come from the trainer's train_runtime (else
+    train_seconds); tokens from the last logged cumulative num_tokens. Never raises: returns the
+    stored entry, or None when the record has nothing usable.
+    """
+    try:
+        if not isinstance(run_record, dict) or run_record.get("status") != "completed":
+            return None
+        cfg = run_record.get("config") or {}
+        train, lora = cfg.get("train") or {}, cfg.get("lora") or {}
+        metrics = [m for m in run_record.get("metrics") or [] if isinstance(m, dict)]
+        steps = run_record.get("step") or run_record.get("total_steps") or max((m.get("step", 0) for m in metrics), default=0)
+        runtime = next((m["train_runtime"] for m in reversed(metrics) if isinstance(m.get("train_runtime"), (int, float))),
+                       run_record.get("train_seconds"))
+        if not steps or not isinstance(runtime, (int, float)) or runtime <= 0:
+            return None
+        tokens_per_step = None
+        logged = [m for m in metrics if isinstance(m.get("num_tokens"), (int, float)) and m.get("step")]
+        if logged:
+            last = max(logged, key=lambda m: m["step"])
+            tokens_per_step = last["num_tokens"] / last["step"]
+        total = _seconds_between(run_record.get("started_at"), run_record.get("finished_at"))
+        train_seconds = run_record.get("train_seconds") or runtime
+        overhead = total - train_seconds if total is not None and total >= train_seconds else None
+        return record_measurement(
+            (cfg.get("model") or {}).get("name_or_path", "?"), cfg.get("method", "sft"),
+            training_mode(bool(lora.get("enabled")), "4bit" if lora.get("qlora") or lora.get("quantization") == "4bit" else None),
+            hardware or detect_hardware()[0], runtime / steps,
+            tokens_per_step * steps / runtime if tokens_per_step else None, path=path, steps=int(steps),
+            batch_size=int(train.get("batch_size") or 0), grad_accum=int(train.get("grad_accum") or 0),
+            max_length=int(train.get("max_length") or 0), tokens_per_step=tokens_per_step, overhead_seconds=overhead,
+            recorded_at=run_record.get("finished_at"))
+    except Exception:  # noqa: BLE001 - calibration must never break a run
+        return None
+
+
+# --- the estimate ------------------------------------------------------------------------------
 
 
 @dataclass
@@ -53,8 +433,8 @@ class Estimate:
     hardware_label: str
     seconds: float | None
     cost_usd: float | None
-    gpu_memory_gb: float | None  # memory the run needs (GPU memory; RAM on CPU flavors)
-    available_memory_gb: float
+    gpu_memory_gb: float | None  # memory the run needs per GPU (RAM on CPU flavors)
+    available_memory_gb: float  # per GPU (RAM on CPU flavors)
     fits: bool | None
     verdict: str  # fits, tight, does not fit, unknown
     steps: int | None
@@ -63,136 +443,388 @@ class Estimate:
     trainable_params: float | None
     assumptions: list[str] = field(default_factory=list)
     summary: str = ""
+    hardware_source: str = ""  # how the hardware was chosen or detected
+    current: bool = False  # the hardware this app runs on
+    time_source: str = "model"  # model, or measured
+    price_source: str = ""
+    usd_per_hour: float = 0.0
+    precision: str = ""
+    memory_breakdown: dict = field(default_factory=dict)  # GB per part
+    fix: dict | None = None  # when it does not fit: the cheapest change that fits
 
     def to_dict(self) -> dict:
         return asdict(self)
 
 
-def model_facts(name: str) -> ModelFacts | None:
-    """Size and shape from config.json (local, or the Hub when reachable), else the built-in table."""
-    from training.model_loading import read_model_config
-
-    known = KNOWN_MODELS.get(name)
-    cfg = None if known else read_model_config(name)
-    if cfg:
-        cfg = cfg.get("text_config", cfg)
-        try:
-            h, layers, vocab = cfg["hidden_size"], cfg["num_hidden_layers"], cfg["vocab_size"]
-            inter = cfg.get("intermediate_size", 4 * h)
-            heads = cfg.get("num_attention_heads", 1)
-            kv = cfg.get("num_key_value_heads", heads)
-            head_dim = cfg.get("head_dim") or h // heads
-            attn = h * head_dim * heads * 2 + h * head_dim * kv * 2
-            per_layer = attn + 3 * h * inter
-            embed = vocab * h * (1 if cfg.get("tie_word_embeddings", False) else 2)
-            return ModelFacts(layers * per_layer + embed, layers, h, vocab, "config.json", inter)
-        except (KeyError, TypeError):
-            pass
-    if known:
-        return ModelFacts(known["params"], known["layers"], known["hidden"], known["vocab"], "built-in table")
-    return None
-
-
-def lora_trainable(facts: ModelFacts, r: int, target: str) -> float:
-    """Adapter parameters: r x (in + out) for each adapted matrix of each layer."""
-    h, inter = facts.hidden, facts.intermediate or 4 * facts.hidden
-    attention = 4 * r * (h + h)
-    mlp = 3 * r * (h + inter)
-    return facts.layers * (attention if target == "attention" else attention + mlp)
-
-
 def _precision_for(flavor: Flavor, requested: str) -> str:
-    if flavor.gpu_count == 0:
+    """The precision the engine will train in on this flavor (mirrors hardware.resolve_precision)."""
+    if not flavor.is_gpu:
         return "fp32"
     if requested == "auto":
         return "bf16" if flavor.bf16 else "fp16"
+    if requested == "bf16" and not flavor.bf16:
+        return "fp16"
     return requested
 
 
+def _steps(t, rows: int, rows_per_step: float) -> int:
+    if t.max_steps and t.max_steps > 0:
+        return int(t.max_steps)
+    per_epoch = max(1, math.ceil(rows / rows_per_step))
+    if t.num_epochs >= 1:
+        return per_epoch * max(1, math.ceil(t.num_epochs))
+    return max(1, math.ceil(rows * t.num_epochs / rows_per_step))
+
+
+def estimate_memory(facts: ModelFacts, precision: str, trainable: float, lora: bool, batch: int, seq: float,
+                    gradient_checkpointing: bool = False, quantization: str | None = None,
+                    cost: MethodCost | None = None, gen_batch: int = 0, gpu: bool = True) -> dict[str, float]:
+    """GB per part for one training process (one GPU's share under data parallelism)."""
+    cost = cost or METHOD_COSTS["sft"]
+    # The engine loads bf16 weights for bf16, fp32 weights for fp16 (mixed precision keeps fp32 masters) and fp32.
+    w_bytes = 2 if precision == "bf16" else 4
+    act_bytes = 2 if precision in ("bf16", "fp16") else 4
+    if quantization == "4bit":
+        weights = (facts.params - facts.embedding_params) * 0.53 + facts.embedding_params * 2  # NF4 + scales; embeddings 16-bit
+    else:
+        weights = facts.params * w_bytes
+    if cost.reference_copy and not lora:
+        weights *= 2  # a frozen reference model (LoRA uses the base with adapters disabled instead)
+    t_bytes = 4 if lora else w_bytes  # LoRA adapters train in fp32
+    grads = trainable * t_bytes
+    optimizer = trainable * 2 * t_bytes  # AdamW: two moments in the parameter's dtype
+    seqs = batch * cost.sequences_per_row
+    per_layer_token = (10 * facts.hidden + 6 * facts.mlp) * act_bytes / 2
+    if gradient_checkpointing:
+        activations = facts.layers * seq * seqs * facts.hidden * act_bytes + seq * seqs * per_layer_token
+    else:
+        activations = facts.layers * seq * seqs * per_layer_token
+    logits = seq * seqs * facts.vocab * (act_bytes + 8)  # logits, their fp32 copy for the loss, and its gradient
+    kv_cache = 0.0
+    if cost.generations_per_prompt:
+        kv_width = (facts.kv_heads * facts.head_dim) or facts.hidden
+        kv_cache = 2 * facts.layers * kv_width * (seq + cost.completion_tokens) * gen_batch * act_bytes
+    parts = {"weights": weights, "gradients": grads, "optimizer": optimizer, "activations": activations,
+             "logits": logits, "generation_kv_cache": kv_cache,
+             "runtime": (GPU_RUNTIME_GB if gpu else CPU_RUNTIME_GB) * 1e9}
+    return {k: round(v / 1e9, 3) for k, v in parts.items()}
+
+
+def estimate_memory_gb(facts: ModelFacts, trainable: float, precision: str, batch: int, seq: float, lora: bool,
+                       gradient_checkpointing: bool = False, quantization: str | None = None) -> float:
+    return sum(estimate_memory(facts, precision, trainable, lora, batch, seq, gradient_checkpointing, quantization).values())
+
+
+def _cached_locally(name: str) -> bool:
+    """Whether the weights are likely on disk already (demo, a folder, or config.json in the Hub cache)."""
+    if name == "demo" or Path(name).expanduser().exists():
+        return True
+    try:
+        from huggingface_hub import try_to_load_from_cache
+
+        return isinstance(try_to_load_from_cache(name, "config.json"), str)
+    except Exception:
+        return False
+
+
 def estimate_run(config: RunConfig, rows: int, mean_tokens: float, hardware: str | None = None,
-                 token_source: str = "measured with the model's tokenizer") -> Estimate:
-    flavor = get_flavor(hardware or detect_flavor())
+                 token_source: str = "measured with the model's tokenizer", *, quantization: str | None = None,
+                 gradient_checkpointing: bool | None = None, eval_rows: int = 0, evals: int = 1,
+                 use_measurements: bool = True, suggest: bool = True, prices: dict | None | bool = True,
+                 calibration: Path | None = None) -> Estimate:
+    """Time, cost and memory of `config` on `hardware` (default: this machine).
+
+    quantization="4bit" estimates QLoRA (the config has no switch for it yet). prices=True fetches
+    live prices (never blocking more than a few seconds), a dict uses those, None/False the table.
+    """
+    if hardware:
+        flavor, hw_source = get_flavor(hardware), "chosen"
+        current = hardware == detect_hardware()[0]
+    else:
+        name, hw_source = detect_hardware()
+        flavor, current = get_flavor(name), True
+    live = live_prices() if prices is True else (prices or None)
+    usd_per_hour, price_source = price_per_hour(flavor, live)
     facts = model_facts(config.model.name_or_path)
     t = config.train
-    assumptions = []
-    tokens_per_example = min(mean_tokens, t.max_length)
-    per_step_examples = t.batch_size * t.grad_accum * max(1, flavor.gpu_count)
+    ckpt = bool(getattr(t, "gradient_checkpointing", False)) if gradient_checkpointing is None else gradient_checkpointing
+    lora = bool(config.lora.enabled) or quantization == "4bit"
+    cost = method_cost(config.method)
+    kind = "gpu" if flavor.is_gpu else "cpu"
+    gpus = max(1, flavor.gpu_count)
+    assumptions = [f"Hardware: {flavor.label} ({hw_source})"] if hw_source != "chosen" else []
+    if cost.note:
+        assumptions.append(cost.note)
+
+    seqs_per_step = t.batch_size * t.grad_accum * gpus
+    if cost.generations_per_prompt:
+        rows_per_step = seqs_per_step / cost.generations_per_prompt
+        trained_seqs_per_step = seqs_per_step
+    else:
+        rows_per_step = seqs_per_step
+        trained_seqs_per_step = seqs_per_step * cost.sequences_per_row
+    steps = _steps(t, rows, rows_per_step)
     if t.max_steps and t.max_steps > 0:
-        steps = t.max_steps
         assumptions.append(f"{steps} steps (Max steps)")
     else:
-        steps = math.ceil(rows / per_step_examples) * max(1, math.ceil(t.num_epochs)) if t.num_epochs >= 1 else math.ceil(
-            rows * t.num_epochs / per_step_examples)
-        assumptions.append(f"{steps} steps = {rows} rows / {per_step_examples} examples per step x {t.num_epochs:g} epoch(s)")
-    train_tokens = int(steps * per_step_examples * tokens_per_example)
-    assumptions.append(f"{tokens_per_example:.0f} tokens per example ({token_source}), {train_tokens:,} training tokens")
-    label = flavor.label
+        assumptions.append(f"{steps} steps = {rows} rows / {rows_per_step:g} rows per step x {t.num_epochs:g} epoch(s)")
+    prompt_tokens = min(mean_tokens, t.max_length)
+    seq_tokens = prompt_tokens + cost.completion_tokens
+    train_tokens = int(steps * trained_seqs_per_step * seq_tokens)
+    assumptions.append(f"{prompt_tokens:.0f} tokens per example ({token_source}), {train_tokens:,} training tokens")
+
+    base = dict(hardware=flavor.name, hardware_label=flavor.label, available_memory_gb=flavor.device_memory_gb,
+                steps=steps, train_tokens=train_tokens, hardware_source=hw_source, current=current,
+                price_source=price_source, usd_per_hour=usd_per_hour)
     if facts is None:
-        return Estimate(flavor.name, label, None, None, None, flavor.memory_gb, None, "unknown", steps, train_tokens,
-                        None, None, assumptions + [f"Model {config.model.name_or_path!r} has an unknown size (no config.json "
-                                                   "reachable and not in the built-in table), so time and memory are not estimated."],
-                        summary=f"Unknown model size: cannot estimate time or memory for {config.model.name_or_path}.")
+        return Estimate(seconds=None, cost_usd=None, gpu_memory_gb=None, fits=None, verdict="unknown", params=None,
+                        trainable_params=None, assumptions=assumptions + [
+                            f"Model {config.model.name_or_path!r} has an unknown size (no config.json reachable and not in "
+                            "the built-in table), so time and memory are not estimated."],
+                        summary=f"Unknown model size: cannot estimate time or memory for {config.model.name_or_path}.", **base)
     assumptions.append(f"{facts.params / 1e6:,.1f}M parameters ({facts.source})")
     precision = _precision_for(flavor, t.precision)
-    if config.lora.enabled:
+    mode = training_mode(lora, quantization)
+    if lora:
         trainable = lora_trainable(facts, config.lora.r, config.lora.target_modules)
-        flops_per_token = 4 * facts.params
-        assumptions.append(f"LoRA: about {trainable / 1e6:,.2f}M trainable parameters; 4N FLOPs per token (frozen base)")
+        flop_mult = 4
+        what = "QLoRA (4-bit base)" if mode == "qlora" else "LoRA"
+        assumptions.append(f"{what}: about {trainable / 1e6:,.2f}M trainable parameters; 4N FLOPs per token (frozen base)")
     else:
-        trainable = facts.params
-        flops_per_token = 6 * facts.params
+        trainable, flop_mult = facts.params, 6
         assumptions.append("Full fine-tuning: 6N FLOPs per token")
-    kind = "gpu" if flavor.gpu_count else "cpu"
-    throughput = flavor.tflops_bf16 * 1e12 * max(1, flavor.gpu_count) * MFU[kind]
-    if kind == "gpu" and precision == "fp32":
-        throughput /= 8
-    assumptions.append(f"{flavor.tflops_bf16:g} TFLOP/s peak per {'GPU' if kind == 'gpu' else 'machine'} at {MFU[kind]:.0%} utilisation ({precision})")
-    weight_bytes = facts.params * BYTES[precision]
-    load_seconds = 3 + weight_bytes / 400e6
-    assumptions.append(f"{load_seconds:.0f} s to load the model (~400 MB/s)")
-    step_overhead = STEP_OVERHEAD_S[kind]
-    assumptions.append(f"{step_overhead * 1000:.0f} ms fixed overhead per step (data loading, optimizer, logging)")
-    seconds = train_tokens * flops_per_token / throughput + steps * step_overhead + load_seconds
-    cost = seconds / 3600 * flavor.usd_per_hour
-    assumptions.append(f"${flavor.usd_per_hour:.2f}/hour, prices as of {PRICES_AS_OF}")
-    memory = estimate_memory_gb(facts, trainable, precision, t.batch_size, min(t.max_length, max(tokens_per_example * 1.5, 1)),
-                                lora=config.lora.enabled)
-    available = flavor.memory_gb
-    verdict = "fits" if memory <= 0.85 * available else ("tight" if memory <= available else "does not fit")
-    assumptions.append("Memory: weights + gradients + AdamW states of trainable parameters + activations (no gradient checkpointing)")
-    est = Estimate(flavor.name, label, round(seconds, 1), round(cost, 4), round(memory, 2), available, verdict != "does not fit",
-                   verdict, steps, train_tokens, facts.params, trainable, assumptions)
+    if ckpt:
+        flop_mult += 2
+        assumptions.append("Gradient checkpointing: the forward pass runs twice (+2N FLOPs per token)")
+
+    # --- time: modelled, or measured on this hardware
+    n = facts.compute_params
+    pad = PADDING_FACTOR if t.batch_size > 1 else 1.0
+    padded_seq = min(t.max_length + cost.completion_tokens, seq_tokens * pad)
+    per_token = flop_mult * n + flop_mult * facts.layers * facts.attention_width * padded_seq
+    per_token += 2 * n * cost.reference_forwards
+    device_flops = flavor.peak_tflops(precision) * 1e12 * MFU[kind]
+    throughput = device_flops * (1 + (gpus - 1) * MULTI_GPU_SCALING)
+    slowdown = 1.3 if mode == "qlora" else 1.0
+    compute_s = train_tokens * pad * per_token / throughput * slowdown
+    step_s = steps * STEP_OVERHEAD_S[kind]
+    gen_s = 0.0
+    if cost.generations_per_prompt:
+        gen_batch = t.batch_size * t.grad_accum
+        weight_bytes = facts.params * (0.53 if mode == "qlora" else 2 if precision != "fp32" else 4)
+        per_token_s = max(2 * n * gen_batch / device_flops, weight_bytes / (flavor.mem_bandwidth_gbs * 1e9))
+        per_token_s += GENERATE_TOKEN_OVERHEAD_S[kind]
+        gen_s = steps * (cost.completion_tokens * per_token_s + 2 * n * gen_batch * prompt_tokens / device_flops)
+        assumptions.append(f"Generation: {cost.completion_tokens} tokens x {gen_batch} completions per step at "
+                           f"{per_token_s * 1000:.0f} ms per token (memory-bandwidth or compute bound), {gen_s:.0f} s in all")
+    train_s = compute_s + step_s + gen_s
+    peak = flavor.peak_tflops(precision)
+    unit = "GPU" if kind == "gpu" else "machine"
+    assumptions.append(f"{peak:g} TFLOP/s {precision} peak per {unit} at {MFU[kind]:.0%} utilisation"
+                       + (f", {gpus} GPUs data-parallel at {MULTI_GPU_SCALING:.0%} scaling" if gpus > 1 else "")
+                       + (", 30% slower for 4-bit dequantisation" if slowdown > 1 else ""))
+    assumptions.append(f"{STEP_OVERHEAD_S[kind] * 1000:.0f} ms fixed cost per step (optimizer, data, logging); "
+                       f"padding adds {pad - 1:.0%} to the tokens computed")
+    disk_bytes = facts.params * (4 if config.model.name_or_path == "demo" else 2)
+    load_s = STARTUP_S[kind] + disk_bytes / LOAD_BYTES_PER_S
+    if not _cached_locally(config.model.name_or_path):
+        load_s += disk_bytes / DOWNLOAD_BYTES_PER_S
+        assumptions.append(f"Downloading {disk_bytes / 1e9:.1f} GB of weights at ~{DOWNLOAD_BYTES_PER_S / 1e6:.0f} MB/s (first use)")
+    save_bytes = trainable * (2 if precision != "fp32" else 4)
+    checkpoint_bytes = trainable * ((2 if precision != "fp32" else 4) + 8)
+    save_s = (save_bytes + 4 * checkpoint_bytes) / LOAD_BYTES_PER_S
+    overhead_s = load_s + save_s
+    assumptions.append(f"{load_s:.0f} s to start and load the model (~{LOAD_BYTES_PER_S / 1e6:.0f} MB/s), "
+                       f"{save_s:.0f} s for about 4 checkpoints and the final save")
+    eval_s = 0.0
+    if eval_rows:
+        eval_s = evals * eval_rows * seq_tokens * 2 * n / throughput
+        assumptions.append(f"Evaluation: {evals} x {eval_rows} rows, {eval_s:.0f} s")
+    else:
+        assumptions.append("No evaluation set: no evaluation time")
+    time_source = "model"
+    measured = find_measurement(config.model.name_or_path, config.method, mode, flavor.name, calibration) if use_measurements else None
+    if measured:
+        time_source = "measured"
+        tokens_per_step = train_tokens / steps
+        same_shape = (measured.get("batch_size"), measured.get("grad_accum"), measured.get("max_length")) == (
+            t.batch_size, t.grad_accum, t.max_length)
+        m_tps = measured.get("tokens_per_step")
+        if same_shape or not m_tps:
+            per_step = measured["seconds_per_step"] * (1 if same_shape or not m_tps else tokens_per_step / m_tps)
+            how = f"{measured['seconds_per_step']:.3g} s per step"
+        else:
+            per_step = measured["seconds_per_step"] * tokens_per_step / m_tps
+            how = f"{measured['seconds_per_step']:.3g} s per step at {m_tps:,.0f} tokens per step, scaled to {tokens_per_step:,.0f}"
+        train_s = steps * per_step
+        if measured.get("overhead_seconds") is not None:
+            overhead_s = measured["overhead_seconds"]
+        assumptions.insert(0, f"Time measured: {how} in a completed run on {flavor.name} ({measured.get('recorded_at', '?')}); "
+                              "it replaces the FLOP model")
+    seconds = train_s + overhead_s + eval_s
+    cost_usd = seconds / 3600 * usd_per_hour
+    assumptions.append(f"${usd_per_hour:.2f}/hour ({price_source})")
+
+    gen_batch = t.batch_size * t.grad_accum
+    seq_mem = min(t.max_length, prompt_tokens * pad)
+    breakdown = estimate_memory(facts, precision, trainable, lora, t.batch_size, seq_mem, ckpt, quantization, cost,
+                                gen_batch, flavor.is_gpu)
+    memory = round(sum(breakdown.values()), 2)
+    available = flavor.device_memory_gb
+    verdict = "fits" if memory <= FITS_BELOW * available else ("tight" if memory <= available else "does not fit")
+    where = "per GPU (each GPU holds a full copy)" if gpus > 1 else "of GPU memory" if flavor.is_gpu else "of RAM"
+    assumptions.append(f"Memory {where}: " + ", ".join(f"{k.replace('_', ' ')} {v:.2f} GB" for k, v in breakdown.items() if v)
+                       + f"; {'with' if ckpt else 'no'} gradient checkpointing; 'tight' above {FITS_BELOW:.0%}")
+    est = Estimate(seconds=round(seconds, 1), cost_usd=round(cost_usd, 4), gpu_memory_gb=memory, fits=verdict != "does not fit",
+                   verdict=verdict, params=facts.params, trainable_params=trainable, assumptions=assumptions,
+                   time_source=time_source, precision=precision, memory_breakdown=breakdown, **base)
+    if suggest and verdict == "does not fit":
+        est.fix = suggest_fix(config, rows, mean_tokens, flavor.name, token_source, quantization=quantization,
+                              gradient_checkpointing=ckpt, prices=live)
     est.summary = plain_summary(est)
     return est
 
 
-def estimate_memory_gb(facts: ModelFacts, trainable: float, precision: str, batch: int, seq: float, lora: bool) -> float:
-    weights = facts.params * BYTES[precision]
-    grads = trainable * (4 if lora else BYTES[precision])
-    optimizer = trainable * 8
-    activations = 34 * seq * batch * facts.hidden * facts.layers * BYTES[precision] / 2
-    logits = seq * batch * facts.vocab * 4 * 2
-    overhead = 0.5e9 if precision != "fp32" else 0.2e9
-    return (weights + grads + optimizer + activations + logits + overhead) / 1e9
+# --- when it does not fit ----------------------------------------------------------------------
+
+
+def _variant(config: RunConfig, **train) -> RunConfig:
+    import copy
+
+    c = copy.deepcopy(config)
+    for k, v in train.items():
+        if k == "lora":
+            c.lora.enabled = v
+        else:
+            setattr(c.train, k, v)
+    return c
+
+
+def _fix_candidates(config: RunConfig, quantization: str | None, gradient_checkpointing: bool) -> list[tuple[str, RunConfig, dict]]:
+    """Setting changes in order of how little they change the result: same maths first, then fewer trained weights."""
+    t = config.train
+    effective = t.batch_size * t.grad_accum
+    batches, b = [], t.batch_size // 2
+    while b >= 1:
+        batches.append(b)
+        b //= 2
+    shapes = [("", {})] + [(f"batch size {b} with gradient accumulation {math.ceil(effective / b)} "
+                            f"(same effective batch of {b * math.ceil(effective / b)})",
+                            {"batch_size": b, "grad_accum": math.ceil(effective / b)}) for b in batches]
+    ckpts = [gradient_checkpointing] if gradient_checkpointing else [False, True]
+    modes: list[tuple[str, bool, str | None]] = [("", config.lora.enabled, quantization)]
+    if not config.lora.enabled and quantization != "4bit":
+        modes.append(("LoRA instead of full fine-tuning", True, None))
+    if quantization != "4bit":
+        modes.append(("QLoRA (4-bit base model)", True, "4bit"))
+    out = []
+    for mode_text, lora, quant in modes:
+        for ckpt in ckpts:
+            for shape_text, changes in shapes:
+                ckpt_text = "gradient checkpointing (about 30% slower)" if ckpt and not gradient_checkpointing else ""
+                text = " and ".join(x for x in (mode_text, ckpt_text, shape_text) if x)
+                if text:
+                    out.append((text, _variant(config, lora=lora, **changes), {"gradient_checkpointing": ckpt, "quantization": quant}))
+    return out
+
+
+def suggest_fix(config: RunConfig, rows: int, mean_tokens: float, hardware: str, token_source: str = "",
+                *, quantization: str | None = None, gradient_checkpointing: bool = False, prices=None) -> dict | None:
+    """The least disruptive change that fits, found by re-running the estimate with each change applied.
+
+    On this hardware, tried in order: smaller batch with more accumulation (same effective batch, same
+    result), gradient checkpointing (slower), both; then LoRA instead of full, then QLoRA, each alone
+    and with the former. Failing those, the cheapest flavor that fits as is; failing that, the cheapest
+    (flavor, change) pair. Returns {"change", "hardware", "seconds", "cost_usd", "gpu_memory_gb",
+    "verdict", "settings"} or None when nothing fits.
+    """
+    candidates = _fix_candidates(config, quantization, gradient_checkpointing)
+
+    def result(text: str, est: Estimate, variant: RunConfig, kw: dict) -> dict:
+        settings = {"batch_size": variant.train.batch_size, "grad_accum": variant.train.grad_accum, "lora": variant.lora.enabled,
+                    "gradient_checkpointing": kw.get("gradient_checkpointing", gradient_checkpointing),
+                    "quantization": kw.get("quantization", quantization)}
+        return {"change": text, "hardware": est.hardware, "seconds": est.seconds, "cost_usd": est.cost_usd,
+                "gpu_memory_gb": est.gpu_memory_gb, "verdict": est.verdict, "settings": settings}
+
+    def run(variant: RunConfig, name: str, kw: dict) -> Estimate:
+        kw = {"quantization": quantization, "gradient_checkpointing": gradient_checkpointing, **kw}
+        return estimate_run(variant, rows, mean_tokens, name, token_source, suggest=False, prices=prices, **kw)
+
+    for text, variant, kw in candidates:
+        est = run(variant, hardware, kw)
+        if est.fits:
+            return result(text, est, variant, kw)
+    best = cheapest_fitting([run(config, name, {}) for name in CATALOGUE])
+    if best is not None:
+        return result(f"a bigger machine: {best.hardware_label} ({best.hardware})", best, config, {})
+    options = []
+    for text, variant, kw in candidates:
+        est = cheapest_fitting([run(variant, name, kw) for name in CATALOGUE])
+        if est is not None:
+            options.append((est.cost_usd, est.seconds, len(options), result(f"{text} on {est.hardware_label} ({est.hardware})", est, variant, kw)))
+    return min(options)[3] if options else None
+
+
+def cheapest_fitting(estimates: list[Estimate]) -> Estimate | None:
+    """The estimate that fits (or is tight) at the lowest cost; ties go to the faster one."""
+    fitting = [e for e in estimates if e.fits and e.cost_usd is not None]
+    return min(fitting, key=lambda e: (e.cost_usd, e.seconds)) if fitting else None
+
+
+# --- words -------------------------------------------------------------------------------------
+
+
+def plain_duration(seconds: float) -> str:
+    minutes = seconds / 60
+    if seconds < 90:
+        return f"about {seconds:.0f} seconds"
+    if minutes < 90:
+        return f"about {minutes:.0f} minutes"
+    if minutes < 48 * 60:
+        return f"about {minutes / 60:.1f} hours"
+    return f"about {minutes / 60 / 24:.1f} days"
+
+
+def plain_cost(cost_usd: float) -> str:
+    return "free" if cost_usd == 0 else "under $0.01" if cost_usd < 0.01 else f"about ${cost_usd:,.2f}"
 
 
 def plain_summary(est: Estimate) -> str:
     if est.seconds is None:
         return est.summary
-    minutes = est.seconds / 60
-    when = f"about {est.seconds:.0f} seconds" if est.seconds < 90 else f"about {minutes:.0f} minutes" if minutes < 90 else f"about {minutes / 60:.1f} hours"
-    cost = "free" if est.cost_usd == 0 else "under $0.01" if est.cost_usd < 0.01 else f"about ${est.cost_usd:.2f}"
-    mem = f"needs about {est.gpu_memory_gb:.1f} GB of {est.available_memory_gb:g} GB ({est.verdict})"
-    return f"{when}, {cost} on {est.hardware_label}; {mem}."
+    where = est.hardware_label
+    if est.current:
+        where = f"this Space's {where}" if "SPACE_HARDWARE" in est.hardware_source else f"this machine ({where})"
+    when = plain_duration(est.seconds) + (" (measured on this hardware)" if est.time_source == "measured" else "")
+    unit = "of RAM" if not CATALOGUE[est.hardware].is_gpu else "per GPU" if CATALOGUE[est.hardware].gpu_count > 1 else "of GPU memory"
+    text = (f"{when}, {plain_cost(est.cost_usd)} on {where}; needs about {est.gpu_memory_gb:.1f} GB "
+            f"of {est.available_memory_gb:g} GB {unit} ({est.verdict}).")
+    if est.fix:
+        text += f" It fits with {est.fix['change']}: {plain_duration(est.fix['seconds'])}, {plain_cost(est.fix['cost_usd'])}."
+    elif est.verdict == "does not fit":
+        text += " No flavor in the catalogue fits it; pick a smaller model."
+    return text
 
 
 def all_flavors() -> list[str]:
     return list(CATALOGUE)
 
 
-def estimate_for_config(config: RunConfig, hardware: str | None = None, report=None) -> tuple[Estimate, object]:
-    """Estimate from the config's dataset: token counts from the model's tokenizer when it loads,
-    else about 4 characters per token. Returns (estimate, validation report)."""
+def estimate_all(config: RunConfig, rows: int, mean_tokens: float, token_source: str = "measured with the model's tokenizer",
+                 flavors: list[str] | None = None, suggest_for: str | None = None, **kw) -> list[Estimate]:
+    """One estimate per flavor (live prices fetched once). Only `suggest_for` (a flavor name, or "current"
+    for this machine) gets a fix suggestion: searching for fixes on every flavor would be slow."""
+    prices = kw.pop("prices", True)
+    live = live_prices() if prices is True else (prices or None)
+    target = detect_hardware()[0] if suggest_for == "current" else suggest_for
+    return [estimate_run(config, rows, mean_tokens, name, token_source, prices=live or False, suggest=name == target, **kw)
+            for name in flavors or CATALOGUE]
+
+
+def dataset_tokens(config: RunConfig, report=None) -> tuple[int, float, str, object]:
+    """(rows, mean tokens per example, where the mean comes from, validation report). Token counts come
+    from the model's tokenizer when it loads, else about 4 characters per token."""
     from training.formats import record_text
     from training.model_loading import ModelLoadError, load_tokenizer
     from training.validation import validate_dataset
@@ -213,5 +845,15 @@ def estimate_for_config(config: RunConfig, hardware: str | None = None, report=N
         source = "guessed as 4 characters per token: the tokenizer could not be loaded"
     else:
         mean, source = 256.0, "dataset unreadable: assumed 256"
-    rows = report.usable_rows or 1000
-    return estimate_run(config, rows, mean, hardware, token_source=source), report
+    return report.usable_rows or 1000, mean, source, report
+
+
+def estimate_for_config(config: RunConfig, hardware: str | None = None, report=None, **kw) -> tuple[Estimate, object]:
+    """Estimate from the config's dataset. Returns (estimate, validation report)."""
+    rows, mean, source, report = dataset_tokens(config, report)
+    return estimate_run(config, rows, mean, hardware, token_source=source, **kw), report
+
+
+def estimate_all_for_config(config: RunConfig, report=None, **kw) -> tuple[list[Estimate], object]:
+    rows, mean, source, report = dataset_tokens(config, report)
+    return estimate_all(config, rows, mean, source, **kw), report
