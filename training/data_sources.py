@@ -9,17 +9,20 @@ from __future__ import annotations
 
 import csv
 import io
-import json
 import os
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from training import jsonio
 from training.formats import detect_format
 from training.paths import data_dir
 
 DEMO_SOURCE = "demo"
 FILE_SUFFIXES = {".csv": "csv", ".tsv": "csv", ".json": "json", ".jsonl": "jsonl", ".ndjson": "jsonl", ".parquet": "parquet"}
+BINARY_MAGIC = {b"PK\x03\x04": "a ZIP archive (an Excel .xlsx file is one)", b"\x1f\x8b": "gzip-compressed",
+                b"\xd0\xcf\x11\xe0": "an old Excel/Office file", b"%PDF": "a PDF", b"SQLite format 3": "an SQLite database",
+                b"\x89PNG": "a PNG image"}
 HUB_ID_RE = re.compile(r"^[A-Za-z0-9][\w.-]{0,95}(/[\w.-]{1,96})?$")
 
 
@@ -110,7 +113,7 @@ def _sniff_kind(path: Path, head: bytes) -> str:
         if path.suffix.lower() == ".json" and not rest.strip():
             return "json"  # a one-line .json document
         try:
-            json.loads(first_line.strip())
+            jsonio.loads(first_line.strip())
             return "jsonl"
         except (ValueError, RecursionError):
             return "json"
@@ -126,11 +129,12 @@ def _load_file(path: Path, limit: int | None) -> LoadedRecords:
     if not head.strip():
         raise DataSourceError(f"{path.name} is empty. Add at least one example.")
     claimed = FILE_SUFFIXES.get(path.suffix.lower())
+    _refuse_binary(path, head)
     actual = _sniff_kind(path, head)
     notes = []
-    if claimed and claimed != actual and not (claimed == "json" and actual == "jsonl") and not (claimed == "jsonl" and actual == "json"):
-        if claimed == "parquet" or actual == "parquet":
-            notes.append(f"{path.name} is named {path.suffix} but its content is {actual.upper()}; read as {actual.upper()}.")
+    if claimed and claimed != actual and {claimed, actual} != {"json", "jsonl"}:
+        notes.append(f"{path.name} is named {path.suffix} but its content is {actual.upper()}; read it as {actual.upper()}. "
+                     f"Rename it to .{actual} to avoid surprises.")
     if actual == "parquet":
         loaded = _load_parquet(path, limit)
     else:
@@ -146,6 +150,17 @@ def _load_file(path: Path, limit: int | None) -> LoadedRecords:
     loaded.origin = path.name
     loaded.notes = notes + loaded.notes
     return loaded
+
+
+def _refuse_binary(path: Path, head: bytes) -> None:
+    """Files that are no dataset format at all (an Excel workbook, a zip, an image) get a clear message."""
+    for magic, what in BINARY_MAGIC.items():
+        if head.startswith(magic):
+            raise DataSourceError(f"{path.name} is {what}, not CSV, TSV, JSON, JSONL or Parquet. "
+                                  "Export it as CSV (Excel: File > Save As > CSV UTF-8) or JSONL and upload that.")
+    if not head.startswith((b"PAR1", b"\xff\xfe", b"\xfe\xff")) and b"\x00" in head:
+        raise DataSourceError(f"{path.name} is a binary file (it holds NUL bytes), not CSV, TSV, JSON, JSONL or Parquet. "
+                              "Export your data as CSV or JSONL.")
 
 
 def _decode(path: Path) -> tuple[str, str | None]:
@@ -164,21 +179,24 @@ def _decode(path: Path) -> tuple[str, str | None]:
 
 def _parse_jsonl(text: str, limit: int | None) -> LoadedRecords:
     out = LoadedRecords(records=[], kind="jsonl")
-    for number, line in enumerate(text.splitlines(), start=1):
-        if not line.strip():
+    loads = jsonio.loads
+    append = out.records.append
+    # split on "\n" only: str.splitlines() would also split on U+2028 and friends, which JSON allows inside strings
+    for number, line in enumerate(text.split("\n"), start=1):
+        if not line or line.isspace():
             continue
         if limit is not None and len(out.records) >= limit:
             out.truncated = True
             break
         try:
-            value = json.loads(line)
+            value = loads(line)
         except (ValueError, RecursionError) as exc:
             out.issues.append(RowIssue(number, "(line)", f"is not valid JSON ({_json_reason(exc)}). Fix the quoting or brackets on this line."))
             continue
-        if not isinstance(value, dict):
+        if type(value) is not dict:
             out.issues.append(RowIssue(number, "(line)", f"is a JSON {type(value).__name__}, not an object like {{\"messages\": [...]}}."))
             continue
-        out.records.append((number, value))
+        append((number, value))
     return out
 
 
@@ -192,7 +210,7 @@ def _json_reason(exc: ValueError) -> str:
 
 def _parse_json(text: str, name: str, limit: int | None) -> LoadedRecords:
     try:
-        value = json.loads(text)
+        value = jsonio.loads(text)
     except (ValueError, RecursionError) as exc:
         raise DataSourceError(
             f"{name} is not valid JSON (line {getattr(exc, 'lineno', '?')}: {_json_reason(exc)}). "
@@ -282,6 +300,13 @@ def _load_parquet(path: Path, limit: int | None) -> LoadedRecords:
     return out
 
 
+def open_hub_stream(dataset_id: str, subset: str | None, split: str):
+    """Rows of a Hub dataset, streamed: nothing is downloaded beyond what is read."""
+    from datasets import load_dataset
+
+    return load_dataset(dataset_id, subset or None, split=split or "train", streaming=True)
+
+
 def _load_hub(dataset_id: str, split: str, subset: str | None, limit: int | None) -> LoadedRecords:
     """Stream the first `limit` rows of a Hub dataset (everything when limit is None)."""
     if os.environ.get("HF_HUB_OFFLINE") == "1" or os.environ.get("HF_DATASETS_OFFLINE") == "1":
@@ -289,9 +314,7 @@ def _load_hub(dataset_id: str, split: str, subset: str | None, limit: int | None
     else:
         hint = "The Hub could not be reached or the dataset does not exist"
     try:
-        from datasets import load_dataset
-
-        stream = load_dataset(dataset_id, subset or None, split=split or "train", streaming=True)
+        stream = open_hub_stream(dataset_id, subset, split)
         out = LoadedRecords(records=[], kind="hub", origin=f"{dataset_id} ({split})")
         for number, rec in enumerate(stream, start=1):
             if limit is not None and len(out.records) >= limit:

@@ -238,9 +238,9 @@ def test_ragged_csv_row(tmp_path):
 @pytest.mark.parametrize(
     ("row", "field", "needle"),
     [
-        (chat(("user", None), ("assistant", "A")), "messages[0].content", "must be text, got NoneType"),
+        (chat(("user", None), ("assistant", "A")), "messages[0].content", "is null; write the user message's text"),
         (chat(("user", "Q"), ("assistant", "   ")), "messages[1].content", "assistant message is empty"),
-        (chat(("user", 5), ("assistant", "A")), "messages[0].content", "must be text, got int"),
+        (chat(("user", 5), ("assistant", "A")), "messages[0].content", "must be text (or a list of {type: text, text} parts), got int"),
         ({"messages": "hello"}, "messages", "must be a list"),
         ({"messages": []}, "messages", "empty conversation"),
         ({"messages": ["hi", {"role": "assistant", "content": "A"}]}, "messages[0]", "must be an object"),
@@ -327,7 +327,8 @@ def test_format_the_method_cannot_use(tmp_path):
 def test_duplicates_warn_but_stay_valid(tmp_path):
     report = validate_dataset(jsonl(tmp_path / "d.jsonl", GOOD, GOOD, GOOD, {"messages": GOOD["messages"][::1]}))
     assert report.valid
-    assert report.warnings == ["3 duplicate row(s): they weigh twice in training. Remove them unless intended."]
+    assert report.warnings == ["3 duplicate row(s) (row 2 repeats row 1; row 3 repeats row 1; row 4 repeats row 1): "
+                               "they weigh twice in training. Remove them unless intended."]
 
 
 def test_errors_are_capped_but_counted(tmp_path):
