@@ -104,7 +104,7 @@ def explain_error(exc: BaseException, config: RunConfig | None = None) -> str:
         bs, ga = (config.train.batch_size, config.train.grad_accum) if config else (2, 1)
         return (f"Out of memory. Lower the batch size to {max(1, bs // 2)} and raise gradient accumulation to {ga * 2} "
                 "(same effective batch), lower max length, or use LoRA/QLoRA.")
-    if isinstance(exc, FloatingPointError) or ("nan" in low and "loss" in low):
+    if isinstance(exc, FloatingPointError) or ("nan" in low and ("loss" in low or "grad" in low)):
         return "The loss became NaN or infinite, so training stopped. Lower the learning rate (try a tenth of it) and start again."
     if isinstance(exc, OSError) and getattr(exc, "errno", None) == 28:
         return "The disk is full. Delete old runs (History) or free space in the data folder, then resume."
@@ -157,9 +157,9 @@ def _make_callback(progress: Progress, recorder: RunRecorder, stop_event, on_upd
                 entry = {"step": state.global_step, **{k: v for k, v in logs.items() if isinstance(v, (int, float))}}
                 progress.metrics.append(entry)
                 recorder.write()
-                loss = logs.get("loss")
-                if isinstance(loss, float) and not math.isfinite(loss):
-                    raise FloatingPointError("The training loss became NaN or infinite.")
+                bad = [k for k in ("loss", "grad_norm") if isinstance(logs.get(k), float) and not math.isfinite(logs[k])]
+                if bad:
+                    raise FloatingPointError(f"The training {' and '.join(bad)} became NaN or infinite.")
             notify()
 
         def on_save(self, args, state, control, **kwargs):
