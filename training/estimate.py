@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 import math
+import sys
 import threading
 from dataclasses import asdict, dataclass, field, replace
 from datetime import datetime, timezone
@@ -29,7 +30,8 @@ from training.hardware import CATALOGUE, Flavor, detect_hardware, get_flavor, li
 # (bench/estimate_accuracy.py); a measured run on the same hardware overrides both.
 MFU = {"gpu": 0.35, "cpu": 0.30}
 STEP_OVERHEAD_S = {"gpu": 0.05, "cpu": 0.025}  # optimizer, data collation, logging, per step
-STARTUP_S = {"gpu": 8.0, "cpu": 4.0}  # tokenizer, dataset preparation, trainer construction
+STARTUP_S = {"gpu": 5.0, "cpu": 1.5}  # tokenizer, dataset preparation, trainer construction
+IMPORT_S = {"gpu": 20.0, "cpu": 15.0}  # importing torch, transformers and TRL, once per process
 LOAD_BYTES_PER_S = 400e6  # reading weights from local disk
 DOWNLOAD_BYTES_PER_S = 100e6  # fetching weights from the Hub on first use
 MULTI_GPU_SCALING = 0.8  # data-parallel efficiency per extra GPU
@@ -450,6 +452,7 @@ class Estimate:
     usd_per_hour: float = 0.0
     precision: str = ""
     memory_breakdown: dict = field(default_factory=dict)  # GB per part
+    time_breakdown: dict = field(default_factory=dict)  # seconds per part
     fix: dict | None = None  # when it does not fit: the cheapest change that fits
 
     def to_dict(self) -> dict:
@@ -627,6 +630,9 @@ def estimate_run(config: RunConfig, rows: int, mean_tokens: float, hardware: str
                        f"padding adds {pad - 1:.0%} to the tokens computed")
     disk_bytes = facts.params * (4 if config.model.name_or_path == "demo" else 2)
     load_s = STARTUP_S[kind] + disk_bytes / LOAD_BYTES_PER_S
+    if "trl" not in sys.modules:
+        load_s += IMPORT_S[kind]
+        assumptions.append(f"{IMPORT_S[kind]:.0f} s to import the training libraries (once per process; less in a warm app)")
     if not _cached_locally(config.model.name_or_path):
         load_s += disk_bytes / DOWNLOAD_BYTES_PER_S
         assumptions.append(f"Downloading {disk_bytes / 1e9:.1f} GB of weights at ~{DOWNLOAD_BYTES_PER_S / 1e6:.0f} MB/s (first use)")
@@ -662,6 +668,9 @@ def estimate_run(config: RunConfig, rows: int, mean_tokens: float, hardware: str
         assumptions.insert(0, f"Time measured: {how} in a completed run on {flavor.name} ({measured.get('recorded_at', '?')}); "
                               "it replaces the FLOP model")
     seconds = train_s + overhead_s + eval_s
+    time_breakdown = {"training": round(train_s - gen_s if time_source == "model" else train_s, 2),
+                      "generation": round(gen_s if time_source == "model" else 0.0, 2),
+                      "startup_and_saving": round(overhead_s, 2), "evaluation": round(eval_s, 2)}
     cost_usd = seconds / 3600 * usd_per_hour
     assumptions.append(f"${usd_per_hour:.2f}/hour ({price_source})")
 
@@ -677,7 +686,8 @@ def estimate_run(config: RunConfig, rows: int, mean_tokens: float, hardware: str
                        + f"; {'with' if ckpt else 'no'} gradient checkpointing; 'tight' above {FITS_BELOW:.0%}")
     est = Estimate(seconds=round(seconds, 1), cost_usd=round(cost_usd, 4), gpu_memory_gb=memory, fits=verdict != "does not fit",
                    verdict=verdict, params=facts.params, trainable_params=trainable, assumptions=assumptions,
-                   time_source=time_source, precision=precision, memory_breakdown=breakdown, **base)
+                   time_source=time_source, precision=precision, memory_breakdown=breakdown,
+                   time_breakdown=time_breakdown, **base)
     if suggest and verdict == "does not fit":
         est.fix = suggest_fix(config, rows, mean_tokens, flavor.name, token_source, quantization=quantization,
                               gradient_checkpointing=ckpt, prices=live)

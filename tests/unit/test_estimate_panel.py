@@ -1,0 +1,58 @@
+"""The estimate panel's handler: every flavor in a table, this machine marked, the cheapest fit highlighted."""
+
+from __future__ import annotations
+
+import pytest
+
+DEMO_VALUES = ["demo", False, "demo", None, "", "train", "", "sft", False, 16, 32, 0.05, "all-linear",
+               1.0, 400, 3e-3, 16, 1, 128, "auto"]
+
+
+@pytest.fixture
+def no_gpu(monkeypatch):
+    monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "")
+    monkeypatch.delenv("SPACE_HARDWARE", raising=False)
+
+
+def test_handle_estimate_lists_every_flavor(no_gpu, demo_model_path):
+    from components.estimate_panel import TABLE_HEADERS, handle_estimate
+    from training.hardware import CATALOGUE
+
+    summary, rows, details = handle_estimate("cpu-basic", *DEMO_VALUES)
+    assert "needs about" in summary and "this machine" in summary and "free" in summary
+    assert len(rows) == len(CATALOGUE) and all(len(r) == len(TABLE_HEADERS) for r in rows)
+    marks = [r[0] for r in rows]
+    assert sum("this machine" in m for m in marks) == 1 and "this machine" in marks[0]
+    assert sum("cheapest that fits" in m for m in marks) == 1
+    assert "cheapest that fits" in marks[0]  # the free CPU is the cheapest that fits the demo
+    assert details.count("\n- ") >= 5 and "FLOP model" in details
+
+
+def test_handle_estimate_for_another_flavor_names_the_cheapest(no_gpu, demo_model_path):
+    from components.estimate_panel import handle_estimate
+
+    summary, rows, _ = handle_estimate("h100", *DEMO_VALUES)
+    assert "Nvidia H100" in summary and "Cheapest flavor that fits: **CPU basic" in summary
+    assert any("selected" in r[0] for r in rows)
+
+
+def test_handle_estimate_reports_bad_settings(no_gpu):
+    from components.estimate_panel import handle_estimate
+
+    values = list(DEMO_VALUES)
+    values[15] = -1.0  # learning rate
+    summary, rows, details = handle_estimate("cpu-basic", *values)
+    assert "train.learning_rate" in summary and rows == [] and details == ""
+
+
+def test_flavor_rows_bold_the_cheapest_fit():
+    from components.estimate_panel import flavor_rows
+    from training.config import LoraSettings, ModelSettings, RunConfig
+    from training.estimate import estimate_all
+
+    config = RunConfig(model=ModelSettings(name_or_path="Qwen/Qwen2.5-7B-Instruct"), lora=LoraSettings(enabled=False))
+    estimates = estimate_all(config, rows=1000, mean_tokens=400, prices=False)
+    rows = flavor_rows(estimates, "t4-small")
+    best = [r for r in rows if "cheapest that fits" in r[0]]
+    assert len(best) == 1 and best[0][1].startswith("**") and "CPU" not in best[0][1]
+    assert any("❌" in r[5] for r in rows) and any("✅" in r[5] or "⚠️" in r[5] for r in rows)
