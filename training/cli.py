@@ -107,24 +107,29 @@ def cmd_validate(args) -> int:
 
 
 def cmd_estimate(args) -> int:
-    from training.estimate import all_flavors, estimate_for_config
+    from training.estimate import cheapest_fitting, estimate_all_for_config, estimate_for_config
 
     config = config_from_args(args)
-    flavors = all_flavors() if args.all_hardware else [args.hardware]
-    results = []
-    report = None
-    for flavor in flavors:
-        est, report = estimate_for_config(config, flavor, report)
-        results.append(est)
+    if args.all_hardware:
+        results, _ = estimate_all_for_config(config, suggest_for=args.hardware or "current")
+    else:
+        est, _ = estimate_for_config(config, args.hardware)  # None: this machine, named in hardware_source
+        results = [est]
     if args.json:
         payload = [e.to_dict() for e in results] if args.all_hardware else results[0].to_dict()
         print(json.dumps(payload, default=str))
-    else:
+        return 0
+    if args.all_hardware:
+        best = cheapest_fitting(results)
         for e in results:
-            print(f"{e.hardware}: {e.summary}")
-            if not args.all_hardware:
-                for a in e.assumptions:
-                    print(f"  - {a}")
+            mark = ("*" if best is not None and e.hardware == best.hardware else " ") + (">" if e.current else " ")
+            print(f"{mark} {e.hardware:13} {e.summary}")
+        print("* cheapest flavor that fits   > this machine")
+    else:
+        e = results[0]
+        print(f"{e.hardware}: {e.summary}")
+        for a in e.assumptions:
+            print(f"  - {a}")
     return 0
 
 
