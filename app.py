@@ -11,6 +11,7 @@ import os
 
 import gradio as gr
 
+from components.access import handle_access, sign_in_supported
 from components.api import register_api
 from components.config_mapping import settings_inputs
 from components.estimate_panel import create_estimate_panel, wire_estimate
@@ -36,6 +37,7 @@ from components.settings_panels import (
     create_model_panel,
 )
 from components.validate_panel import create_validate_panel, handle_validate
+from training.access import AccessPolicy
 from training.config import RunConfig
 from training.methods import get_method
 from training.paths import configure_trackio_env
@@ -75,13 +77,28 @@ def handle_poll(shown: str | None):
     return render_progress(s), render_status(s), dashboard, render_where(s), history, key
 
 
+def warn_remote_code(enabled: bool) -> None:
+    if enabled:
+        gr.Warning("Trust remote code runs Python files from the model repository on this machine. "
+                   "Only turn it on for models whose authors you trust.")
+
+
 def build_app() -> gr.Blocks:
     from training.demo_data import demo_questions
     from training.hardware import detect_flavor
 
     config, note = default_config()
+    policy = AccessPolicy.from_env()
     with gr.Blocks(title="Fine-tune Studio") as demo:
-        gr.Markdown(INTRO)
+        with gr.Row():
+            gr.Markdown(INTRO)
+            if policy.requires_sign_in:
+                if sign_in_supported():
+                    gr.LoginButton(scale=0, min_width=220)
+                else:
+                    gr.Markdown("Sign-in with Hugging Face is unavailable here (Gradio's login needs a real Space, or a "
+                                "Hub login when run locally), so training is closed to everyone."
+                                + ("" if policy.on_space else " Unset ALLOWED_USERS to train locally."))
         with gr.Row():
             with gr.Column(scale=1):
                 gr.Markdown("## 1. Model, data and method")
@@ -121,20 +138,38 @@ def build_app() -> gr.Blocks:
                    queue=False, show_progress="hidden", api_visibility="private")
         wire_history_panel(history)
         register_api()
+        demo.load(handle_access, None, [train.access_note, train.train, train.stop, train.cancel], queue=False)
+        model.trust_remote_code.change(warn_remote_code, model.trust_remote_code, None, queue=False)
     return demo
 
 
-class LazyTrackio:
-    """ASGI app that builds Trackio's dashboard on its first request, so start-up does not import it."""
+class ReadOnlyTrackio:
+    """Trackio's dashboard as a read-only ASGI app, built on its first request so start-up does not import it.
+
+    Training writes Trackio's SQLite directly from the training thread, so no HTTP write is ever needed:
+    every write API (log, delete_run, rename_run, uploads, ...) is refused here for everyone, on top of
+    Trackio's own write-token check. The write token is never shown."""
 
     def __init__(self):
         self._app = None
+        self._write_paths: frozenset[str] = frozenset()
 
     async def __call__(self, scope, receive, send):
         if self._app is None:
             import trackio
+            from trackio.server import WRITE_APIS
 
             self._app, _write_token = trackio.build_starlette_app_only()
+            self._write_paths = frozenset({f"/api/{name}" for name in WRITE_APIS} | {"/api/upload"})
+        path = scope.get("path", "")
+        root = scope.get("root_path", "")
+        path = path[len(root):] if root and path.startswith(root) else path
+        if scope["type"] == "http" and scope.get("method") != "GET" and path.rstrip("/") in self._write_paths:
+            from starlette.responses import JSONResponse
+
+            response = JSONResponse({"error": "This dashboard is read-only: runs are logged by the app itself."}, status_code=403)
+            await response(scope, receive, send)
+            return
         await self._app(scope, receive, send)
 
 
@@ -144,7 +179,7 @@ def create_server():
 
     configure_trackio_env()
     server = FastAPI()
-    server.mount("/trackio", LazyTrackio())
+    server.mount("/trackio", ReadOnlyTrackio())
     max_mb = int(os.environ.get("MAX_UPLOAD_MB", "500"))
     return gr.mount_gradio_app(server, build_app(), path="/", css=CSS, max_file_size=f"{max_mb}mb",
                                footer_links=["api", "settings"])
@@ -153,6 +188,9 @@ def create_server():
 def main() -> None:
     import uvicorn
 
+    from training.secrets import install_log_redaction
+
+    install_log_redaction()
     host = os.environ.get("GRADIO_SERVER_NAME", "0.0.0.0" if os.environ.get("SPACE_ID") else "127.0.0.1")
     port = int(os.environ.get("GRADIO_SERVER_PORT", "7860"))
     print(f"Fine-tune Studio on http://{host}:{port}", flush=True)

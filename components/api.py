@@ -6,12 +6,14 @@ import json
 
 import gradio as gr
 
+from components.access import require_writer
 from training.config import ConfigError, RunConfig
 from training.run_manager import RunActiveError, get_run_manager
 
 
-def start_training(config_json: str) -> str:
+def start_training(config_json: str, profile: gr.OAuthProfile | None) -> str:
     """Start a run from a RunConfig as JSON (the `config` object of a run.json). Returns the run id."""
+    require_writer(profile)
     try:
         data = json.loads(config_json)
     except (TypeError, ValueError) as exc:
@@ -28,8 +30,9 @@ def run_status() -> str:
     return json.dumps(get_run_manager().status().to_dict())
 
 
-def stop_training() -> str:
+def stop_training(profile: gr.OAuthProfile | None) -> str:
     """Stop the active run at the next step, keeping the weights trained so far."""
+    require_writer(profile)
     return "stopping" if get_run_manager().stop() else "no run is active"
 
 

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import gradio as gr
 
+from components.access import refusal
 from training.config import ConfigError, RunConfig
 from training.run_manager import RunActiveError, get_run_manager
 
@@ -81,7 +82,9 @@ def handle_show_config(run_id: str | None):
     return f"Config of `{run_id}`.", gr.update(value=json.dumps(config, indent=2), visible=True)
 
 
-def handle_download(run_id: str | None):
+def handle_download(run_id: str | None, profile: gr.OAuthProfile | None):
+    if reason := refusal(profile):
+        return f"🔒 {reason}", gr.update(visible=False)
     if not run_id:
         return "Pick a run first.", gr.update(visible=False)
     try:
@@ -97,7 +100,9 @@ def handle_download(run_id: str | None):
     return f"Weights of `{run_id}`.", gr.update(value=str(archive), visible=True)
 
 
-def handle_rerun(run_id: str | None):
+def handle_rerun(run_id: str | None, profile: gr.OAuthProfile | None):
+    if reason := refusal(profile):
+        return f"🔒 {reason}"
     if not run_id:
         return "Pick a run first."
     try:
@@ -110,7 +115,9 @@ def handle_rerun(run_id: str | None):
     return f"Started `{new_id}` with the config of `{run_id}`."
 
 
-def handle_resume(run_id: str | None):
+def handle_resume(run_id: str | None, profile: gr.OAuthProfile | None):
+    if reason := refusal(profile):
+        return f"🔒 {reason}"
     if not run_id:
         return "Pick a run first."
     try:
@@ -121,7 +128,9 @@ def handle_resume(run_id: str | None):
     return f"Resuming `{run_id}` from its last checkpoint."
 
 
-def handle_delete(run_id: str | None):
+def handle_delete(run_id: str | None, profile: gr.OAuthProfile | None):
+    if reason := refusal(profile):
+        return f"🔒 {reason}"
     if not run_id:
         return "Pick a run first."
     try:

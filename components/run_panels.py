@@ -11,6 +11,7 @@ from urllib.parse import urlencode
 
 import gradio as gr
 
+from components.access import refusal
 from components.config_mapping import config_from_values
 from components.messages import describe_config_error
 from training.config import ConfigError
@@ -24,6 +25,7 @@ class TrainPanel:
     train: gr.Button
     stop: gr.Button
     cancel: gr.Button
+    access_note: gr.Markdown
     progress: gr.HTML
     status: gr.Markdown
     config_view: gr.Code
@@ -35,12 +37,13 @@ def create_train_panel() -> TrainPanel:
         train = gr.Button("Train", variant="primary", elem_id="train-btn")
         stop = gr.Button("Stop (keep weights)", variant="stop", elem_id="stop-btn")
         cancel = gr.Button("Cancel (discard)", elem_id="cancel-btn")
+    access_note = gr.Markdown(elem_id="access-note")
     progress = gr.HTML(render_progress(RunStatus(state="idle")), elem_id="train-progress")
     status = gr.Markdown("No run yet.", elem_id="train-status")
     with gr.Accordion("Run config (reusable with `python -m training train --config`)", open=False):
         config_view = gr.Code(language="json", value="", label="config", elem_id="run-config")
         config_file = gr.File(label="Download config", interactive=False)
-    return TrainPanel(train, stop, cancel, progress, status, config_view, config_file)
+    return TrainPanel(train, stop, cancel, access_note, progress, status, config_view, config_file)
 
 
 def _fmt_seconds(seconds: float | None) -> str:
@@ -82,7 +85,11 @@ def render_status(s: RunStatus) -> str:
     return "\n\n".join(lines)
 
 
-def handle_train(*values):
+def handle_train(profile: gr.OAuthProfile | None, *values):
+    reason = refusal(profile)
+    if reason:
+        gr.Warning(reason)
+        return f"🔒 {reason}", gr.skip(), gr.skip()
     try:
         config = config_from_values(*values)
         run_id = get_run_manager().start(config)
@@ -98,13 +105,17 @@ def handle_train(*values):
     return f"Started run `{run_id}`.", json.dumps(s.config, indent=2), str(cfg_path)
 
 
-def handle_stop():
+def handle_stop(profile: gr.OAuthProfile | None):
+    if reason := refusal(profile):
+        return f"🔒 {reason}"
     if get_run_manager().stop():
         return "Stopping at the next step; the weights trained so far will be saved."
     return "No run is active."
 
 
-def handle_cancel():
+def handle_cancel(profile: gr.OAuthProfile | None):
+    if reason := refusal(profile):
+        return f"🔒 {reason}"
     if get_run_manager().cancel():
         return "Cancelling at the next step; this run's weights and checkpoints will be discarded."
     return "No run is active."

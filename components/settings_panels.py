@@ -6,6 +6,7 @@ and the docs say the same thing.
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 
 import gradio as gr
@@ -41,6 +42,8 @@ class DatasetPanel:
     hub_id: gr.Textbox
     split: gr.Textbox
     column_map: gr.Textbox
+    suggest: gr.Button
+    mapping_note: gr.Markdown
 
 
 def create_dataset_panel(default: RunConfig) -> DatasetPanel:
@@ -53,11 +56,51 @@ def create_dataset_panel(default: RunConfig) -> DatasetPanel:
         with gr.Row(visible=True):
             hub_id = gr.Textbox(label="Hub dataset id", placeholder="e.g. trl-lib/Capybara", visible=False, elem_id="hub-id")
             split = gr.Textbox(value=default.data.split, visible=False, **_kw(DataSettings, "split"))
-        column_map = gr.Textbox(value="", placeholder='{"question": "prompt", "answer": "completion"}', lines=1,
-                                elem_id="column-map", **_kw(DataSettings, "column_map"))
+        with gr.Row(equal_height=True):
+            column_map = gr.Textbox(value="", placeholder='{"question": "prompt", "answer": "completion"}', lines=1,
+                                    elem_id="column-map", scale=4, **_kw(DataSettings, "column_map"))
+            suggest = gr.Button("Suggest mapping", size="sm", scale=1, elem_id="suggest-mapping-btn")
+    mapping_note = gr.Markdown(elem_id="mapping-note")
     source.change(lambda s: (gr.update(visible=s == "upload"), gr.update(visible=s == "hub"), gr.update(visible=s == "hub")),
                   source, [upload, hub_id, split], queue=False)
-    return DatasetPanel(source, upload, hub_id, split, column_map)
+    suggest.click(handle_suggest_mapping, [source, upload, hub_id, split, column_map], [column_map, mapping_note],
+                  concurrency_limit=4)
+    return DatasetPanel(source, upload, hub_id, split, column_map, suggest, mapping_note)
+
+
+def _readable_source(source: str, upload, hub_id: str) -> str:
+    """Where to read a few rows from, without copying an upload."""
+    if source == "upload":
+        path = upload if isinstance(upload, str) else getattr(upload, "name", None) or (upload or {}).get("path")
+        if not path:
+            raise ValueError("no file uploaded yet; drop a CSV, TSV, JSON, JSONL or Parquet file first")
+        return path
+    if source == "hub":
+        if not (hub_id or "").strip():
+            raise ValueError("enter a Hub dataset id first")
+        return hub_id.strip()
+    return "demo"
+
+
+def handle_suggest_mapping(source: str, upload, hub_id: str, split: str, current: str):
+    """Fill the column mapping from synonyms (question → prompt, winner → chosen, ...), from the first rows."""
+    from training.column_mapping import suggest_column_map
+    from training.data_sources import DataSourceError, load_records
+    from training.formats import detect_format
+
+    try:
+        loaded = load_records(_readable_source(source, upload, hub_id), split=(split or "train").strip(), limit=200)
+    except (DataSourceError, ValueError) as exc:
+        return gr.skip(), f"⚠️ Cannot suggest a mapping: {exc}"
+    columns = loaded.columns
+    suggestion = suggest_column_map(columns, sample=[r for _, r in loaded.records[:20]])
+    if suggestion is None:
+        return gr.skip(), (f"⚠️ No mapping found for columns {', '.join(columns) or '(none)'}. Rename them by hand, e.g. "
+                           '`{"your_question_column": "prompt", "your_answer_column": "completion"}`.')
+    if not suggestion.column_map:
+        fmt = detect_format(columns)
+        return gr.skip(), f"✅ Columns already match: {fmt.description if fmt else suggestion.describe()}. No mapping needed."
+    return json.dumps(suggestion.column_map), f"💡 Suggested: {suggestion.describe()}. Validate to check every row."
 
 
 @dataclass

@@ -1,4 +1,10 @@
-"""Validate panel: what is wrong with the data, where, and a preview of what the trainer will get."""
+"""Validate panel: what is wrong with the data, where, per-method compatibility, token statistics and a preview
+of the examples exactly as the trainer will see them.
+
+`create_validate_panel()` works with app.py's own wiring of `button` (three outputs: summary, errors, preview).
+Given the settings inputs, `create_validate_panel(inputs)` wires its events itself, including the
+"Full check" that reads every row of a Hub dataset.
+"""
 
 from __future__ import annotations
 
@@ -8,54 +14,97 @@ from dataclasses import dataclass
 import gradio as gr
 
 from components.config_mapping import config_from_values
+from components.dataset_views import compatibility_markdown, preview_html
 from components.messages import describe_config_error
 from training.config import ConfigError
 
 ERROR_HEADERS = ["row", "field", "problem"]
-PREVIEW_HEADERS = ["row", "normalised example"]
 
 
 @dataclass
 class ValidatePanel:
     button: gr.Button
+    full_check: gr.Button
     summary: gr.Markdown
     errors: gr.Dataframe
-    preview: gr.Dataframe
+    preview: gr.HTML
+
+    @property
+    def outputs(self) -> list:
+        return [self.summary, self.errors, self.preview]
 
 
-def create_validate_panel() -> ValidatePanel:
-    button = gr.Button("Validate dataset", variant="secondary", elem_id="validate-btn")
+def create_validate_panel(inputs: list | None = None) -> ValidatePanel:
+    """Build the panel; with `inputs` (components/config_mapping.settings_inputs) it wires its own events."""
+    with gr.Row():
+        button = gr.Button("Validate dataset", variant="secondary", elem_id="validate-btn")
+        full_check = gr.Button("Full check (every row of a Hub dataset)", size="sm", visible=inputs is not None,
+                               elem_id="full-check-btn")
     summary = gr.Markdown(elem_id="validate-summary")
     errors = gr.Dataframe(headers=ERROR_HEADERS, value=[], label="Errors (row numbers: file lines, or records)",
                           interactive=False, wrap=True, elem_id="validate-errors", visible=False)
-    preview = gr.Dataframe(headers=PREVIEW_HEADERS, value=[], label="Preview: first rows as the trainer will get them",
-                           interactive=False, wrap=True, elem_id="validate-preview")
-    return ValidatePanel(button, summary, errors, preview)
+    preview = gr.HTML(elem_id="validate-preview")
+    panel = ValidatePanel(button, full_check, summary, errors, preview)
+    if inputs is not None:
+        button.click(handle_validate, inputs, panel.outputs, concurrency_limit=4)
+        full_check.click(handle_full_check, inputs, panel.outputs, concurrency_limit=2)
+    return panel
 
 
-def _preview_cell(row: dict) -> str:
-    if "messages" in row:
-        return "\n".join(f"[{m['role']}] {m['content']}" for m in row["messages"])
-    return "\n".join(f"[{k}] {v if isinstance(v, str) else json.dumps(v)}" for k, v in row.items() if k != "row")
+def _tokenizer(model_name: str, trust_remote_code: bool):
+    """The model's tokenizer, or None and the reason it could not be loaded."""
+    from training.model_loading import ModelLoadError, load_tokenizer_cached
+
+    try:
+        return load_tokenizer_cached(model_name, trust_remote_code), None
+    except ModelLoadError as exc:
+        return None, f"Token statistics skipped: {exc}"
 
 
-def handle_validate(*values):
-    from training.validation import validate_dataset
+def summary_markdown(report, tokenizer_note: str | None) -> str:
+    data = report.to_dict()
+    icon = "✅" if report.valid else "❌"
+    lines = [f"{icon} **{'Valid' if report.valid else 'Not valid'}**: {report.summary()}"]
+    if report.partial:
+        lines.append("🔎 **Partial check**: only the first rows were read (see below).")
+    if report.columns:
+        lines.append(f"Columns: {', '.join(report.columns)}")
+    if report.error_count > len(report.errors):
+        lines.append(f"Showing the first {len(report.errors)} of {report.error_count} errors.")
+    if report.suggested_column_map:
+        lines.append(f"💡 Suggested column mapping for this method: `{json.dumps(report.suggested_column_map)}` "
+                     "(paste it under Column mapping, or press Suggest mapping).")
+    lines += [f"⚠️ {w}" for w in report.warnings]
+    for note in (tokenizer_note, report.tokenizer_note):
+        if note:
+            lines.append(f"ℹ️ {note}")
+    table = compatibility_markdown(data["compatibility"])
+    if table:
+        lines.append("**Which methods can use this data**\n\n" + table)
+    return "\n\n".join(lines)
+
+
+def _validate(values, full: bool):
+    from training.validation import HUB_STREAM_ROWS, validate_dataset
 
     try:
         config = config_from_values(*values)
     except ConfigError as exc:
-        return describe_config_error(exc), gr.update(value=[], visible=False), []
+        return describe_config_error(exc), gr.update(value=[], visible=False), ""
+    tokenizer, note = _tokenizer(config.model.name_or_path, config.model.trust_remote_code)
     d = config.data
     report = validate_dataset(d.source, config.method, split=d.split, subset=d.subset, column_map=d.column_map,
-                              max_rows=d.max_rows)
-    icon = "✅" if report.valid else "❌"
-    lines = [f"{icon} **{'Valid' if report.valid else 'Not valid'}**: {report.summary()}"]
-    if report.columns:
-        lines.append(f"Columns: {', '.join(report.columns)}")
-    if report.error_count > len(report.errors):
-        lines.append(f"Showing {len(report.errors)} of {report.error_count} errors.")
-    lines += [f"⚠️ {w}" for w in report.warnings]
+                              max_rows=d.max_rows, tokenizer=tokenizer, max_length=config.train.max_length,
+                              stream_rows=None if full else HUB_STREAM_ROWS, render=True)
     errors = [[e.row if e.row is not None else "", e.field, e.message] for e in report.errors]
-    preview = [[p["row"], _preview_cell(p)] for p in report.preview]
-    return "\n\n".join(lines), gr.update(value=errors, visible=bool(errors)), preview
+    return summary_markdown(report, note), gr.update(value=errors, visible=bool(errors)), preview_html(report.to_dict())
+
+
+def handle_validate(*values):
+    """Validate (a Hub dataset: its first rows, streamed) with the model's tokenizer for statistics and preview."""
+    return _validate(values, full=False)
+
+
+def handle_full_check(*values):
+    """Validate every row, a Hub dataset included."""
+    return _validate(values, full=True)

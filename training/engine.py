@@ -23,6 +23,7 @@ from pathlib import Path
 
 from training.config import ConfigError, RunConfig, check_config
 from training.paths import configure_trackio_env
+from training.secrets import redact
 
 FINAL_DIR = "final"
 CHECKPOINTS_DIR = "checkpoints"
@@ -61,8 +62,9 @@ def now_iso() -> str:
 
 
 def write_json_atomic(path: Path, data: dict) -> None:
+    """Write JSON atomically, with any token redacted."""
     tmp = path.with_suffix(path.suffix + f".{threading.get_ident()}.tmp")
-    tmp.write_text(json.dumps(data, indent=2, default=str))
+    tmp.write_text(redact(json.dumps(data, indent=2, default=str)))
     tmp.replace(path)
 
 
@@ -90,7 +92,11 @@ def planned_steps(config: RunConfig, rows: int) -> int:
 
 
 def explain_error(exc: BaseException, config: RunConfig | None = None) -> str:
-    """A plain-language cause and fix for an exception raised while training."""
+    """A plain-language cause and fix for an exception raised while training, with tokens redacted."""
+    return redact(_explain(exc, config))
+
+
+def _explain(exc: BaseException, config: RunConfig | None) -> str:
     from training.data_sources import DataSourceError
     from training.model_loading import ModelLoadError
 
@@ -180,6 +186,7 @@ def run_training(
     resume: bool = False,
     cancel_event: threading.Event | None = None,
     extra_callbacks: Sequence = (),
+    save_final: bool = True,
 ) -> dict:
     """Train per config into output_dir; return the run record that is also written to run.json.
 
@@ -245,6 +252,8 @@ def run_training(
         if cancel_event is not None and cancel_event.is_set():
             shutil.rmtree(out / CHECKPOINTS_DIR, ignore_errors=True)
             record["status"] = "cancelled"
+        elif not save_final:  # a dry run: the steps are what was asked for, not the weights
+            record["status"] = "completed"
         else:
             progress.phase = "saving"
             final = out / FINAL_DIR
@@ -257,7 +266,7 @@ def run_training(
         record["status"] = "failed"
         record["error"] = explain_error(exc, config)
         with (out / "run.log").open("a") as log:
-            log.write(f"--- {now_iso()}\n{traceback.format_exc()}\n")
+            log.write(redact(f"--- {now_iso()}\n{traceback.format_exc()}\n"))
         if not isinstance(exc, Exception):
             raise
     finally:
@@ -272,36 +281,63 @@ def run_training(
 
 
 def _prepare_dataset(config: RunConfig) -> tuple[list[dict], str, str | None]:
+    from training.demo_data import resolve_data_source
     from training.validation import validate_dataset
 
     d = config.data
-    report = validate_dataset(d.source, config.method, split=d.split, subset=d.subset, column_map=d.column_map,
-                              max_rows=d.max_rows)
+    report = validate_dataset(resolve_data_source(d.source, config.method), config.method, split=d.split,
+                              subset=d.subset, column_map=d.column_map, max_rows=d.max_rows)
     if not report.valid:
         shown = "; ".join(
             (f"row {e.row}, {e.field}: {e.message}" if e.row else e.message) for e in report.errors[:3]
         )
         more = f" (and {report.error_count - 3} more)" if report.error_count > 3 else ""
         raise DatasetInvalidError(f"The dataset is not valid: {shown}{more}. Run Validate for the full report.")
+    _check_reward_columns(config, report.normalised[0])
     first = report.normalised[0]
     system_prompt = None
-    if "messages" in first and first["messages"] and first["messages"][0]["role"] == "system":
-        system_prompt = first["messages"][0]["content"]
+    chat = first.get("messages") or (first.get("prompt") if isinstance(first.get("prompt"), list) else None)
+    if chat and isinstance(chat[0], dict) and chat[0].get("role") == "system":
+        system_prompt = chat[0]["content"]
     return report.normalised, report.trl_type or "", system_prompt
 
 
+def _check_reward_columns(config: RunConfig, first_row: dict) -> None:
+    """Fail before loading the model when a reward function reads a column the data does not have."""
+    from training.methods import get_method
+    from training.rewards import missing_column_problems
+
+    if get_method(config.method).uses_rewards:
+        problems = missing_column_problems(config.rewards, list(first_row))
+        if problems:
+            raise DatasetInvalidError(" ".join(problems))
+
+
 def _prepare_model(config: RunConfig, progress: Progress):
+    from training.adapters import build_quantization_config, qlora_unavailable_reason
     from training.hardware import resolve_precision
+    from training.methods import get_method
     from training.model_loading import load_model, load_tokenizer
 
+    if config.peft_mode == "qlora":
+        reason = qlora_unavailable_reason()
+        if reason:
+            raise ConfigError([("lora.quantization", reason)])
     precision, note = resolve_precision(config.train.precision)
     if note:
         progress.notes.append(note)
     import torch
 
     dtype = {"bf16": torch.bfloat16, "fp16": torch.float32, "fp32": torch.float32}[precision]
+    head = get_method(config.method).model_head
+    extra = {}
+    quantization = build_quantization_config(config, precision)
+    if quantization is not None:
+        extra["quantization_config"] = quantization
     tokenizer = load_tokenizer(config.model.name_or_path, config.model.trust_remote_code)
-    model = load_model(config.model.name_or_path, config.model.trust_remote_code, dtype=dtype)
+    model = load_model(config.model.name_or_path, config.model.trust_remote_code, dtype=dtype, head=head, **extra)
+    if head == "sequence_classification" and model.config.pad_token_id is None:
+        model.config.pad_token_id = tokenizer.pad_token_id  # the score is read at the last non-pad token
     return model, tokenizer, precision
 
 

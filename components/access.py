@@ -1,0 +1,55 @@
+"""Applying the role rules (training.access) to the signed-in Hugging Face user of each event."""
+
+from __future__ import annotations
+
+import gradio as gr
+
+from training.access import AccessPolicy
+
+
+def identity(profile: gr.OAuthProfile | None) -> tuple[str | None, list[str]]:
+    if profile is None:
+        return None, []
+    orgs = []
+    for org in profile.get("orgs") or []:
+        name = org if isinstance(org, str) else (org.get("preferred_username") or org.get("name"))
+        if name:
+            orgs.append(name)
+    return profile.username, orgs
+
+
+def refusal(profile: gr.OAuthProfile | None) -> str | None:
+    """Why this user may not train or change runs, or None when they may."""
+    username, orgs = identity(profile)
+    return AccessPolicy.from_env().refusal(username, orgs)
+
+
+def require_writer(profile: gr.OAuthProfile | None) -> None:
+    """For API endpoints: raise a clear error for anyone the rules do not allow."""
+    reason = refusal(profile)
+    if reason:
+        raise gr.Error(reason)
+
+
+def sign_in_supported() -> bool:
+    """A Login button needs a real Space, or (locally) Gradio's mocked login, which needs a Hub account."""
+    from gradio.utils import get_space
+
+    if get_space() is not None:
+        return True
+    try:
+        from gradio import oauth
+
+        oauth._get_mocked_oauth_info()
+        return True
+    except Exception:
+        return False
+
+
+def handle_access(profile: gr.OAuthProfile | None):
+    """On page load: enable the write buttons for allowed users; explain to everyone else."""
+    reason = refusal(profile)
+    allowed = reason is None
+    note = "" if allowed else f"🔒 **Validate and Estimate are open to everyone; training is not.** {reason}"
+    button = gr.update(interactive=allowed)
+    return note, button, button, button
