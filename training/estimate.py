@@ -25,11 +25,13 @@ from pathlib import Path
 from training.config import RunConfig
 from training.hardware import CATALOGUE, Flavor, detect_hardware, get_flavor, live_prices, price_per_hour
 
-# Utilisation of the peak: 35% is typical of a well-fed GPU with HF Trainer. The CPU figure and
-# per-step cost were calibrated on this project's 2-vCPU machine with the demo model
-# (bench/estimate_accuracy.py); a measured run on the same hardware overrides both.
-MFU = {"gpu": 0.35, "cpu": 0.30}
-STEP_OVERHEAD_S = {"gpu": 0.05, "cpu": 0.025}  # optimizer, data collation, logging, per step
+# Utilisation of the peak: 35% is typical of a well-fed GPU with HF Trainer (not measured here: no GPU).
+# The CPU pair was fitted on this project's 2-vCPU AMD EPYC machine with the demo model: about
+# 120 ms per step at batch 16 (1,186 tokens) and 36 ms per step at batch 4 give 10 ms fixed per step
+# and ~70 GFLOP/s, i.e. 40-45% of the nominal 0.16 TFLOP/s (fp32 matmuls in oneDNN reach that on
+# AVX-512). Check with bench/estimate_accuracy.py on an idle machine; a measured run overrides both.
+MFU = {"gpu": 0.35, "cpu": 0.42}
+STEP_OVERHEAD_S = {"gpu": 0.05, "cpu": 0.010}  # optimizer, data collation, logging, per step
 STARTUP_S = {"gpu": 5.0, "cpu": 1.5}  # tokenizer, dataset preparation, trainer construction
 IMPORT_S = {"gpu": 20.0, "cpu": 15.0}  # importing torch, transformers and TRL, once per process
 LOAD_BYTES_PER_S = 400e6  # reading weights from local disk
@@ -402,8 +404,10 @@ def record_run_throughput(run_record: dict, hardware: str | None = None, path: P
         train, lora = cfg.get("train") or {}, cfg.get("lora") or {}
         metrics = [m for m in run_record.get("metrics") or [] if isinstance(m, dict)]
         steps = run_record.get("step") or run_record.get("total_steps") or max((m.get("step", 0) for m in metrics), default=0)
-        runtime = next((m["train_runtime"] for m in reversed(metrics) if isinstance(m.get("train_runtime"), (int, float))),
-                       run_record.get("train_seconds"))
+        resumed = bool(run_record.get("resumes"))  # train_runtime then covers only the last session; train_seconds all
+        runtime = run_record.get("train_seconds") if resumed else next(
+            (m["train_runtime"] for m in reversed(metrics) if isinstance(m.get("train_runtime"), (int, float))),
+            run_record.get("train_seconds"))
         if not steps or not isinstance(runtime, (int, float)) or runtime <= 0:
             return None
         tokens_per_step = None
@@ -413,7 +417,7 @@ def record_run_throughput(run_record: dict, hardware: str | None = None, path: P
             tokens_per_step = last["num_tokens"] / last["step"]
         total = _seconds_between(run_record.get("started_at"), run_record.get("finished_at"))
         train_seconds = run_record.get("train_seconds") or runtime
-        overhead = total - train_seconds if total is not None and total >= train_seconds else None
+        overhead = total - train_seconds if total is not None and total >= train_seconds and not resumed else None
         return record_measurement(
             (cfg.get("model") or {}).get("name_or_path", "?"), cfg.get("method", "sft"),
             training_mode(bool(lora.get("enabled")), "4bit" if lora.get("qlora") or lora.get("quantization") == "4bit" else None),

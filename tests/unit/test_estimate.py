@@ -392,3 +392,13 @@ def test_cli_estimate_without_hardware_names_this_machine(monkeypatch, capsys, d
     assert main(["estimate", "--json", "--all-hardware", "--max-steps", "20"]) == 0
     rows = json.loads(capsys.readouterr().out)
     assert {r["hardware"] for r in rows} == set(CATALOGUE)
+
+
+def test_record_run_throughput_after_resume_uses_train_seconds(tmp_path):
+    from training.estimate import record_run_throughput
+
+    record = {"status": "completed", "config": RunConfig.demo().to_dict(), "step": 400, "train_seconds": 80.0, "resumes": 1,
+              "started_at": "2026-06-01T10:00:00+00:00", "finished_at": "2026-06-01T10:00:30+00:00",
+              "metrics": [{"step": 400, "train_runtime": 20.0}]}  # the last session only
+    entry = record_run_throughput(record, hardware="cpu-basic", path=tmp_path / "c.json")
+    assert entry["seconds_per_step"] == pytest.approx(0.2) and entry["overhead_seconds"] is None
