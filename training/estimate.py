@@ -298,21 +298,49 @@ def lora_trainable(facts: ModelFacts, r: int, target: str) -> float:
 # --- methods -----------------------------------------------------------------------------------
 
 
-def method_cost(method: str) -> MethodCost:
-    """The method's cost data: the registry's `estimate_cost` if it declares one, else METHOD_COSTS, else SFT's."""
+def method_cost(method: str, method_args: dict | None = None) -> MethodCost:
+    """The method's cost data: the registry's `estimate_cost` if it declares one, else METHOD_COSTS, else SFT's;
+    then the run's own settings (num_generations, max_completion_length, beta), else the registry's defaults."""
+    spec = None
     try:
         from training.methods import get_method
 
-        declared = getattr(get_method(method), "estimate_cost", None)
+        spec = get_method(method)
     except ValueError:
-        declared = None
+        pass
+    declared = getattr(spec, "estimate_cost", None)
     if isinstance(declared, MethodCost):
-        return declared
-    if isinstance(declared, dict):
-        return MethodCost(**declared)
-    if method in METHOD_COSTS:
-        return METHOD_COSTS[method]
-    return replace(METHOD_COSTS["sft"], note=f"{method}: no cost data, estimated like SFT")
+        cost = declared
+    elif isinstance(declared, dict):
+        cost = MethodCost(**declared)
+    elif method in METHOD_COSTS:
+        cost = METHOD_COSTS[method]
+    else:
+        cost = replace(METHOD_COSTS["sft"], note=f"{method}: no cost data, estimated like SFT")
+    settings: dict = {}
+    try:
+        settings.update(spec.control_defaults() if spec is not None and hasattr(spec, "control_defaults") else {})
+    except Exception:  # noqa: BLE001 - a registry without defaults is fine
+        pass
+    settings.update(method_args or {})
+    changes: dict = {}
+    if cost.generations_per_prompt and isinstance(settings.get("num_generations"), int) and settings["num_generations"] > 0:
+        changes["generations_per_prompt"] = settings["num_generations"]
+    if cost.generations_per_prompt and isinstance(settings.get("max_completion_length"), int) and settings["max_completion_length"] > 0:
+        changes["completion_tokens"] = settings["max_completion_length"]
+    beta = settings.get("beta")
+    if isinstance(beta, (int, float)) and not isinstance(beta, bool):
+        if beta == 0:
+            changes.update(reference_forwards=0.0, reference_copy=False)
+        elif cost.reference_forwards == 0 and cost.generations_per_prompt:
+            changes.update(reference_forwards=1.0, reference_copy=True)
+    if changes:
+        cost = replace(cost, **changes)
+        if cost.generations_per_prompt:
+            cost = replace(cost, note=f"{method.upper()}: {cost.generations_per_prompt} sampled completions of up to "
+                                      f"{cost.completion_tokens} tokens per prompt"
+                                      + (", reference-model passes" if cost.reference_forwards else ""))
+    return cost
 
 
 # --- calibration: measured throughput of completed runs ------------------------------------------
@@ -555,8 +583,10 @@ def estimate_run(config: RunConfig, rows: int, mean_tokens: float, hardware: str
     facts = model_facts(config.model.name_or_path)
     t = config.train
     ckpt = bool(getattr(t, "gradient_checkpointing", False)) if gradient_checkpointing is None else gradient_checkpointing
+    if quantization is None and config.lora.enabled and getattr(config.lora, "quantization", None) == "4bit":
+        quantization = "4bit"
     lora = bool(config.lora.enabled) or quantization == "4bit"
-    cost = method_cost(config.method)
+    cost = method_cost(config.method, getattr(config, "method_args", None))
     kind = "gpu" if flavor.is_gpu else "cpu"
     gpus = max(1, flavor.gpu_count)
     assumptions = [f"Hardware: {flavor.label} ({hw_source})"] if hw_source != "chosen" else []
@@ -685,6 +715,9 @@ def estimate_run(config: RunConfig, rows: int, mean_tokens: float, hardware: str
     memory = round(sum(breakdown.values()), 2)
     available = flavor.device_memory_gb
     verdict = "fits" if memory <= FITS_BELOW * available else ("tight" if memory <= available else "does not fit")
+    if mode == "qlora" and not flavor.is_gpu:
+        verdict = "does not fit"
+        assumptions.append("QLoRA's 4-bit loading needs an NVIDIA GPU: it cannot run on a CPU flavor")
     where = "per GPU (each GPU holds a full copy)" if gpus > 1 else "of GPU memory" if flavor.is_gpu else "of RAM"
     assumptions.append(f"Memory {where}: " + ", ".join(f"{k.replace('_', ' ')} {v:.2f} GB" for k, v in breakdown.items() if v)
                        + f"; {'with' if ckpt else 'no'} gradient checkpointing; 'tight' above {FITS_BELOW:.0%}")

@@ -402,3 +402,17 @@ def test_record_run_throughput_after_resume_uses_train_seconds(tmp_path):
               "metrics": [{"step": 400, "train_runtime": 20.0}]}  # the last session only
     entry = record_run_throughput(record, hardware="cpu-basic", path=tmp_path / "c.json")
     assert entry["seconds_per_step"] == pytest.approx(0.2) and entry["overhead_seconds"] is None
+
+
+def test_method_settings_change_the_cost():
+    from training.estimate import method_cost
+
+    cost = method_cost("grpo", {"num_generations": 4, "max_completion_length": 64, "beta": 0.04})
+    assert (cost.generations_per_prompt, cost.completion_tokens, cost.reference_forwards) == (4, 64, 1.0)
+    assert method_cost("dpo", {"beta": 0}).reference_forwards == 0
+
+
+def test_qlora_needs_a_gpu():
+    est = estimate_run(config_for(QWEN_05B), rows=100, mean_tokens=100, hardware="cpu-basic", quantization="4bit",
+                       suggest=False, prices=False)
+    assert est.verdict == "does not fit" and any("needs an NVIDIA GPU" in a for a in est.assumptions)
