@@ -188,8 +188,9 @@ def create_server():
 def main() -> None:
     import uvicorn
 
-    from training.secrets import install_log_redaction
+    from training.secrets import install_log_redaction, redact_std_streams
 
+    redact_std_streams()
     install_log_redaction()
     host = os.environ.get("GRADIO_SERVER_NAME", "0.0.0.0" if os.environ.get("SPACE_ID") else "127.0.0.1")
     port = int(os.environ.get("GRADIO_SERVER_PORT", "7860"))

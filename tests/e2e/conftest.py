@@ -48,16 +48,21 @@ def start_app(data_dir: Path, extra_env: dict | None = None):
     raise RuntimeError(f"app did not serve within 90 s:\n{log.read_text()[-3000:]}")
 
 
+def stop_app(proc: subprocess.Popen) -> None:
+    proc.terminate()
+    try:
+        proc.wait(15)
+    except subprocess.TimeoutExpired:  # open client connections can hold uvicorn's graceful shutdown
+        proc.kill()
+        proc.wait(15)
+
+
 @pytest.fixture(scope="module")
 def app_server(tmp_path_factory):
     data_dir = tmp_path_factory.mktemp("app-data")
     proc, url, log = start_app(data_dir)
     yield url
-    proc.terminate()
-    try:
-        proc.wait(15)
-    except subprocess.TimeoutExpired:
-        proc.kill()
+    stop_app(proc)
     (ARTIFACTS / "app.log").write_text(log.read_text()) if ARTIFACTS.exists() else None
 
 

@@ -11,7 +11,7 @@ import time
 
 import pytest
 
-from tests.e2e.conftest import ARTIFACTS, REPO_ROOT, start_app
+from tests.e2e.conftest import ARTIFACTS, REPO_ROOT, start_app, stop_app
 
 pytestmark = pytest.mark.e2e
 
@@ -44,5 +44,4 @@ def test_interrupted_run_resumes_from_the_ui(tmp_path, browser):
         assert "completed" in page.locator("#history-table").inner_text()
         page.close()
     finally:
-        server.terminate()
-        server.wait(15)
+        stop_app(server)
