@@ -38,8 +38,8 @@ def write_chat_jsonl(path: Path, rows: int, seed: int = 0) -> None:
         for i in range(rows):
             messages = []
             for turn in range(3):
-                messages.append({"role": "user", "content": f"Q{i}.{turn} " + _sentence(rng, rng.randint(6, 12))})
-                messages.append({"role": "assistant", "content": _sentence(rng, rng.randint(8, 16))})
+                messages.append({"role": "user", "content": f"Q{i}.{turn} " + _sentence(rng, rng.randint(4, 8))})
+                messages.append({"role": "assistant", "content": _sentence(rng, rng.randint(5, 10))})
             fh.write(json.dumps({"messages": messages}) + "\n")
 
 

@@ -55,10 +55,17 @@ def _tokenizer(model_name: str, trust_remote_code: bool):
     """The model's tokenizer, or None and the reason it could not be loaded."""
     from training.model_loading import ModelLoadError, load_tokenizer_cached
 
-    try:
-        return load_tokenizer_cached(model_name, trust_remote_code), None
-    except ModelLoadError as exc:
-        return None, f"Token statistics skipped: {exc}"
+    for attempt in range(2):
+        try:
+            return load_tokenizer_cached(model_name, trust_remote_code), None
+        except ModelLoadError as exc:
+            return None, f"Token statistics skipped: {exc}"
+        except ImportError as exc:  # transformers imported by two threads at once can fail once; the retry succeeds
+            if attempt:
+                return None, f"Token statistics skipped: the tokenizer library failed to load ({exc})."
+        except Exception as exc:  # a broken tokenizer file must not stop the structure check
+            return None, f"Token statistics skipped: the tokenizer of {model_name} could not be loaded ({exc})."
+    return None, None
 
 
 def summary_markdown(report, tokenizer_note: str | None) -> str:

@@ -1,6 +1,6 @@
 """Headless CLI on the same engine as the app.
 
-    python -m training validate SOURCE [--method M] [--model M] [--json]
+    python -m training validate SOURCE [--method M] [--model M] [--column-map JSON] [--full] [--json]
     python -m training estimate (--config FILE | flags) [--hardware FLAVOR] [--json]
     python -m training train (--config FILE | flags) --output-dir DIR
 
@@ -81,7 +81,7 @@ def config_from_args(args: argparse.Namespace) -> RunConfig:
 
 
 def cmd_validate(args) -> int:
-    from training.validation import validate_dataset
+    from training.validation import HUB_STREAM_ROWS, validate_dataset
 
     tokenizer = None
     if args.model:
@@ -89,8 +89,10 @@ def cmd_validate(args) -> int:
 
         tokenizer = load_tokenizer(args.model)
     column_map = json.loads(args.column_map) if args.column_map else {}
+    stream_rows = None if args.full else (args.stream_rows or HUB_STREAM_ROWS)
     report = validate_dataset(args.source, args.method, split=args.split, subset=args.subset, column_map=column_map,
-                              max_rows=args.max_rows, tokenizer=tokenizer, max_length=args.max_length)
+                              max_rows=args.max_rows, tokenizer=tokenizer, max_length=args.max_length,
+                              stream_rows=stream_rows, render=tokenizer is not None)
     if args.json:
         data = report.to_dict()
         print(json.dumps(data, default=str))
@@ -103,6 +105,15 @@ def cmd_validate(args) -> int:
             print(f"  ... and {report.error_count - len(report.errors)} more errors")
         for w in report.warnings:
             print(f"  warning: {w}")
+        for c in report.compatibility:
+            print(f"  {c['method']}: {c['status']} ({c['reason']})")
+        if report.token_stats:
+            t = report.token_stats
+            how = "all rows" if t["exact"] else f"a sample of {t['sampled_rows']} of {t['rows']} rows"
+            print(f"  tokens ({how}): mean {t['mean_tokens']}, max {t['max_tokens']}, {t['truncated_pct']}% over "
+                  f"max length {t['max_length']}, about {t['total_tokens']:,} in total")
+        if report.tokenizer_note:
+            print(f"  note: {report.tokenizer_note}")
     return 0 if report.valid else 1
 
 
@@ -177,6 +188,8 @@ def build_parser() -> argparse.ArgumentParser:
     v.add_argument("--subset")
     v.add_argument("--column-map", help='JSON object, e.g. \'{"question": "prompt"}\'')
     v.add_argument("--max-rows", type=int)
+    v.add_argument("--full", action="store_true", help="Read every row of a Hub dataset (default: stream the first rows).")
+    v.add_argument("--stream-rows", type=int, help="Rows a Hub dataset's quick check streams (default: 1000).")
     v.add_argument("--json", action="store_true", help="Print one JSON object.")
     v.set_defaults(func=cmd_validate)
     e = sub.add_parser("estimate", help="Time, cost and memory of a run.")
@@ -195,6 +208,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    from training.secrets import install_log_redaction, redact_std_streams
+
+    redact_std_streams()
+    install_log_redaction()
     args = build_parser().parse_args(argv)
     try:
         if getattr(args, "hardware", None):

@@ -113,9 +113,34 @@ def _text_field(record: dict, name: str) -> tuple[str | None, tuple[str, str] | 
     return value, None
 
 
+def _plain_chat_ok(messages: list, need_assistant: bool) -> bool:
+    """The common case, checked fast: only {role, content} text messages, an optional system message first,
+    user and assistant alternating from a user turn. False means "check it the slow way", not "invalid"."""
+    previous = None
+    for msg in messages:
+        if type(msg) is not dict or len(msg) != 2:
+            return False
+        role = msg.get("role")
+        content = msg.get("content")
+        if type(content) is not str or not content or content.isspace():
+            return False
+        if role == "user":
+            if previous == "user":
+                return False
+        elif role == "assistant":
+            if previous != "user":
+                return False
+        elif role != "system" or previous is not None:
+            return False
+        previous = role
+    return previous == "assistant" or (not need_assistant and previous is not None)
+
+
 def _check_messages(messages: object, fld: str, need_assistant: bool = False, conversation: bool = True) -> tuple[list[dict], Problems]:
     """Check a list of {role, content} messages. `conversation`: a whole chat (order rules apply from the start);
     `need_assistant`: SFT rules (there must be an assistant reply, and the chat must end on one)."""
+    if conversation and type(messages) is list and messages and _plain_chat_ok(messages, need_assistant):
+        return messages, []
     if type(messages) is not list:
         if not isinstance(messages, list):
             return [], [(fld, f"must be a list of {{role, content}} messages, got {_type_name(messages)}")]
@@ -129,7 +154,7 @@ def _check_messages(messages: object, fld: str, need_assistant: bool = False, co
             problems.append((f"{fld}[{i}]", f"must be an object with role and content, got {_type_name(msg)}"))
             continue
         role = msg.get("role")
-        if role not in _ROLE_SET:
+        if type(role) is not str or role not in _ROLE_SET:
             hint = f" (ShareGPT's {role!r} is {_SHAREGPT_LOOKUP[role]!r} here)" if isinstance(role, str) and role in _SHAREGPT_LOOKUP else ""
             problems.append((f"{fld}[{i}].role", f"is {role!r}; use one of: {', '.join(ROLES)}{hint}"))
             continue

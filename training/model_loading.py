@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import os
 import re
 from pathlib import Path
@@ -64,12 +65,24 @@ def load_tokenizer(name: str, trust_remote_code: bool = False):
     return tokenizer
 
 
-def load_model(name: str, trust_remote_code: bool = False, dtype=None):
-    from transformers import AutoModelForCausalLM
+@functools.lru_cache(maxsize=4)
+def load_tokenizer_cached(name: str, trust_remote_code: bool = False):
+    """`load_tokenizer`, remembered: validating again with the same model does not reload it. Failures are not cached."""
+    return load_tokenizer(name, trust_remote_code)
+
+
+def load_model(name: str, trust_remote_code: bool = False, dtype=None, head: str = "causal_lm", **kwargs):
+    """The model with a language-modelling head, or head="sequence_classification" for a one-score head (reward
+    models). kwargs go to from_pretrained (e.g. quantization_config)."""
+    from transformers import AutoModelForCausalLM, AutoModelForSequenceClassification
 
     ref = resolve_model(name)
+    if head == "sequence_classification":
+        auto, kwargs = AutoModelForSequenceClassification, {"num_labels": 1, **kwargs}
+    else:
+        auto = AutoModelForCausalLM
     try:
-        return AutoModelForCausalLM.from_pretrained(ref, trust_remote_code=trust_remote_code, dtype=dtype or "auto")
+        return auto.from_pretrained(ref, trust_remote_code=trust_remote_code, dtype=dtype or "auto", **kwargs)
     except Exception as exc:
         raise _friendly(name, exc) from None
 
