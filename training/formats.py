@@ -25,6 +25,7 @@ MESSAGE_KEYS = ("tool_calls", "name", "tool_call_id", "reasoning_content", "thin
 LABEL_WORDS = {"true": True, "false": False, "1": True, "0": False}
 
 Problems = list[tuple[str, str]]
+UNKNOWN = "?"  # the role before, when that message was broken
 
 
 @dataclass(frozen=True)
@@ -141,9 +142,8 @@ def _check_messages(messages: object, fld: str, need_assistant: bool = False, co
     `need_assistant`: SFT rules (there must be an assistant reply, and the chat must end on one)."""
     if conversation and type(messages) is list and messages and _plain_chat_ok(messages, need_assistant):
         return messages, []
-    if type(messages) is not list:
-        if not isinstance(messages, list):
-            return [], [(fld, f"must be a list of {{role, content}} messages, got {_type_name(messages)}")]
+    if not isinstance(messages, list):
+        return [], [(fld, f"must be a list of {{role, content}} messages, got {_type_name(messages)}")]
     if not messages:
         return [], [(fld, "is an empty conversation; add at least a user and an assistant message")]
     problems: Problems = []
@@ -152,11 +152,13 @@ def _check_messages(messages: object, fld: str, need_assistant: bool = False, co
     for i, msg in enumerate(messages):
         if type(msg) is not dict:
             problems.append((f"{fld}[{i}]", f"must be an object with role and content, got {_type_name(msg)}"))
+            previous = UNKNOWN  # a broken message: do not judge the order of the next one against it
             continue
         role = msg.get("role")
         if type(role) is not str or role not in _ROLE_SET:
             hint = f" (ShareGPT's {role!r} is {_SHAREGPT_LOOKUP[role]!r} here)" if isinstance(role, str) and role in _SHAREGPT_LOOKUP else ""
             problems.append((f"{fld}[{i}].role", f"is {role!r}; use one of: {', '.join(ROLES)}{hint}"))
+            previous = UNKNOWN
             continue
         content = msg.get("content")
         tool_calls = msg.get("tool_calls")
@@ -165,18 +167,22 @@ def _check_messages(messages: object, fld: str, need_assistant: bool = False, co
                 content = ""
             elif content is None:
                 problems.append((f"{fld}[{i}].content", f"is null; write the {role} message's text or remove the message"))
+                previous = UNKNOWN
                 continue
             else:
                 content = _content_text(content)
                 if content is None:
                     got = _type_name(msg.get("content"))
                     problems.append((f"{fld}[{i}].content", f"must be text (or a list of {{type: text, text}} parts), got {got}"))
+                    previous = UNKNOWN
                     continue
         if role != "system" and (not content or content.isspace()) and not tool_calls:
             problems.append((f"{fld}[{i}].content", f"the {role} message is empty; write its text or remove the message"))
+            previous = UNKNOWN
             continue
         if tool_calls is not None and not (isinstance(tool_calls, list) and all(isinstance(c, dict) for c in tool_calls)):
             problems.append((f"{fld}[{i}].tool_calls", f"must be a list of {{type, function}} objects, got {_type_name(tool_calls)}"))
+            previous = UNKNOWN
             continue
         if role == "system":
             if i != 0:
@@ -189,7 +195,7 @@ def _check_messages(messages: object, fld: str, need_assistant: bool = False, co
         elif role == "user":
             if previous == "user":
                 problems.append((f"{fld}[{i}].role", "two user messages in a row; merge them or add the assistant reply between"))
-        elif conversation and previous not in ("assistant", "tool"):  # tool
+        elif conversation and previous not in ("assistant", "tool", UNKNOWN):  # tool
             problems.append((f"{fld}[{i}].role", "a tool message must follow the assistant message that called the tool"))
         if len(msg) == 2 and content is msg.get("content"):
             out.append(msg)  # already {role, content}: no copy

@@ -49,7 +49,7 @@ def test_validate_missing_file(subprocess_env, tmp_path):
     assert "Traceback" not in result.stderr
 
 
-@pytest.mark.parametrize("args", [["validate"], ["validate", "demo", "--method", "dpo"], []])
+@pytest.mark.parametrize("args", [["validate"], ["validate", "demo", "--method", "no-such-method"], []])
 def test_bad_usage_exits_2(subprocess_env, args):
     result = cli(subprocess_env, *args)
     assert result.returncode == 2
@@ -127,3 +127,38 @@ def test_main_validate_text_output(capsys, tmp_path):
     assert "Column mapping" in capsys.readouterr().out
     assert main(["validate", str(path), "--column-map", '{"question": "prompt", "answer": "completion"}']) == 0
     assert "valid" in capsys.readouterr().out
+
+
+def test_validate_json_adds_compatibility_and_suggested_mapping(tmp_path, capsys):
+    path = tmp_path / "qa.csv"
+    path.write_text("question,answer\nWhat is 2+2?,4\n")
+    assert main(["validate", str(path), "--json"]) == 1
+    data = json.loads(capsys.readouterr().out)
+    assert {"valid", "format", "rows", "errors", "warnings", "compatibility", "suggested_column_map", "partial"} <= set(data)
+    assert data["suggested_column_map"] == {"question": "prompt", "answer": "completion"}
+    sft = next(c for c in data["compatibility"] if c["method"] == "sft")
+    assert sft["status"] == "needs mapping" and sft["column_map"] == data["suggested_column_map"]
+    assert main(["validate", str(path), "--json", "--column-map", json.dumps(data["suggested_column_map"])]) == 0
+    mapped = json.loads(capsys.readouterr().out)
+    assert mapped["valid"] and mapped["format"] == "prompt_completion"
+    assert next(c for c in mapped["compatibility"] if c["method"] == "sft")["status"] == "ready"
+
+
+def test_validate_with_model_reports_tokens_and_rendered_preview(demo_model_path, capsys):
+    assert main(["validate", "demo", "--model", "demo", "--max-length", "64", "--json"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    stats = data["token_stats"]
+    assert stats["exact"] and stats["max_length"] == 64 and sum(stats["histogram"]["counts"]) == data["usable_rows"]
+    assert data["rendered_preview"] and any(s["loss"] for s in data["rendered_preview"][0]["parts"][0]["spans"])
+
+
+def test_validate_full_flag_reads_every_hub_row(monkeypatch, capsys):
+    from training import data_sources
+
+    monkeypatch.setattr(data_sources, "open_hub_stream", lambda *a: ({"text": f"t{i}"} for i in range(1500)))
+    assert main(["validate", "someone/texts", "--json"]) == 0
+    quick = json.loads(capsys.readouterr().out)
+    assert quick["rows"] == 1000 and quick["partial"]
+    assert main(["validate", "someone/texts", "--full", "--json"]) == 0
+    full = json.loads(capsys.readouterr().out)
+    assert full["rows"] == 1500 and not full["partial"]

@@ -10,6 +10,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from training.column_mapping import method_compatibility, suggest_mappings
+from training.methods import method_names
 from training.validation import ValidationReport, validate_dataset
 
 FUZZ = settings(max_examples=60, deadline=None, database=None, suppress_health_check=[HealthCheck.too_slow])
@@ -17,7 +19,7 @@ FUZZ = settings(max_examples=60, deadline=None, database=None, suppress_health_c
 # Keys that steer records into every format's code path, plus arbitrary ones.
 KEYS = st.sampled_from(
     ["messages", "conversations", "role", "content", "from", "value", "type", "text", "instruction", "input",
-     "output", "system", "prompt", "completion", "chosen", "rejected", "label"]
+     "output", "system", "prompt", "completion", "chosen", "rejected", "label", "tools", "history", "tool_calls", "name"]
 ) | st.text(max_size=8)
 SCALARS = st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=20) | st.sampled_from(
     ["user", "assistant", "system", "tool", "human", "gpt", "", " "]
@@ -31,7 +33,13 @@ MESSAGES = st.lists(st.fixed_dictionaries({"role": SCALARS}, optional={"content"
 RECORDS = st.dictionaries(KEYS, JSON_VALUES, max_size=5) | st.fixed_dictionaries(
     {}, optional={"messages": MESSAGES, "conversations": JSON_VALUES, "prompt": JSON_VALUES, "completion": JSON_VALUES,
                   "text": JSON_VALUES, "instruction": SCALARS, "output": SCALARS, "input": JSON_VALUES}
+) | st.fixed_dictionaries(  # preference, unpaired preference, prompt-only, tools, history
+    {}, optional={"prompt": MESSAGES | SCALARS, "chosen": MESSAGES | JSON_VALUES, "rejected": MESSAGES | JSON_VALUES,
+                  "completion": MESSAGES | SCALARS, "label": SCALARS | st.sampled_from(["true", "false", "0", "1", 0, 1]),
+                  "tools": JSON_VALUES | st.just('[{"type": "function", "function": {"name": "f"}}]'),
+                  "history": JSON_VALUES, "instruction": SCALARS, "output": SCALARS, "system": SCALARS}
 )
+METHODS = st.sampled_from(method_names())
 
 
 def check(path: Path, **kwargs) -> ValidationReport:
@@ -53,11 +61,22 @@ def fuzz_dir():
 
 
 @FUZZ
-@given(lines=st.lists(RECORDS | JSON_VALUES | st.text(max_size=30), min_size=0, max_size=6))
-def test_jsonl_lines(fuzz_dir, lines):
+@given(lines=st.lists(RECORDS | JSON_VALUES | st.text(max_size=30), min_size=0, max_size=6), method=METHODS)
+def test_jsonl_lines(fuzz_dir, lines, method):
     path = fuzz_dir / "fuzz.jsonl"
     path.write_text("\n".join(line if isinstance(line, str) else json.dumps(line) for line in lines), encoding="utf-8")
-    check(path)
+    check(path, method=method)
+
+
+@FUZZ
+@given(columns=st.lists(KEYS | st.text(max_size=12), max_size=6, unique=True), sample=st.lists(RECORDS, max_size=3),
+       column_map=st.dictionaries(KEYS, KEYS, max_size=3))
+def test_column_mapping_never_raises(columns, sample, column_map):
+    for suggestion in suggest_mappings(columns, sample):
+        assert set(suggestion.column_map) <= set(columns)
+    table = method_compatibility(columns, column_map=column_map, sample=sample)
+    assert [c.method for c in table] == list(method_names())
+    assert all(c.status in ("ready", "needs mapping", "incompatible") and c.reason for c in table)
 
 
 @FUZZ
