@@ -4,6 +4,7 @@
     python -m training estimate (--config FILE | flags) [--hardware FLAVOR] [--json]
     python -m training train (--config FILE | flags) --output-dir DIR
 
+    python -m training export RUN_DIR (--script OUT.py | --merge OUT_DIR | --card OUT_DIR | --gguf OUT.gguf)
 Exit codes: 0 success/valid, 1 invalid data or failed run, 2 bad usage.
 """
 
@@ -237,3 +238,6 @@ def main(argv: list[str] | None = None) -> int:
 if __name__ == "__main__":
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
     raise SystemExit(main())
+    from training.export_cli import add_export_parser
+
+    add_export_parser(sub)

@@ -45,6 +45,8 @@ class DataSettings:
     subset: str | None = _f(None, "Subset", "Config (subset) name of a Hub dataset, if it has several.")
     column_map: dict[str, str] = _f({}, "Column mapping", "Rename your columns to the names the method needs, e.g. {\"question\": \"prompt\"}.")
     max_rows: int | None = _f(None, "Max rows", "Use only the first N rows (empty: all).")
+    eval_rows: int | None = _f(None, "Held-out rows", "Rows set aside (never trained on) to compare base and tuned "
+                               "answers after training. Empty: 0 for the demo dataset, else 5 (at most a tenth of the rows).")
 
 
 @dataclass
@@ -177,6 +179,8 @@ def validate_config(config: RunConfig) -> list[tuple[str, str]]:
         p.append(("data.column_map", "must map column names to column names, e.g. {\"question\": \"prompt\"}"))
     if config.data.max_rows is not None and (not _is_int(config.data.max_rows) or config.data.max_rows < 1):
         p.append(("data.max_rows", f"is {config.data.max_rows!r}; use a whole number of at least 1, or leave empty"))
+    if config.data.eval_rows is not None and (not _is_int(config.data.eval_rows) or not 0 <= config.data.eval_rows <= 1000):
+        p.append(("data.eval_rows", f"is {config.data.eval_rows!r}; use a whole number from 0 to 1000, or leave empty (automatic)"))
 
     def need(name: str, value: Any, ok: bool, allowed: str) -> None:
         if not ok:

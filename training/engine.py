@@ -235,6 +235,7 @@ def run_training(
         progress.phase = "loading"
         dataset, trl_type, system_prompt = _prepare_dataset(config)
         record["system_prompt"] = system_prompt
+        dataset, record["eval_rows"] = _hold_out_eval_rows(config, dataset, out, progress)
         model, tokenizer, precision = _prepare_model(config, progress)
         from datasets import Dataset
 
@@ -300,6 +301,18 @@ def _prepare_dataset(config: RunConfig) -> tuple[list[dict], str, str | None]:
     if chat and isinstance(chat[0], dict) and chat[0].get("role") == "system":
         system_prompt = chat[0]["content"]
     return report.normalised, report.trl_type or "", system_prompt
+
+
+def _hold_out_eval_rows(config: RunConfig, rows: list[dict], out: Path, progress: Progress) -> tuple[list[dict], int]:
+    """Set aside the held-out rows (training.holdout) and write them to OUTPUT_DIR/eval_prompts.jsonl."""
+    from training.holdout import EVAL_PROMPTS_FILE, hold_out, write_eval_prompts
+
+    train_rows, records = hold_out(rows, config)
+    if records:
+        write_eval_prompts(out, records)
+        progress.notes.append(f"{len(rows) - len(train_rows)} rows held out for the before/after comparison "
+                              f"({EVAL_PROMPTS_FILE}); training uses the other {len(train_rows)}.")
+    return train_rows, len(rows) - len(train_rows)
 
 
 def _check_reward_columns(config: RunConfig, first_row: dict) -> None:
