@@ -7,18 +7,99 @@ import shutil
 import uuid
 from pathlib import Path
 
-from training.config import ConfigError, DataSettings, LoraSettings, ModelSettings, RunConfig, TrainSettings
+from training.config import (
+    ConfigError,
+    DataSettings,
+    LoraSettings,
+    ModelSettings,
+    RunConfig,
+    TrainSettings,
+    apply_method_defaults,
+)
+from training.methods import METHODS, get_method
 from training.paths import uploads_dir
+from training.rewards import REWARD_KINDS
 
 UPLOAD_SUFFIXES = (".csv", ".tsv", ".json", ".jsonl", ".ndjson", ".parquet")
 
 
 def settings_inputs(model, dataset, method, lora, hyper) -> list:
-    """The components whose values `config_from_values` takes, in order."""
+    """The components whose values `config_from_values` takes, in order: the 20 base settings, then the
+    adapter extras (EXTRA_LORA_KEYS), every method's controls (method_control_keys) and the reward
+    editor (reward_input_keys), so that a new registry entry needs no change here."""
     return [model.name, model.trust_remote_code, dataset.source, dataset.upload, dataset.hub_id, dataset.split,
             dataset.column_map, method.method, lora.enabled, lora.r, lora.alpha, lora.dropout, lora.target_modules,
             hyper.num_epochs, hyper.max_steps, hyper.learning_rate, hyper.batch_size, hyper.grad_accum,
-            hyper.max_length, hyper.precision]
+            hyper.max_length, hyper.precision,
+            lora.quantize_4bit, lora.use_rslora, lora.use_dora, lora.target_preset,
+            *method.control_inputs, *method.reward_inputs]
+
+
+EXTRA_LORA_KEYS = ("quantize_4bit", "use_rslora", "use_dora", "target_preset")
+
+
+def method_control_keys() -> list[tuple[str, str]]:
+    """(method, control name) of every method's extra controls, in the order the UI lists their components."""
+    return [(name, c.name) for name, spec in METHODS.items() for c in spec.controls]
+
+
+def reward_input_keys() -> list[tuple[str, str]]:
+    """(reward kind, setting) of the reward editor's components: on/off, weight, then the kind's own settings."""
+    return [(kind.name, key) for kind in REWARD_KINDS.values()
+            for key in ("enabled", "weight", *(p.name for p in kind.params))]
+
+
+def reward_input_values(rewards: list[dict]) -> list:
+    """The reward editor's values showing `rewards` (the first of each kind; others at their defaults, off)."""
+    chosen = {}
+    for spec in rewards:
+        chosen.setdefault(spec.get("name"), spec)
+    out = []
+    for kind, key in reward_input_keys():
+        spec = chosen.get(kind)
+        if key == "enabled":
+            out.append(spec is not None)
+        elif key == "weight":
+            out.append(float((spec or {}).get("weight", 1.0)))
+        else:
+            param = next(p for p in REWARD_KINDS[kind].params if p.name == key)
+            out.append((spec or {}).get(key, param.default))
+    return out
+
+
+def rewards_from_values(values: list) -> list[dict]:
+    """The reward specs the editor's values describe (only the kinds switched on)."""
+    specs: dict[str, dict] = {}
+    on: set[str] = set()
+    for (kind, key), value in zip(reward_input_keys(), values, strict=False):
+        if key == "enabled":
+            if value:
+                on.add(kind)
+            specs[kind] = {"name": kind}
+        elif key == "weight":
+            specs[kind]["weight"] = _float(value, f"rewards.{kind}.weight")
+        else:
+            param = next(p for p in REWARD_KINDS[kind].params if p.name == key)
+            specs[kind][key] = _int(value, f"rewards.{kind}.{key}") if param.type == "int" else (
+                value.strip() if isinstance(value, str) else value)
+    return [spec for kind, spec in specs.items() if kind in on]
+
+
+def method_args_from_values(method: str, values: list) -> dict:
+    """The chosen method's settings from the values of every method's controls."""
+    out = {}
+    for (name, key), value in zip(method_control_keys(), values, strict=False):
+        if name != method:
+            continue
+        control = get_method(name).control(key)
+        if control.type == "int":
+            value = _int(value, f"method_args.{key}")
+        elif control.type == "float":
+            value = _float(value, f"method_args.{key}")
+        elif control.type == "bool":
+            value = bool(value)
+        out[key] = value
+    return out
 
 
 def store_upload(temp_path: str) -> str:
@@ -72,8 +153,33 @@ def _float(value, name: str) -> float:
 
 
 def config_from_values(name, trust, source, upload, hub_id, split, column_map, method, lora_on, r, alpha, dropout,
-                       target, epochs, max_steps, lr, batch, accum, max_length, precision) -> RunConfig:
-    """Build the RunConfig from the UI values; raises ConfigError naming the field."""
+                       target, epochs, max_steps, lr, batch, accum, max_length, precision, *extra) -> RunConfig:
+    """Build the RunConfig from the UI values; raises ConfigError naming the field.
+
+    `extra` holds, in settings_inputs order, the adapter extras, every method's controls and the reward editor;
+    without them (older callers) the method's defaults apply."""
+    config = _base_config(name, trust, source, upload, hub_id, split, column_map, method, lora_on, r, alpha, dropout,
+                          target, epochs, max_steps, lr, batch, accum, max_length, precision)
+    spec = get_method(method) if method in METHODS else None
+    if spec is None:
+        return config
+    demo = RunConfig.demo(method) if (name or "").strip() == "demo" else apply_method_defaults(RunConfig(), method)
+    if not extra:
+        config.method_args, config.rewards = demo.method_args, demo.rewards if spec.uses_rewards else []
+        return config
+    n_lora, n_controls = len(EXTRA_LORA_KEYS), len(method_control_keys())
+    quantize, rslora, dora, preset = extra[:n_lora]
+    config.lora.quantization = "4bit" if quantize and config.lora.enabled else "none"
+    config.lora.use_rslora, config.lora.use_dora = bool(rslora), bool(dora)
+    if preset and preset != "custom":
+        config.lora.target_modules = preset
+    config.method_args = method_args_from_values(method, list(extra[n_lora:n_lora + n_controls]))
+    config.rewards = rewards_from_values(list(extra[n_lora + n_controls:])) if spec.uses_rewards else []
+    return config
+
+
+def _base_config(name, trust, source, upload, hub_id, split, column_map, method, lora_on, r, alpha, dropout,
+                 target, epochs, max_steps, lr, batch, accum, max_length, precision) -> RunConfig:
     return RunConfig(
         model=ModelSettings(name_or_path=(name or "").strip(), trust_remote_code=bool(trust)),
         data=DataSettings(source=dataset_source(source, upload, hub_id), split=(split or "train").strip(),
@@ -84,11 +190,14 @@ def config_from_values(name, trust, source, upload, hub_id, split, column_map, m
         train=TrainSettings(num_epochs=_float(epochs, "train.num_epochs"), max_steps=_int(max_steps, "train.max_steps"),
                             learning_rate=_float(lr, "train.learning_rate"), batch_size=_int(batch, "train.batch_size"),
                             grad_accum=_int(accum, "train.grad_accum"), max_length=_int(max_length, "train.max_length"),
-                            precision=precision, **_demo_train_extras(name)),
+                            precision=precision, **_demo_train_extras(name, method)),
     )
 
 
-def _demo_train_extras(name: str) -> dict:
-    """Settings the UI does not show, taken from the demo preset for the demo model, else the defaults."""
-    preset = RunConfig.demo().train if (name or "").strip() == "demo" else TrainSettings()
+def _demo_train_extras(name: str, method: str = "sft") -> dict:
+    """Settings the UI does not show, taken from the method's demo preset for the demo model, else the defaults."""
+    if (name or "").strip() == "demo":
+        preset = RunConfig.demo(method if method in METHODS else "sft").train
+    else:
+        preset = TrainSettings()
     return {"warmup_ratio": preset.warmup_ratio, "logging_steps": preset.logging_steps}

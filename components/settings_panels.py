@@ -11,7 +11,17 @@ from dataclasses import dataclass
 
 import gradio as gr
 
-from training.config import DataSettings, LoraSettings, ModelSettings, RunConfig, TrainSettings, field_help
+from training.config import (
+    TARGET_MODULE_PRESETS,
+    DataSettings,
+    LoraSettings,
+    ModelSettings,
+    RunConfig,
+    TrainSettings,
+    apply_method_defaults,
+    field_help,
+    is_demo_model,
+)
 from training.methods import METHODS
 
 
@@ -107,14 +117,103 @@ def handle_suggest_mapping(source: str, upload, hub_id: str, split: str, current
 class MethodPanel:
     method: gr.Dropdown
     description: gr.Markdown
+    groups: dict  # method name -> gr.Group of its extra controls (methods without controls have none)
+    control_inputs: list  # every method's controls, in config_mapping.method_control_keys() order
+    rewards_group: gr.Group
+    reward_inputs: list  # the reward editor, in config_mapping.reward_input_keys() order
+
+
+def _control_component(control, value, elem_id: str):
+    """One method control rendered from its declaration (training.methods.MethodControl)."""
+    kw = {"label": control.label, "info": control.help, "elem_id": elem_id}
+    if control.type == "bool":
+        return gr.Checkbox(value=bool(value), **kw)
+    if control.type == "choice":
+        return gr.Dropdown(list(control.choices), value=value, **kw)
+    return gr.Number(value=value, precision=0 if control.type == "int" else None, minimum=control.minimum,
+                     maximum=control.maximum, **kw)
+
+
+def _reward_component(kind: str, key: str, value):
+    from training.rewards import REWARD_KINDS
+
+    spec = REWARD_KINDS[kind]
+    elem_id = f"reward-{kind}-{key}".replace("_", "-")
+    if key == "enabled":
+        return gr.Checkbox(value=value, label=spec.label, info=spec.help, elem_id=elem_id)
+    if key == "weight":
+        return gr.Number(value=value, label="Weight", elem_id=elem_id, scale=1)
+    param = next(p for p in spec.params if p.name == key)
+    if param.type == "choice":
+        return gr.Dropdown(list(param.choices), value=value, label=param.label, info=param.help, elem_id=elem_id)
+    if param.type == "int":
+        return gr.Number(value=value, precision=0, label=param.label, info=param.help, elem_id=elem_id)
+    return gr.Textbox(value=value, label=param.label, info=param.help, elem_id=elem_id)
+
+
+def _default_rewards(default: RunConfig) -> list[dict]:
+    if METHODS[default.method].uses_rewards:
+        return default.rewards
+    first = next((spec for spec in METHODS.values() if spec.uses_rewards), None)
+    if first is None:
+        return []
+    return list(first.demo_rewards if is_demo_model(default) and first.demo_rewards else first.default_rewards)
 
 
 def create_method_panel(default: RunConfig) -> MethodPanel:
+    """The method dropdown, and below it the chosen method's own settings and (GRPO, RLOO) its reward functions,
+    all rendered from the registry: a new method needs only its registry entry."""
+    from components.config_mapping import reward_input_keys, reward_input_values
+
     choices = [(spec.label, name) for name, spec in METHODS.items()]
     method = gr.Dropdown(choices, value=default.method, label="Method", elem_id="method")
-    description = gr.Markdown(METHODS[default.method].description)
+    description = gr.Markdown(METHODS[default.method].description, elem_id="method-description")
+    demo = is_demo_model(default)
+    groups, control_inputs = {}, []
+    for name, spec in METHODS.items():
+        if not spec.controls:
+            continue
+        values = default.method_args if name == default.method else spec.control_defaults(demo)
+        with gr.Group(visible=name == default.method) as group:
+            gr.Markdown(f"**{spec.name.upper()} settings**", elem_classes=["hint"])
+            for control in spec.controls:
+                control_inputs.append(_control_component(control, values.get(control.name, control.default),
+                                                         f"{name}-{control.name}".replace("_", "-")))
+        groups[name] = group
+    with gr.Accordion("Reward functions (no code)", open=True, visible=METHODS[default.method].uses_rewards,
+                      elem_id="rewards-editor") as rewards_group:
+        gr.Markdown("Tick the rewards to use and give each a weight. The rewards that read a column need it in "
+                    "your data (e.g. `answer`).", elem_classes=["hint"])
+        reward_inputs, row = [], None
+        for (kind, key), value in zip(reward_input_keys(), reward_input_values(_default_rewards(default)), strict=True):
+            if key == "enabled":
+                row = gr.Row(equal_height=True)
+            with row:
+                reward_inputs.append(_reward_component(kind, key, value))
     method.change(lambda m: METHODS[m].description, method, description, queue=False)
-    return MethodPanel(method, description)
+    method.change(lambda m: [gr.update(visible=n == m) for n in groups] + [gr.update(visible=METHODS[m].uses_rewards)],
+                  method, [*groups.values(), rewards_group], queue=False)
+    return MethodPanel(method, description, groups, control_inputs, rewards_group, reward_inputs)
+
+
+def handle_method_defaults(model_name: str, method: str):
+    """Training settings, method settings and rewards that suit `method` (the demo model's own for `demo`)."""
+    from components.config_mapping import method_control_keys, reward_input_values
+
+    config = RunConfig(model=ModelSettings(name_or_path=(model_name or "").strip() or "demo"))
+    apply_method_defaults(config, method)
+    t = config.train
+    controls = [config.method_args[key] if name == method else gr.skip() for name, key in method_control_keys()]
+    rewards = reward_input_values(config.rewards) if METHODS[method].uses_rewards else [gr.skip()] * len(
+        reward_input_values([]))
+    return [t.num_epochs, t.max_steps, t.learning_rate, t.batch_size, t.grad_accum, t.max_length, *controls, *rewards]
+
+
+def wire_method_defaults(model: ModelPanel, method: MethodPanel, hyper: HyperparamsPanel) -> None:
+    """Choosing a method fills in the settings that suit it (learning rate, steps, batch, its own settings)."""
+    outputs = [hyper.num_epochs, hyper.max_steps, hyper.learning_rate, hyper.batch_size, hyper.grad_accum,
+               hyper.max_length, *method.control_inputs, *method.reward_inputs]
+    method.method.input(handle_method_defaults, [model.name, method.method], outputs, queue=False)
 
 
 @dataclass
@@ -124,20 +223,43 @@ class LoraPanel:
     alpha: gr.Number
     dropout: gr.Number
     target_modules: gr.Textbox
+    quantize_4bit: gr.Checkbox
+    use_rslora: gr.Checkbox
+    use_dora: gr.Checkbox
+    target_preset: gr.Radio
 
 
 def create_lora_panel(default: RunConfig) -> LoraPanel:
+    """LoRA (r, alpha, dropout, target presets, rsLoRA, DoRA), QLoRA (disabled with its reason where it cannot run)
+    or, with Use LoRA off, full fine-tuning."""
+    from training.adapters import qlora_unavailable_reason, target_preset
+
     lo = default.lora
-    with gr.Accordion("LoRA", open=True):
+    qlora_reason = qlora_unavailable_reason()
+    with gr.Accordion("Adapter: LoRA, QLoRA or full fine-tuning", open=True):
         enabled = gr.Checkbox(value=lo.enabled, elem_id="lora-enabled", **_kw(LoraSettings, "enabled"))
         gr.Markdown("The built-in demo model is random-init (1M parameters): LoRA is off for it, because there is no "
-                    "pretrained knowledge to adapt. Turn LoRA on for real models.", elem_classes=["hint"])
+                    "pretrained knowledge to adapt. Turn LoRA on for real models; off means full fine-tuning.",
+                    elem_classes=["hint"])
+        label, help_text = field_help(LoraSettings, "quantization")
+        quantize = gr.Checkbox(value=lo.quantization == "4bit" and qlora_reason is None, label=label,
+                               info=f"Unavailable here: {qlora_reason}" if qlora_reason else help_text,
+                               interactive=qlora_reason is None, elem_id="qlora")
         with gr.Row():
             r = gr.Number(value=lo.r, precision=0, **_kw(LoraSettings, "r"))
             alpha = gr.Number(value=lo.alpha, precision=0, **_kw(LoraSettings, "alpha"))
             dropout = gr.Number(value=lo.dropout, **_kw(LoraSettings, "dropout"))
-        target = gr.Textbox(value=lo.target_modules, **_kw(LoraSettings, "target_modules"))
-    return LoraPanel(enabled, r, alpha, dropout, target)
+        preset = gr.Radio(list(TARGET_MODULE_PRESETS), value=target_preset(lo.target_modules), label="Target modules",
+                          info="all-linear: every linear layer (best quality); attention: q, k, v, o projections only "
+                               "(smaller); custom: the names you list below.", elem_id="target-preset")
+        target = gr.Textbox(value=lo.target_modules if target_preset(lo.target_modules) == "custom" else "q_proj,v_proj",
+                            label="Custom target modules", info="Comma-separated module names, used when the preset "
+                            "is custom.", visible=target_preset(lo.target_modules) == "custom")
+        with gr.Row():
+            rslora = gr.Checkbox(value=lo.use_rslora, **_kw(LoraSettings, "use_rslora"))
+            dora = gr.Checkbox(value=lo.use_dora, **_kw(LoraSettings, "use_dora"))
+    preset.change(lambda p: gr.update(visible=p == "custom"), preset, target, queue=False)
+    return LoraPanel(enabled, r, alpha, dropout, target, quantize, rslora, dora, preset)
 
 
 @dataclass

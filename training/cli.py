@@ -3,8 +3,9 @@
     python -m training validate SOURCE [--method M] [--model M] [--column-map JSON] [--full] [--json]
     python -m training estimate (--config FILE | flags) [--hardware FLAVOR] [--json]
     python -m training train (--config FILE | flags) --output-dir DIR
-
+    python -m training train (--config FILE | flags) --dry-run [--json]
     python -m training export RUN_DIR (--script OUT.py | --merge OUT_DIR | --card OUT_DIR | --gguf OUT.gguf)
+
 Exit codes: 0 success/valid, 1 invalid data or failed run, 2 bad usage.
 """
 
@@ -16,7 +17,7 @@ import os
 import sys
 from pathlib import Path
 
-from training.config import ConfigError, RunConfig, validate_config
+from training.config import PEFT_MODES, ConfigError, RunConfig, apply_method_defaults, set_peft_mode, validate_config
 from training.methods import method_names
 
 
@@ -43,28 +44,53 @@ def _add_run_flags(p: argparse.ArgumentParser) -> None:
     p.add_argument("--batch-size", type=int)
     p.add_argument("--grad-accum", type=int)
     p.add_argument("--max-length", type=int)
-    p.add_argument("--lora", choices=["on", "off"], help="Train a LoRA adapter (on) or all weights (off).")
+    p.add_argument("--peft", choices=PEFT_MODES,
+                   help="lora: a LoRA adapter; qlora: LoRA on a 4-bit base (NVIDIA GPU only); full: all weights.")
+    p.add_argument("--lora", choices=["on", "off"], help="Same as --peft lora (on) or --peft full (off).")
     p.add_argument("--lora-r", type=int)
     p.add_argument("--lora-alpha", type=int)
+    p.add_argument("--lora-dropout", type=float)
+    p.add_argument("--target-modules", help="all-linear, attention, or module names such as q_proj,v_proj.")
+    p.add_argument("--rslora", action="store_true", default=None, help="Rank-stabilised LoRA scaling.")
+    p.add_argument("--dora", action="store_true", default=None, help="Weight-decomposed LoRA (DoRA).")
+    p.add_argument("--method-arg", action="append", default=[], metavar="NAME=VALUE",
+                   help="A setting of the method, e.g. beta=0.1 or num_generations=8 (repeatable; see the registry).")
+    p.add_argument("--rewards", help='GRPO/RLOO reward functions as JSON, e.g. \'[{"name": "contains", "weight": 1, '
+                                     '"column": "answer"}]\'; names: exact, contains, regex, length, no_repetition.')
     p.add_argument("--precision", choices=["auto", "bf16", "fp16", "fp32"])
     p.add_argument("--run-name")
     p.set_defaults(save_steps=None)
 
 
+def _parse_value(text: str):
+    try:
+        return json.loads(text)
+    except ValueError:
+        return text
+
+
 def config_from_args(args: argparse.Namespace) -> RunConfig:
-    """Start from --config, or the demo preset when model and dataset are both demo, then apply flags."""
+    """Start from --config, or the method's demo preset when model and dataset are both demo, else the method's
+    defaults; then apply flags."""
     if args.config:
         config = RunConfig.from_file(args.config)
+        if args.method and args.method != config.method:
+            apply_method_defaults(config, args.method)
     elif (args.model or "demo") == "demo" and (args.dataset or "demo") == "demo":
-        config = RunConfig.demo()
+        config = RunConfig.demo(args.method or "sft")
     else:
         config = RunConfig()
+        config.model.name_or_path = args.model or config.model.name_or_path
+        apply_method_defaults(config, args.method or "sft")
     overrides = {
         ("model", "name_or_path"): args.model, ("data", "source"): args.dataset, ("data", "split"): args.split,
         ("train", "max_steps"): args.max_steps, ("train", "num_epochs"): args.epochs,
         ("train", "learning_rate"): args.learning_rate, ("train", "batch_size"): args.batch_size,
         ("train", "grad_accum"): args.grad_accum, ("train", "max_length"): args.max_length,
-        ("train", "save_steps"): args.save_steps, ("lora", "r"): args.lora_r, ("lora", "alpha"): args.lora_alpha, ("train", "precision"): args.precision,
+        ("train", "save_steps"): args.save_steps, ("lora", "r"): args.lora_r, ("lora", "alpha"): args.lora_alpha,
+        ("train", "precision"): args.precision, ("lora", "dropout"): args.lora_dropout,
+        ("lora", "target_modules"): args.target_modules, ("lora", "use_rslora"): args.rslora,
+        ("lora", "use_dora"): args.dora,
     }
     for (section, name), value in overrides.items():
         if value is not None:
@@ -72,7 +98,19 @@ def config_from_args(args: argparse.Namespace) -> RunConfig:
     if args.method:
         config.method = args.method
     if args.lora:
-        config.lora.enabled = args.lora == "on"
+        set_peft_mode(config, "lora" if args.lora == "on" else "full")
+    if args.peft:
+        set_peft_mode(config, args.peft)
+    for item in args.method_arg:
+        name, sep, value = item.partition("=")
+        if not sep or not name.strip():
+            raise UsageError(f"--method-arg {item!r}: write NAME=VALUE, e.g. beta=0.1")
+        config.method_args[name.strip()] = _parse_value(value.strip())
+    if args.rewards:
+        try:
+            config.rewards = json.loads(args.rewards)
+        except ValueError:
+            raise UsageError('--rewards must be a JSON list such as \'[{"name": "contains", "column": "answer"}]\'') from None
     if args.run_name:
         config.run_name = args.run_name
     problems = validate_config(config)
@@ -91,7 +129,9 @@ def cmd_validate(args) -> int:
         tokenizer = load_tokenizer(args.model)
     column_map = json.loads(args.column_map) if args.column_map else {}
     stream_rows = None if args.full else (args.stream_rows or HUB_STREAM_ROWS)
-    report = validate_dataset(args.source, args.method, split=args.split, subset=args.subset, column_map=column_map,
+    from training.demo_data import resolve_data_source
+
+    report = validate_dataset(resolve_data_source(args.source, args.method), args.method, split=args.split, subset=args.subset, column_map=column_map,
                               max_rows=args.max_rows, tokenizer=tokenizer, max_length=args.max_length,
                               stream_rows=stream_rows, render=tokenizer is not None)
     if args.json:
@@ -151,6 +191,8 @@ def cmd_train(args) -> int:
 
     from training.engine import RUN_FILE, read_run, run_training
 
+    if args.dry_run:
+        return cmd_dry_run(args)
     if args.resume:
         out = Path(args.resume)
         if not (out / RUN_FILE).exists():
@@ -161,6 +203,7 @@ def cmd_train(args) -> int:
         config = config_from_args(args)
     else:
         raise UsageError("give --output-dir DIR for a new run, or --resume DIR to continue one")
+    refuse_unavailable_qlora(config)
     stop = threading.Event()
 
     def on_sigint(signum, frame):
@@ -175,6 +218,31 @@ def cmd_train(args) -> int:
     summary = {k: record[k] for k in ("status", "train_seconds", "error", "model_dir", "step", "total_steps")}
     print(json.dumps(summary))
     return 0 if record["status"] in ("completed", "stopped") else 1
+
+
+def refuse_unavailable_qlora(config: RunConfig) -> None:
+    """QLoRA on a machine without an NVIDIA GPU (or bitsandbytes): a clear usage error, never a traceback."""
+    if config.peft_mode == "qlora":
+        from training.adapters import qlora_unavailable_reason
+
+        reason = qlora_unavailable_reason()
+        if reason:
+            raise UsageError(f"--peft qlora is not available here: {reason}")
+
+
+def cmd_dry_run(args) -> int:
+    from training.dry_run import dry_run
+
+    config = config_from_args(args)
+    refuse_unavailable_qlora(config)
+    report = dry_run(config, steps=args.dry_run_steps)
+    if args.json:
+        print(json.dumps(report.to_dict(), default=str))
+    else:
+        print(report.summary())
+        for note in report.notes:
+            print(f"  note: {note}")
+    return 0 if report.ok else 1
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -204,7 +272,14 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--output-dir", help="Folder for run.json, checkpoints and the final weights.")
     t.add_argument("--save-steps", type=int, help="Checkpoint every N steps (default: about 4 per run).")
     t.add_argument("--resume", metavar="DIR", help="Continue the run in DIR from its last checkpoint.")
+    t.add_argument("--dry-run", action="store_true",
+                   help="Check it runs: a few real steps on a handful of rows; prints seconds/step and peak memory.")
+    t.add_argument("--dry-run-steps", type=int, default=3, help="Optimizer steps of --dry-run (default 3).")
+    t.add_argument("--json", action="store_true", help="With --dry-run: print the report as one JSON object.")
     t.set_defaults(func=cmd_train)
+    from training.export_cli import add_export_parser
+
+    add_export_parser(sub)
     return parser
 
 
@@ -238,6 +313,3 @@ def main(argv: list[str] | None = None) -> int:
 if __name__ == "__main__":
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
     raise SystemExit(main())
-    from training.export_cli import add_export_parser
-
-    add_export_parser(sub)

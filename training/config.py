@@ -16,6 +16,8 @@ from typing import Any, Literal
 Precision = Literal["auto", "bf16", "fp16", "fp32"]
 PRECISIONS = ("auto", "bf16", "fp16", "fp32")
 TARGET_MODULE_PRESETS = ("all-linear", "attention", "custom")
+QUANTIZATIONS = ("none", "4bit")
+PEFT_MODES = ("lora", "qlora", "full")
 
 
 def _f(default: Any, label: str, help: str, **kw: Any) -> Any:
@@ -56,6 +58,10 @@ class LoraSettings:
     alpha: int = _f(32, "LoRA alpha", "Adapter scale. Usually 2 x r.")
     dropout: float = _f(0.05, "LoRA dropout", "Dropout on the adapter, 0 to 0.5.")
     target_modules: str = _f("all-linear", "Target modules", "`all-linear`, `attention` (q,k,v,o projections) or a comma-separated list of module names.")
+    use_rslora: bool = _f(False, "rsLoRA", "Rank-stabilised scaling (alpha / sqrt(r)): helps at high ranks such as 64 or more.")
+    use_dora: bool = _f(False, "DoRA", "Weight-decomposed LoRA: often a little better at low ranks, slower to train.")
+    quantization: str = _f("none", "Quantize the base (QLoRA)", "`4bit` loads the frozen base model in 4 bits (bitsandbytes, "
+                           "NVIDIA GPU only) and trains LoRA on top: about a quarter of the memory. `none` keeps full precision.")
 
 
 @dataclass
@@ -84,23 +90,28 @@ class RunConfig:
     lora: LoraSettings = field(default_factory=LoraSettings)
     train: TrainSettings = field(default_factory=TrainSettings)
     run_name: str | None = _f(None, "Run name", "Name shown in the dashboard and history (empty: generated).")
+    method_args: dict[str, Any] = _f({}, "Method settings", "Settings of the chosen method (e.g. DPO beta); see its controls "
+                                     "in training/methods.py. Missing ones take the method's defaults.")
+    rewards: list[dict[str, Any]] = _f([], "Reward functions", "GRPO/RLOO: reward functions with a weight each, e.g. "
+                                       '[{"name": "contains", "weight": 1.0, "column": "answer"}]. See training/rewards.py.')
 
     @classmethod
-    def demo(cls) -> RunConfig:
-        """The offline demo: the tiny model memorises the demo facts in about a minute on 2 CPU cores.
+    def demo(cls, method: str = "sft") -> RunConfig:
+        """The offline demo for a method: the tiny model visibly learns the demo facts on 2 CPU cores.
 
         LoRA is off because the demo model is randomly initialised (1M parameters): there is no
         pretrained knowledge to adapt, so training all weights is both faster and what works.
         """
-        return cls(
-            model=ModelSettings(name_or_path="demo"),
-            data=DataSettings(source="demo"),
-            lora=LoraSettings(enabled=False),
-            train=TrainSettings(
-                max_steps=400, learning_rate=3e-3, batch_size=16, grad_accum=1, max_length=128,
-                warmup_ratio=0.0, logging_steps=10,
-            ),
-        )
+        config = cls(model=ModelSettings(name_or_path="demo"), data=DataSettings(source="demo"),
+                     lora=LoraSettings(enabled=False))
+        return apply_method_defaults(config, method)
+
+    @property
+    def peft_mode(self) -> str:
+        """lora, qlora or full."""
+        if not self.lora.enabled:
+            return "full"
+        return "qlora" if self.lora.quantization == "4bit" else "lora"
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -144,6 +155,34 @@ def _build(cls: type, data: dict[str, Any], prefix: str) -> Any:
         else:
             kwargs[name] = value
     return cls(**kwargs)
+
+
+def is_demo_model(config: RunConfig) -> bool:
+    return str(config.model.name_or_path).strip() == "demo"
+
+
+def apply_method_defaults(config: RunConfig, method: str) -> RunConfig:
+    """Switch config to `method` with the training settings, method settings and rewards that suit it
+    (the demo model's own where it has them). Returns the same config, changed in place."""
+    from training.methods import get_method
+
+    spec = get_method(method)
+    demo = is_demo_model(config)
+    config.method = method
+    for name, value in {**spec.defaults, **(spec.demo_defaults if demo else {})}.items():
+        setattr(config.train, name, value)
+    config.method_args = spec.control_defaults(demo)
+    config.rewards = [dict(r) for r in (spec.demo_rewards if demo and spec.demo_rewards else spec.default_rewards)]
+    return config
+
+
+def set_peft_mode(config: RunConfig, mode: str) -> RunConfig:
+    """lora: a LoRA adapter; qlora: LoRA on a 4-bit base (GPU only); full: all weights."""
+    if mode not in PEFT_MODES:
+        raise ConfigError([("peft", f"is {mode!r}; choose one of: {', '.join(PEFT_MODES)}")])
+    config.lora.enabled = mode != "full"
+    config.lora.quantization = "4bit" if mode == "qlora" else "none"
+    return config
 
 
 def field_help(section: type, name: str) -> tuple[str, str]:
@@ -204,12 +243,46 @@ def validate_config(config: RunConfig) -> list[tuple[str, str]]:
     need("train.save_steps", t.save_steps, _is_int(t.save_steps) and t.save_steps >= 0, "must be 0 (automatic) or a whole number of steps")
     need("train.save_total_limit", t.save_total_limit, _is_int(t.save_total_limit) and t.save_total_limit >= 1, "must be at least 1")
     need("train.precision", t.precision, t.precision in PRECISIONS, f"choose one of: {', '.join(PRECISIONS)}")
+    need("lora.quantization", lo.quantization, lo.quantization in QUANTIZATIONS, f"choose one of: {', '.join(QUANTIZATIONS)}")
+    if lo.quantization == "4bit" and not lo.enabled:
+        p.append(("lora.quantization", "is '4bit' (QLoRA), which trains a LoRA adapter on the 4-bit base; turn LoRA on, "
+                                       "or set quantization to none for full fine-tuning"))
+    for flag in ("use_rslora", "use_dora"):
+        need(f"lora.{flag}", getattr(lo, flag), isinstance(getattr(lo, flag), bool), "must be true or false")
+    p.extend(_method_problems(config))
     if lo.enabled:
         need("lora.r", lo.r, _is_int(lo.r) and 1 <= lo.r <= 1024, "must be a whole number from 1 to 1024 (typical: 16)")
         need("lora.alpha", lo.alpha, _is_number(lo.alpha) and lo.alpha > 0, "must be greater than 0 (typical: 2 x r)")
         need("lora.dropout", lo.dropout, _is_number(lo.dropout) and 0 <= lo.dropout < 1, "must be from 0 to below 1 (typical: 0.05)")
         need("lora.target_modules", lo.target_modules, isinstance(lo.target_modules, str) and lo.target_modules.strip() != "",
              "enter all-linear, attention, or module names such as q_proj,v_proj")
+    return p
+
+
+def _method_problems(config: RunConfig) -> list[tuple[str, str]]:
+    """Method settings and rewards, checked against the method's declared controls and reward kinds."""
+    from training.methods import METHODS, method_args_problems, resolved_method_args
+    from training.rewards import reward_names, reward_spec_problems
+
+    spec = METHODS.get(config.method) if isinstance(config.method, str) else None
+    if spec is None:
+        return []
+    p = method_args_problems(config.method, config.method_args)
+    if spec.uses_rewards:
+        p += reward_spec_problems(config.rewards)
+        if isinstance(config.rewards, list) and not config.rewards:
+            p.append(("rewards", f"{spec.name.upper()} needs at least one reward function; choose from: "
+                                 f"{', '.join(reward_names())}"))
+    if p:
+        return p
+    args, t = resolved_method_args(config.method, config.method_args), config.train
+    gens = args.get("num_generations")
+    if gens and _is_int(t.batch_size) and _is_int(t.grad_accum) and (t.batch_size * t.grad_accum) % gens:
+        p.append(("method_args.num_generations", f"is {gens}, but batch size x gradient accumulation is "
+                  f"{t.batch_size} x {t.grad_accum} = {t.batch_size * t.grad_accum}, which must be a multiple of it "
+                  f"(each prompt's {gens} completions go in one batch); change either"))
+    if spec.name == "kto" and _is_int(t.batch_size) and t.batch_size < 2:
+        p.append(("train.batch_size", f"is {t.batch_size}; KTO needs at least 2 examples per batch to estimate its KL term"))
     return p
 
 

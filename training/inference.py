@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 import threading
 from collections import OrderedDict
+from dataclasses import dataclass
 from pathlib import Path
 
 _cache: OrderedDict[str, tuple] = OrderedDict()
@@ -94,3 +95,93 @@ def compare(model_name: str, trained_dir: str, prompt: str, system_prompt: str |
     base = generate(model_name, prompt, None, system_prompt, trust_remote_code=trust_remote_code)
     tuned = generate(model_name, prompt, trained_dir, system_prompt, trust_remote_code=trust_remote_code)
     return base, tuned
+
+
+# --- reward models: scores for chosen vs rejected ---------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class PairScore:
+    """A reward model's scores for one preference pair; `correct` when the chosen answer scores higher."""
+
+    prompt: str
+    chosen: str
+    rejected: str
+    chosen_score: float
+    rejected_score: float
+
+    @property
+    def correct(self) -> bool:
+        return self.chosen_score > self.rejected_score
+
+
+def _message_text(value) -> str:
+    if isinstance(value, str):
+        return value
+    if isinstance(value, list):
+        return "\n".join(str(m.get("content", "")) for m in value if isinstance(m, dict) and m.get("role") != "system")
+    return "" if value is None else str(value)
+
+
+def _pair_text(tokenizer, prompt, answer) -> str:
+    """Prompt and answer as the reward trainer saw them: through the chat template for conversational data."""
+    if isinstance(answer, list) and getattr(tokenizer, "chat_template", None):
+        messages = (prompt if isinstance(prompt, list) else []) + answer
+        return tokenizer.apply_chat_template(messages, tokenize=False)
+    text = _message_text(prompt) + _message_text(answer)
+    eos = tokenizer.eos_token or ""
+    return text if text.endswith(eos) else text + eos  # as TRL's RewardTrainer adds it to text data
+
+
+def _load_scorer(model_name: str, model_dir: str, trust_remote_code: bool):
+    from training.model_loading import load_model
+
+    if (Path(model_dir) / "adapter_config.json").exists():
+        from peft import PeftModel
+
+        tokenizer = _adapter_tokenizer(model_name, model_dir, trust_remote_code)
+        base = load_model(model_name, trust_remote_code, head="sequence_classification")
+        if base.config.pad_token_id is None:
+            base.config.pad_token_id = tokenizer.pad_token_id
+        model = PeftModel.from_pretrained(base, model_dir)
+    else:
+        from training.model_loading import load_tokenizer
+
+        tokenizer = load_tokenizer(model_dir, trust_remote_code)
+        model = load_model(model_dir, trust_remote_code, head="sequence_classification")
+    model.eval()
+    return model, tokenizer
+
+
+def score_pairs(model_name: str, model_dir: str, pairs: list[dict], trust_remote_code: bool = False,
+                max_length: int = 1024) -> list[PairScore]:
+    """Scores of a trained reward model (full weights or a LoRA adapter on `model_name`) for preference pairs
+    {prompt (optional), chosen, rejected}, in TRL's shapes (text or messages)."""
+    import torch
+
+    model, tokenizer = _load_scorer(model_name, model_dir, trust_remote_code)
+    out = []
+    for pair in pairs:
+        prompt = pair.get("prompt")
+        texts = [_pair_text(tokenizer, prompt, pair["chosen"]), _pair_text(tokenizer, prompt, pair["rejected"])]
+        batch = tokenizer(texts, return_tensors="pt", padding=True, truncation=True, max_length=max_length,
+                          add_special_tokens=False)
+        with torch.no_grad():
+            scores = model(**{k: v.to(model.device) for k, v in batch.items()}).logits[:, 0].float().tolist()
+        out.append(PairScore(_message_text(prompt), _message_text(pair["chosen"]), _message_text(pair["rejected"]),
+                             round(scores[0], 4), round(scores[1], 4)))
+    return out
+
+
+def score_run_pairs(config, model_dir: str, n: int = 8) -> list[PairScore]:
+    """Scores of a finished reward-model run for the first n pairs of its own dataset (the demo's for `demo`)."""
+    from training.demo_data import resolve_data_source
+    from training.validation import validate_dataset
+
+    d = config.data
+    report = validate_dataset(resolve_data_source(d.source, config.method), config.method, split=d.split,
+                              subset=d.subset, column_map=d.column_map, max_rows=n)
+    if not report.normalised:
+        raise ValueError("No valid preference pairs to score in the run's dataset; run Validate on it.")
+    return score_pairs(config.model.name_or_path, model_dir, report.normalised[:n], config.model.trust_remote_code,
+                       config.train.max_length)

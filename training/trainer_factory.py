@@ -1,40 +1,23 @@
-"""The one place that builds TRL trainers from a RunConfig."""
+"""The one place that builds TRL trainers from a RunConfig.
+
+Settings every method shares (steps, batch, learning rate, logging to Trackio, checkpoints) are set
+here once; the method's own settings come from its registry entry (`MethodSpec.controls`, stored in
+RunConfig.method_args), and GRPO/RLOO reward functions from RunConfig.rewards.
+"""
 
 from __future__ import annotations
 
 import os
 
+from training.adapters import ATTENTION_MODULES, build_peft_config, lora_target_modules  # noqa: F401 (re-exported)
 from training.config import RunConfig
-from training.methods import get_method
+from training.methods import MethodSpec, get_method, resolved_method_args
 
-ATTENTION_MODULES = ["q_proj", "k_proj", "v_proj", "o_proj"]
+COMPLETIONS_TO_PRINT = 2  # sampled completions printed per log by GRPO/RLOO (the full table goes to Trackio)
 
 
 def trackio_project() -> str:
     return os.environ.get("TRACKIO_PROJECT", "finetune-studio")
-
-
-def lora_target_modules(spec: str) -> str | list[str]:
-    spec = spec.strip()
-    if spec == "all-linear":
-        return "all-linear"
-    if spec == "attention":
-        return list(ATTENTION_MODULES)
-    return [m.strip() for m in spec.split(",") if m.strip()]
-
-
-def build_peft_config(config: RunConfig):
-    if not config.lora.enabled:
-        return None
-    from peft import LoraConfig
-
-    return LoraConfig(
-        r=config.lora.r,
-        lora_alpha=config.lora.alpha,
-        lora_dropout=config.lora.dropout,
-        target_modules=lora_target_modules(config.lora.target_modules),
-        task_type="CAUSAL_LM",
-    )
 
 
 def assistant_only_supported(tokenizer, trl_type: str) -> tuple[bool, str | None]:
@@ -56,30 +39,45 @@ def assistant_only_supported(tokenizer, trl_type: str) -> tuple[bool, str | None
                        "prompts and answers alike.")
 
 
+def method_config_kwargs(config: RunConfig, spec: MethodSpec, tokenizer, trl_type: str) -> tuple[dict, list[str]]:
+    """The TRL config fields specific to the method, and notes for the user."""
+    t = config.train
+    notes: list[str] = []
+    kwargs = dict(resolved_method_args(spec.name, config.method_args, demo=False))
+    if spec.name == "sft":
+        assistant_only = False
+        if t.assistant_only_loss:
+            assistant_only, note = assistant_only_supported(tokenizer, trl_type)
+            if note:
+                notes.append(note)
+        kwargs.update(assistant_only_loss=assistant_only, completion_only_loss=None if t.assistant_only_loss else False)
+    if spec.uses_rewards:  # GRPO, RLOO: prompts and completions are sized by the generation settings
+        kwargs["num_completions_to_print"] = COMPLETIONS_TO_PRINT
+        kwargs["reward_weights"] = [float(r.get("weight", 1.0)) for r in config.rewards]
+    else:
+        kwargs["max_length"] = t.max_length
+    if spec.name == "reward" and not kwargs.get("center_rewards_coefficient"):
+        kwargs["center_rewards_coefficient"] = None
+    return kwargs, notes
+
+
 def build_trainer(config: RunConfig, model, tokenizer, train_dataset, output_dir: str, trl_type: str,
                   precision: str, callbacks=None, report_to_trackio: bool = True, save_steps: int = 0):
     """Build the TRL trainer for config.method. Returns (trainer, notes)."""
     import trl
 
-    spec = get_method(config.method)
-    t = config.train
-    notes: list[str] = []
-    assistant_only = False
-    if t.assistant_only_loss:
-        assistant_only, note = assistant_only_supported(tokenizer, trl_type)
-        if note:
-            notes.append(note)
-    config_cls = getattr(trl, spec.config_class)
     from training.hardware import has_cuda
 
-    args = config_cls(
+    spec = get_method(config.method)
+    t = config.train
+    method_kwargs, notes = method_config_kwargs(config, spec, tokenizer, trl_type)
+    args = getattr(trl, spec.config_class)(
         output_dir=output_dir,
         max_steps=t.max_steps,
         num_train_epochs=t.num_epochs,
         learning_rate=t.learning_rate,
         per_device_train_batch_size=t.batch_size,
         gradient_accumulation_steps=t.grad_accum,
-        max_length=t.max_length,
         warmup_steps=t.warmup_ratio,  # a float below 1 is a ratio of the total steps
         lr_scheduler_type=t.lr_scheduler,
         logging_steps=t.logging_steps,
@@ -87,8 +85,6 @@ def build_trainer(config: RunConfig, model, tokenizer, train_dataset, output_dir
         bf16=precision == "bf16",
         fp16=precision == "fp16",
         use_cpu=not has_cuda(),
-        assistant_only_loss=assistant_only,
-        completion_only_loss=None if t.assistant_only_loss else False,
         report_to=["trackio"] if report_to_trackio else "none",
         project=trackio_project(),
         run_name=config.run_name,
@@ -100,14 +96,21 @@ def build_trainer(config: RunConfig, model, tokenizer, train_dataset, output_dir
         disable_tqdm=True,
         dataloader_num_workers=0,
         push_to_hub=False,
+        **method_kwargs,
     )
-    trainer_cls = getattr(trl, spec.trainer_class)
-    trainer = trainer_cls(
+    trainer_kwargs = {}
+    if spec.uses_rewards:
+        from training.rewards import build_reward_functions
+
+        trainer_kwargs["reward_funcs"], _ = build_reward_functions(config.rewards)
+    task_type = "SEQ_CLS" if spec.model_head == "sequence_classification" else "CAUSAL_LM"
+    trainer = getattr(trl, spec.trainer_class)(
         model=model,
         args=args,
         train_dataset=train_dataset,
         processing_class=tokenizer,
-        peft_config=build_peft_config(config),
+        peft_config=build_peft_config(config, task_type),
         callbacks=callbacks or [],
+        **trainer_kwargs,
     )
     return trainer, notes
