@@ -156,7 +156,7 @@ def create_result_panel(questions: list[str]) -> ResultPanel:
     with gr.Row():
         base = gr.Textbox(label="Base model", interactive=False, elem_id="base-answer", lines=3)
         tuned = gr.Textbox(label="Fine-tuned model", interactive=False, elem_id="tuned-answer", lines=3)
-    check_all = gr.Button("Ask all demo questions", elem_id="check-all-btn")
+    check_all = gr.Button("Ask all demo / held-out questions", elem_id="check-all-btn")
     scoreboard = gr.Dataframe(headers=["question", "expected", "base", "fine-tuned"], value=[], interactive=False,
                               wrap=True, elem_id="scoreboard")
     return ResultPanel(where, prompt, compare, base, tuned, check_all, scoreboard)
@@ -193,12 +193,16 @@ def handle_compare(prompt: str):
 
 def handle_check_all():
     from training.demo_data import demo_questions
+    from training.holdout import read_eval_prompts
     from training.inference import contains_fact, generate
 
     s = _finished_run()
     if s is None:
         gr.Warning("No finished run yet: train first.")
         return "", []
+    held_out = read_eval_prompts(s.output_dir)
+    if held_out:
+        return _check_held_out(s, held_out)
     model = s.config["model"]["name_or_path"]
     rows, base_ok, tuned_ok = [], 0, 0
     for q in demo_questions():
@@ -210,6 +214,25 @@ def handle_check_all():
                      f"{'✅' if t else '❌'} {display_answer(tuned)}"])
     n = len(rows)
     return f"**Exact facts: base {base_ok}/{n}, fine-tuned {tuned_ok}/{n}** (questions from the training set).", rows
+
+
+def _mark(score: dict) -> str:
+    return "" if score["exact"] is None else "✅ " if score["exact"] else "🟡 " if score["contains"] else "❌ "
+
+
+def _check_held_out(s: RunStatus, records: list[dict]):
+    """Score the rows the run held out (never trained on) against their reference answers."""
+    from training.holdout import compare_held_out
+
+    model = s.config["model"]
+    rows, totals = compare_held_out(model["name_or_path"], s.model_dir, records, model.get("trust_remote_code", False))
+    table = [[r["prompt"], r.get("reference") or "", _mark(r["base_score"]) + display_answer(r["base"]),
+              _mark(r["tuned_score"]) + display_answer(r["tuned"])] for r in rows]
+    k = totals["scored"]
+    score = (f"exact match: base {totals['base_exact']}/{k}, fine-tuned {totals['tuned_exact']}/{k}; contains the "
+             f"reference: base {totals['base_contains']}/{k}, fine-tuned {totals['tuned_contains']}/{k}") if k else "no references to score"
+    return (f"**{totals['n']} held-out prompts** (rows set aside before training; greedy decoding, seed 0): {score}. "
+            "✅ exact, 🟡 contains the reference, ❌ neither."), table
 
 
 def render_where(s: RunStatus) -> str:

@@ -110,3 +110,26 @@ def hold_out(rows: list[dict], config) -> tuple[list[dict], list[dict]]:
     train, held = split_eval_rows(rows, resolved_eval_rows(config), config.train.seed)
     records = [r for r in (eval_record(row) for row in held) if r is not None]
     return (train, records) if records else (list(rows), [])
+
+
+def compare_held_out(model_name: str, trained_dir: str, records: list[dict], trust_remote_code: bool = False,
+                     max_new_tokens: int = 64) -> tuple[list[dict], dict]:
+    """Base and tuned answers (greedy, seed 0: training.inference.generate) to each held-out prompt, scored against
+    its reference. Returns (rows, totals) with totals {"n", "scored", "base_exact", "tuned_exact", "base_contains",
+    "tuned_contains"}."""
+    from training.inference import generate
+
+    rows = []
+    totals = {"n": 0, "scored": 0, "base_exact": 0, "tuned_exact": 0, "base_contains": 0, "tuned_contains": 0}
+    for r in records:
+        base = generate(model_name, r["prompt"], None, r.get("system"), max_new_tokens, trust_remote_code)
+        tuned = generate(model_name, r["prompt"], trained_dir, r.get("system"), max_new_tokens, trust_remote_code)
+        b, t = score_answer(base, r.get("reference")), score_answer(tuned, r.get("reference"))
+        totals["n"] += 1
+        if r.get("reference"):
+            totals["scored"] += 1
+            for who, score in (("base", b), ("tuned", t)):
+                totals[f"{who}_exact"] += bool(score["exact"])
+                totals[f"{who}_contains"] += bool(score["contains"])
+        rows.append({**r, "base": base, "tuned": tuned, "base_score": b, "tuned_score": t})
+    return rows, totals

@@ -192,6 +192,15 @@ def _hub():
     return huggingface_hub
 
 
+def resolve_token(explicit: str | None = None) -> str | None:
+    """The signed-in user's OAuth token, else HF_TOKEN or this machine's saved login (never stored by us)."""
+    if explicit:
+        return explicit
+    from huggingface_hub import get_token
+
+    return get_token()
+
+
 def submit_job(plan: JobPlan, token: str | None) -> dict:
     """Send the planned job with run_uv_job; HF_TOKEN goes in `secrets` only. Returns the stored job record."""
     if not token:

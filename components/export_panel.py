@@ -1,0 +1,296 @@
+"""After training: publish to the Hub, merge and download, get the script, run on Hugging Face Jobs.
+
+Thin handlers over training.publish, training.merge_export, training.export_script and training.jobs.
+Pushing, merging (a weights download), submitting and cancelling jobs are guarded by the role rules,
+like the History panel's write actions.
+"""
+
+from __future__ import annotations
+
+import html
+from dataclasses import dataclass
+from pathlib import Path
+
+import gradio as gr
+
+from components.access import refusal
+from training.run_manager import get_run_manager
+
+JOB_HEADERS = ["job id", "flavor", "status", "weights repo", "estimate", "submitted"]
+
+
+@dataclass
+class ExportPanel:
+    run: gr.Dropdown
+    refresh: gr.Button
+    repo_id: gr.Textbox
+    private: gr.Checkbox
+    merged: gr.Checkbox
+    trackio_space: gr.Textbox
+    preview_card: gr.Button
+    push: gr.Button
+    publish_message: gr.Markdown
+    card_view: gr.Markdown
+    merge: gr.Button
+    merge_message: gr.Markdown
+    merged_file: gr.File
+    gguf_note: gr.Markdown
+    get_script: gr.Button
+    script_view: gr.Code
+    script_file: gr.File
+    flavor: gr.Dropdown
+    hub_model_id: gr.Textbox
+    job_trackio_space: gr.Textbox
+    plan: gr.Button
+    plan_view: gr.Markdown
+    submit: gr.Button
+    jobs_table: gr.Dataframe
+    job_id: gr.Dropdown
+    job_refresh: gr.Button
+    job_logs: gr.Button
+    job_cancel: gr.Button
+    job_message: gr.Markdown
+    logs_view: gr.Code
+
+
+def finished_run_ids() -> list[str]:
+    """Runs with saved weights, newest first."""
+    return [r["run_id"] for r in get_run_manager().history() if r.get("model_dir") and r.get("run_id")]
+
+
+def run_dir(run_id: str | None) -> Path:
+    if not run_id:
+        raise ValueError("Pick a run first (only runs with saved weights are listed).")
+    get_run_manager().run_record(run_id)  # raises a clear error for an unknown run
+    return get_run_manager().root / run_id
+
+
+def job_rows() -> tuple[list[list], list[str]]:
+    from training.jobs import stored_jobs
+
+    jobs = stored_jobs()
+    rows = [[j.get("job_id"), j.get("flavor"), j.get("status"), j.get("hub_model_id"), j.get("estimate"),
+             (j.get("submitted_at") or "")[:19]] for j in jobs]
+    return rows, [j.get("job_id") for j in jobs]
+
+
+def _token(oauth_token: gr.OAuthToken | None) -> str | None:
+    from training.jobs import resolve_token
+
+    return resolve_token(oauth_token.token if oauth_token is not None else None)
+
+
+def create_export_panel() -> ExportPanel:
+    from training.hardware import CATALOGUE
+    from training.jobs import NEEDS_NETWORK
+    from training.merge_export import gguf_status
+
+    ids = finished_run_ids()
+    with gr.Row():
+        run = gr.Dropdown(ids, value=ids[0] if ids else None, label="Run", elem_id="export-run", scale=3)
+        refresh = gr.Button("Refresh", scale=1)
+    with gr.Tab("Publish to the Hub"):
+        with gr.Row():
+            repo_id = gr.Textbox(label="Repo id", placeholder="your-username/my-model", elem_id="publish-repo")
+            trackio_space = gr.Textbox(label="Also sync Trackio to this Space (optional)", placeholder="your-username/trackio")
+        with gr.Row():
+            private = gr.Checkbox(True, label="Private repo")
+            merged = gr.Checkbox(False, label="Push the merged model (not just the LoRA adapter)")
+        with gr.Row():
+            preview_card = gr.Button("Preview the model card", elem_id="preview-card-btn")
+            push = gr.Button("Push to the Hub", variant="primary", elem_id="push-btn")
+        publish_message = gr.Markdown(elem_id="publish-message")
+        card_view = gr.Markdown(elem_id="card-view")
+    with gr.Tab("Merge & download"):
+        merge = gr.Button("Merge LoRA into the base and zip it", elem_id="merge-btn")
+        merge_message = gr.Markdown()
+        merged_file = gr.File(label="Merged model (zip)", interactive=False, visible=False)
+        with gr.Accordion("GGUF (llama.cpp, Ollama, LM Studio)", open=False):
+            gguf_note = gr.Markdown(gguf_status())
+    with gr.Tab("Get the script"):
+        get_script = gr.Button("Get the training script", elem_id="get-script-btn")
+        script_view = gr.Code(language="python", label="train.py", elem_id="script-view")
+        script_file = gr.File(label="Download train.py", interactive=False, visible=False)
+    with gr.Tab("Run on HF Jobs"):
+        gr.Markdown(f"ℹ️ {NEEDS_NETWORK} The job runs the exported script and pushes the weights to a private repo.")
+        with gr.Row():
+            gpu = [name for name, f in CATALOGUE.items() if f.is_gpu]
+            flavor = gr.Dropdown(gpu, value="a10g-small" if "a10g-small" in gpu else gpu[0], label="Flavor")
+            hub_model_id = gr.Textbox(label="Push the weights to (repo id)", placeholder="your-username/my-model")
+            job_trackio_space = gr.Textbox(label="Trackio Space for live metrics", placeholder="your-username/trackio")
+        with gr.Row():
+            plan = gr.Button("Show estimate and command", elem_id="plan-job-btn")
+            submit = gr.Button("Submit the job", variant="primary", elem_id="submit-job-btn")
+        plan_view = gr.Markdown(elem_id="plan-view")
+        rows, job_ids = job_rows()
+        jobs_table = gr.Dataframe(headers=JOB_HEADERS, value=rows, interactive=False, wrap=True, elem_id="jobs-table")
+        with gr.Row():
+            job_id = gr.Dropdown(job_ids, value=job_ids[0] if job_ids else None, label="Job", scale=3)
+            job_refresh = gr.Button("Status")
+            job_logs = gr.Button("Logs")
+            job_cancel = gr.Button("Cancel job", variant="stop")
+        job_message = gr.Markdown()
+        logs_view = gr.Code(label="Log tail", language=None, visible=False)
+    return ExportPanel(run, refresh, repo_id, private, merged, trackio_space, preview_card, push, publish_message, card_view,
+                       merge, merge_message, merged_file, gguf_note, get_script, script_view, script_file, flavor,
+                       hub_model_id, job_trackio_space, plan, plan_view, submit, jobs_table, job_id, job_refresh, job_logs,
+                       job_cancel, job_message, logs_view)
+
+
+def handle_refresh_runs(selected: str | None = None):
+    ids = finished_run_ids()
+    return gr.update(choices=ids, value=selected if selected in ids else (ids[0] if ids else None))
+
+
+def handle_preview_card(run_id: str | None, repo_id: str, merged: bool):
+    """The card as it would be pushed (without sample generations, which need both models loaded)."""
+    import tempfile
+
+    from training.publish import build_upload_folder, check_repo_id
+
+    try:
+        folder = Path(tempfile.mkdtemp(prefix="card-")) / "upload"
+        build_upload_folder(run_dir(run_id), folder, check_repo_id(repo_id or "your-username/model-name"),
+                            merged=False)
+    except ValueError as exc:
+        return f"⚠️ {exc}", ""
+    files = ", ".join(sorted(p.name for p in folder.iterdir()))
+    extra = " The merged model replaces the adapter files when you push with it ticked." if merged else ""
+    card = (folder / "README.md").read_text().split("---", 2)[-1]
+    return f"Folder that would be pushed: {files}. Sample generations are added when pushing.{extra}", card
+
+
+def handle_push(run_id: str | None, repo_id: str, private: bool, merged: bool, trackio_space: str,
+                profile: gr.OAuthProfile | None, oauth_token: gr.OAuthToken | None):
+    if reason := refusal(profile):
+        return f"🔒 {reason}"
+    from training.publish import collect_samples, push_run
+
+    try:
+        folder = run_dir(run_id)
+        result = push_run(folder, repo_id, private=private, merged=merged, token=_token(oauth_token),
+                          samples=collect_samples(folder), trackio_space_id=(trackio_space or "").strip() or None)
+    except ValueError as exc:
+        gr.Warning(str(exc))
+        return f"⚠️ {html.escape(str(exc))}"
+    space = f" Trackio synced to {result['trackio_space']}." if result["trackio_space"] else ""
+    return f"✅ Pushed to [{result['repo_id']}]({result['url']}) ({'private' if private else 'public'}).{space}"
+
+
+def handle_merge(run_id: str | None, profile: gr.OAuthProfile | None):
+    if reason := refusal(profile):
+        return f"🔒 {reason}", gr.update(visible=False)
+    from training.merge_export import merge_run, zip_folder
+
+    try:
+        folder = run_dir(run_id)
+        target = folder / "merged"
+        if not (target / "config.json").exists():
+            merge_run(folder, target)
+        archive = zip_folder(target, folder / "merged.zip")
+    except ValueError as exc:
+        return f"⚠️ {exc}", gr.update(visible=False)
+    return f"Merged model of `{run_id}` in `{target}`.", gr.update(value=str(archive), visible=True)
+
+
+def handle_get_script(run_id: str | None):
+    from training.export_script import SCRIPT_NAME, script_for_run
+    from training.secrets import redact
+
+    try:
+        folder = run_dir(run_id)
+        text = redact(script_for_run(folder))
+    except ValueError as exc:
+        return f"# {exc}", gr.update(visible=False)
+    path = folder / SCRIPT_NAME
+    path.write_text(text)
+    return text, gr.update(value=str(path), visible=True)
+
+
+def _plan(run_id, flavor, hub_model_id, trackio_space):
+    from training.config import RunConfig
+    from training.jobs import plan_job
+
+    record = get_run_manager().run_record(run_id) if run_id else None
+    if record is None:
+        raise ValueError("Pick a run first: its config is what the job trains.")
+    return plan_job(RunConfig.from_dict(record["config"]), flavor, hub_model_id, run_id=run_id,
+                    trackio_space_id=(trackio_space or "").strip() or None)
+
+
+def handle_plan_job(run_id: str | None, flavor: str, hub_model_id: str, trackio_space: str):
+    from training.jobs import describe_plan
+
+    try:
+        return describe_plan(_plan(run_id, flavor, hub_model_id, trackio_space))
+    except ValueError as exc:
+        return f"⚠️ {exc}"
+
+
+def handle_submit_job(run_id: str | None, flavor: str, hub_model_id: str, trackio_space: str,
+                      profile: gr.OAuthProfile | None, oauth_token: gr.OAuthToken | None):
+    if reason := refusal(profile):
+        return f"🔒 {reason}", gr.skip(), gr.skip()
+    from training.jobs import submit_job
+
+    try:
+        job = submit_job(_plan(run_id, flavor, hub_model_id, trackio_space), _token(oauth_token))
+    except ValueError as exc:
+        gr.Warning(str(exc))
+        return f"⚠️ {exc}", gr.skip(), gr.skip()
+    rows, ids = job_rows()
+    return f"✅ Submitted job `{job['job_id']}` ({job['status']}).", rows, gr.update(choices=ids, value=job["job_id"])
+
+
+def handle_job_status(job_id: str | None, oauth_token: gr.OAuthToken | None):
+    from training.jobs import refresh_job
+
+    if not job_id:
+        return "Pick a job first.", gr.skip()
+    try:
+        job = refresh_job(job_id, _token(oauth_token))
+    except Exception as exc:  # network errors from the Hub as well as ValueError
+        return f"⚠️ {exc}", gr.skip()
+    return f"Job `{job_id}`: **{job['status']}** {job.get('message') or ''}", job_rows()[0]
+
+
+def handle_job_logs(job_id: str | None, oauth_token: gr.OAuthToken | None):
+    from training.jobs import job_logs
+
+    if not job_id:
+        return "Pick a job first.", gr.update(visible=False)
+    try:
+        text = job_logs(job_id, _token(oauth_token))
+    except Exception as exc:
+        return f"⚠️ {exc}", gr.update(visible=False)
+    return f"Last lines of `{job_id}`.", gr.update(value=text, visible=True)
+
+
+def handle_cancel_job(job_id: str | None, profile: gr.OAuthProfile | None, oauth_token: gr.OAuthToken | None):
+    if reason := refusal(profile):
+        return f"🔒 {reason}", gr.skip()
+    from training.jobs import cancel
+
+    if not job_id:
+        return "Pick a job first.", gr.skip()
+    try:
+        cancel(job_id, _token(oauth_token))
+    except Exception as exc:
+        return f"⚠️ {exc}", gr.skip()
+    return f"Cancelled `{job_id}`.", job_rows()[0]
+
+
+def wire_export_panel(p: ExportPanel) -> None:
+    p.refresh.click(handle_refresh_runs, p.run, p.run, queue=False)
+    p.preview_card.click(handle_preview_card, [p.run, p.repo_id, p.merged], [p.publish_message, p.card_view],
+                         concurrency_limit=1)
+    p.push.click(handle_push, [p.run, p.repo_id, p.private, p.merged, p.trackio_space], p.publish_message,
+                 concurrency_limit=1, api_visibility="private")
+    p.merge.click(handle_merge, p.run, [p.merge_message, p.merged_file], concurrency_limit=1, api_visibility="private")
+    p.get_script.click(handle_get_script, p.run, [p.script_view, p.script_file])
+    p.plan.click(handle_plan_job, [p.run, p.flavor, p.hub_model_id, p.job_trackio_space], p.plan_view, concurrency_limit=1)
+    p.submit.click(handle_submit_job, [p.run, p.flavor, p.hub_model_id, p.job_trackio_space],
+                   [p.job_message, p.jobs_table, p.job_id], concurrency_limit=1, api_visibility="private")
+    p.job_refresh.click(handle_job_status, p.job_id, [p.job_message, p.jobs_table])
+    p.job_logs.click(handle_job_logs, p.job_id, [p.job_message, p.logs_view])
+    p.job_cancel.click(handle_cancel_job, p.job_id, [p.job_message, p.jobs_table], api_visibility="private")
