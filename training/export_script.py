@@ -554,7 +554,7 @@ def build_trainer(model, tokenizer, rows, trl_type, out, precision, record):
         save_strategy="steps",
         save_steps=save_steps,
         save_total_limit=SAVE_TOTAL_LIMIT,
-        # Trackio: one setup, through the TRL config (the trainer's callback calls trackio.init/finish)
+        # Trackio: one setup, through the TRL config (the trainer callback starts and finishes the Trackio run)
         report_to=["trackio"] if REPORT_TO == "trackio" else "none",
         project=TRACKIO_PROJECT,
         run_name=RUN_NAME,

@@ -1,0 +1,80 @@
+"""The Hub upload folder and model card, and the push path against a fake HfApi (offline)."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from training import publish
+from training.publish import PublishError, build_upload_folder, push_run
+
+from ._export_fakes import CANARY, fake_run
+
+SAMPLES = [{"prompt": "What is 2+2?", "reference": "4", "base": "fish", "tuned": "4"}]
+
+
+def test_card_and_folder(tmp_path, monkeypatch):
+    monkeypatch.setenv("HF_TOKEN", CANARY)
+    run = fake_run(tmp_path)
+    out = build_upload_folder(run, tmp_path / "upload", "alice/qwen-lora", samples=SAMPLES)
+    names = {p.name for p in out.iterdir()}
+    assert {"README.md", "adapter_config.json", "adapter_model.safetensors", "tokenizer_config.json",
+            "loss_curve.png", "run_config.json"} <= names
+    assert "training_args.bin" not in names
+    assert (out / "loss_curve.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    card = (out / "README.md").read_text()
+    for text in ("base_model: Qwen/Qwen2.5-0.5B-Instruct", "trl-lib/Capybara", "library_name: peft", "SFTTrainer",
+                 "LoRA adapter (r=16, alpha=32", "learning rate | 0.0002", "batch size | 4 x 4", "| loss | 1 |",
+                 "![Training loss](loss_curve.png)", "| What is 2+2? | 4 | fish | 4 |", "PeftModel.from_pretrained",
+                 '"alice/qwen-lora"'):
+        assert text in card, text
+    assert json.loads((out / "run_config.json").read_text())["model"]["name_or_path"] == "Qwen/Qwen2.5-0.5B-Instruct"
+    for path in out.iterdir():
+        assert CANARY.encode() not in path.read_bytes(), path
+
+
+def test_full_model_card_loads_with_transformers(tmp_path):
+    out = build_upload_folder(fake_run(tmp_path, adapter=False), tmp_path / "upload", "alice/full")
+    card = (out / "README.md").read_text()
+    assert "library_name: transformers" in card and 'pipeline("text-generation", model="alice/full")' in card
+
+
+class FakeApi:
+    calls: list = []
+
+    def create_repo(self, repo_id, **kwargs):
+        FakeApi.calls.append(("create_repo", repo_id, kwargs))
+        return f"https://huggingface.co/{repo_id}"
+
+    def upload_folder(self, **kwargs):
+        FakeApi.calls.append(("upload_folder", kwargs["repo_id"], kwargs, sorted(p.name for p in
+                                                                               __import__("pathlib").Path(kwargs["folder_path"]).iterdir())))
+
+
+def test_push_calls_the_hub_with_a_private_repo(tmp_path, monkeypatch):
+    import huggingface_hub
+
+    monkeypatch.setenv("HF_TOKEN", CANARY)
+    monkeypatch.setattr(publish, "hub_offline", lambda: False)
+    monkeypatch.setattr(huggingface_hub, "HfApi", FakeApi)
+    FakeApi.calls = []
+    result = push_run(fake_run(tmp_path), "alice/qwen-lora", token="oauth-token-value-xyz", samples=SAMPLES)
+    (kind1, repo1, kw1), (kind2, repo2, kw2, files) = FakeApi.calls
+    assert (kind1, repo1, kw1["private"], kw1["exist_ok"]) == ("create_repo", "alice/qwen-lora", True, True)
+    assert kind2 == "upload_folder" and repo2 == "alice/qwen-lora" and kw2["token"] == "oauth-token-value-xyz"
+    assert {"README.md", "adapter_model.safetensors", "loss_curve.png"} <= set(files)
+    assert result["repo_id"] == "alice/qwen-lora" and result["trackio_space"] is None
+    for path in (tmp_path / "run-1" / "publish").rglob("*"):
+        if path.is_file():
+            assert CANARY.encode() not in path.read_bytes() and b"oauth-token-value-xyz" not in path.read_bytes()
+
+
+def test_push_offline_says_so(tmp_path):
+    with pytest.raises(PublishError, match="offline.*hf upload alice/x"):
+        push_run(fake_run(tmp_path), "alice/x")
+
+
+def test_bad_repo_id(tmp_path):
+    with pytest.raises(PublishError, match="owner/name"):
+        push_run(fake_run(tmp_path), "no-slash")
