@@ -193,7 +193,7 @@ METHODS: dict[str, MethodSpec] = {
         config_class="RewardConfig",
         key_metrics=("train/accuracy", "train/margin", "train/loss", "train/mean_reward"),
         defaults={"learning_rate": 1e-4, "batch_size": 4, "grad_accum": 4},
-        demo_defaults={"max_steps": 30, "learning_rate": 1e-3, "batch_size": 8, "grad_accum": 1, "max_length": 128,
+        demo_defaults={"max_steps": 30, "learning_rate": 3e-3, "batch_size": 8, "grad_accum": 1, "max_length": 128,
                        "warmup_ratio": 0.0, "logging_steps": 5},
         controls=(
             MethodControl("center_rewards_coefficient", "Centre the scores", "Pulls the scores' mean towards 0 "
