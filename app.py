@@ -14,8 +14,11 @@ import gradio as gr
 from components.access import handle_access, sign_in_supported
 from components.api import register_api
 from components.config_mapping import settings_inputs
+from components.dry_run_panel import create_dry_run_panel, wire_dry_run
 from components.estimate_panel import create_estimate_panel, wire_estimate
+from components.export_panel import create_export_panel, wire_export_panel
 from components.history_panel import create_history_panel, history_rows, wire_history_panel
+from components.method_results import create_scores_panel, wire_scores_panel
 from components.run_panels import (
     create_result_panel,
     create_train_panel,
@@ -25,6 +28,7 @@ from components.run_panels import (
     handle_stop,
     handle_train,
     render_dashboard,
+    render_dashboard_waiting,
     render_progress,
     render_status,
     render_where,
@@ -35,8 +39,9 @@ from components.settings_panels import (
     create_lora_panel,
     create_method_panel,
     create_model_panel,
+    wire_method_defaults,
 )
-from components.validate_panel import create_validate_panel, handle_validate
+from components.validate_panel import create_validate_panel
 from training.access import AccessPolicy
 from training.config import RunConfig
 from training.methods import get_method
@@ -68,11 +73,15 @@ def default_config() -> tuple[RunConfig, str | None]:
 def handle_poll(shown: str | None):
     """Refresh the live view; the dashboard only when the run changes, the history when its state does."""
     s = get_run_manager().status()
-    key = f"{s.run_name}|{s.state}"
+    logged = bool(s.metrics)
+    key = f"{s.run_name}|{s.state}|{int(logged)}"
+    old_run, old_state, old_logged = ((shown or "") + "||").split("|")[:3]
     dashboard = history = gr.skip()
-    if (shown or "|").split("|")[0] != str(s.run_name):
-        dashboard = render_dashboard(s.run_name, get_method((s.config or {}).get("method", "sft")).key_metrics)
-    if shown != key:
+    if (old_run, old_logged) != (str(s.run_name), str(int(logged))):
+        # The dashboard opens on the run's key metrics once they exist (Trackio shows system metrics until then).
+        dashboard = (render_dashboard(s.run_name, get_method((s.config or {}).get("method", "sft")).key_metrics)
+                     if logged or not s.active else render_dashboard_waiting(s.run_name))
+    if (old_run, old_state) != (str(s.run_name), s.state):
         history = history_rows()[0]
     return render_progress(s), render_status(s), dashboard, render_where(s), history, key
 
@@ -107,11 +116,13 @@ def build_app() -> gr.Blocks:
                 method = create_method_panel(config)
                 lora = create_lora_panel(config)
                 hyper = create_hyperparams_panel(config)
+                inputs = settings_inputs(model, dataset, method, lora, hyper)
             with gr.Column(scale=1):
                 gr.Markdown("## 2. Validate")
-                validate = create_validate_panel()
+                create_validate_panel(inputs)
                 gr.Markdown("## 3. Estimate")
                 estimate = create_estimate_panel(detect_flavor())
+                dry = create_dry_run_panel()
                 gr.Markdown("## 4. Train")
                 train = create_train_panel()
         gr.Markdown("## 5. Live metrics")
@@ -119,14 +130,16 @@ def build_app() -> gr.Blocks:
         dashboard = gr.HTML(render_dashboard(s.run_name, get_method("sft").key_metrics), elem_id="dashboard")
         gr.Markdown("## 6. Before vs after")
         result = create_result_panel([q.question for q in demo_questions()])
+        scores = create_scores_panel()
         gr.Markdown("## 7. History")
         history = create_history_panel()
+        gr.Markdown("## 8. Publish, download, script, HF Jobs")
+        export = create_export_panel()
         shown_run = gr.State(None)
 
-        inputs = settings_inputs(model, dataset, method, lora, hyper)
-        validate.button.click(handle_validate, inputs, [validate.summary, validate.errors, validate.preview],
-                              concurrency_limit=4)
+        wire_method_defaults(model, method, hyper)
         wire_estimate(estimate, inputs)
+        wire_dry_run(dry, inputs)
         train.train.click(handle_train, inputs, [train.status, train.config_view, train.config_file],
                           concurrency_limit=None, api_visibility="private")
         train.stop.click(handle_stop, None, train.status, concurrency_limit=None, api_visibility="private")
@@ -137,6 +150,8 @@ def build_app() -> gr.Blocks:
         timer.tick(handle_poll, shown_run, [train.progress, train.status, dashboard, result.where, history.table, shown_run],
                    queue=False, show_progress="hidden", api_visibility="private")
         wire_history_panel(history)
+        wire_scores_panel(scores)
+        wire_export_panel(export)
         register_api()
         demo.load(handle_access, None, [train.access_note, train.train, train.stop, train.cancel], queue=False)
         model.trust_remote_code.change(warn_remote_code, model.trust_remote_code, None, queue=False)

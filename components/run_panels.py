@@ -135,6 +135,12 @@ def render_dashboard(run_name: str | None, metrics: tuple[str, ...]) -> str:
             'style="width:100%;height:560px;border:1px solid #e5e7eb;border-radius:8px"></iframe>')
 
 
+def render_dashboard_waiting(run_name: str | None) -> str:
+    return (f'<div id="trackio-waiting" style="padding:24px;border:1px dashed #d1d5db;border-radius:8px">'
+            f"Run <code>{html.escape(str(run_name))}</code> is loading; its plots appear here after the first logged step."
+            "</div>")
+
+
 @dataclass
 class ResultPanel:
     where: gr.Markdown
@@ -168,8 +174,18 @@ def display_answer(text: str) -> str:
 
 
 def _finished_run() -> RunStatus | None:
+    """The newest run with weights to chat with; None (with a warning) otherwise."""
+    from training.methods import get_method
+
     s = get_run_manager().status()
-    return s if s.model_dir and not s.active else None
+    if not s.model_dir or s.active:
+        gr.Warning("No finished run yet: train (or wait for the run to finish) first.")
+        return None
+    if get_method((s.config or {}).get("method", "sft")).result_view == "scores":
+        gr.Warning("This run trained a reward model, which scores answers instead of writing them: "
+                   "use 'Score chosen vs rejected' below.")
+        return None
+    return s
 
 
 def handle_compare(prompt: str):
@@ -177,7 +193,6 @@ def handle_compare(prompt: str):
 
     s = _finished_run()
     if s is None:
-        gr.Warning("No finished run yet: train (or wait for the run to finish) first.")
         return "", ""
     if not (prompt or "").strip():
         gr.Warning("Type a prompt first.")
@@ -198,7 +213,6 @@ def handle_check_all():
 
     s = _finished_run()
     if s is None:
-        gr.Warning("No finished run yet: train first.")
         return "", []
     held_out = read_eval_prompts(s.output_dir)
     if held_out:

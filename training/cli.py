@@ -129,9 +129,8 @@ def cmd_validate(args) -> int:
         tokenizer = load_tokenizer(args.model)
     column_map = json.loads(args.column_map) if args.column_map else {}
     stream_rows = None if args.full else (args.stream_rows or HUB_STREAM_ROWS)
-    from training.demo_data import resolve_data_source
 
-    report = validate_dataset(resolve_data_source(args.source, args.method), args.method, split=args.split, subset=args.subset, column_map=column_map,
+    report = validate_dataset(args.source, args.method, split=args.split, subset=args.subset, column_map=column_map,
                               max_rows=args.max_rows, tokenizer=tokenizer, max_length=args.max_length,
                               stream_rows=stream_rows, render=tokenizer is not None)
     if args.json:

@@ -278,19 +278,22 @@ def run_training(
         recorder.write()
         del trainer
         _free_accelerator_memory()
+    if record["status"] == "completed":
+        from training.estimate import record_run_throughput
+
+        record_run_throughput(record)  # never raises; later estimates for this model/method/hardware say "measured"
     return record
 
 
 def _prepare_dataset(config: RunConfig) -> tuple[list[dict], str, str | None]:
-    from training.demo_data import resolve_data_source
     from training.validation import validate_dataset
 
     d = config.data
-    report = validate_dataset(resolve_data_source(d.source, config.method), config.method, split=d.split,
+    report = validate_dataset(d.source, config.method, split=d.split,
                               subset=d.subset, column_map=d.column_map, max_rows=d.max_rows)
     if not report.valid:
         shown = "; ".join(
-            (f"row {e.row}, {e.field}: {e.message}" if e.row else e.message) for e in report.errors[:3]
+            (f"row {e.row}, {e.field}: {e.message}" if e.row else e.message).rstrip(".") for e in report.errors[:3]
         )
         more = f" (and {report.error_count - 3} more)" if report.error_count > 3 else ""
         raise DatasetInvalidError(f"The dataset is not valid: {shown}{more}. Run Validate for the full report.")
@@ -341,7 +344,9 @@ def _prepare_model(config: RunConfig, progress: Progress):
         progress.notes.append(note)
     import torch
 
-    dtype = {"bf16": torch.bfloat16, "fp16": torch.float32, "fp32": torch.float32}[precision]
+    # fp16 mixed precision needs fp32 trainable weights: a LoRA base can be fp16 (adapters stay fp32), a full one not.
+    fp16_dtype = torch.float16 if config.lora.enabled else torch.float32
+    dtype = {"bf16": torch.bfloat16, "fp16": fp16_dtype, "fp32": torch.float32}[precision]
     head = get_method(config.method).model_head
     extra = {}
     quantization = build_quantization_config(config, precision)

@@ -175,11 +175,10 @@ def score_pairs(model_name: str, model_dir: str, pairs: list[dict], trust_remote
 
 def score_run_pairs(config, model_dir: str, n: int = 8) -> list[PairScore]:
     """Scores of a finished reward-model run for the first n pairs of its own dataset (the demo's for `demo`)."""
-    from training.demo_data import resolve_data_source
     from training.validation import validate_dataset
 
     d = config.data
-    report = validate_dataset(resolve_data_source(d.source, config.method), config.method, split=d.split,
+    report = validate_dataset(d.source, config.method, split=d.split,
                               subset=d.subset, column_map=d.column_map, max_rows=n)
     if not report.normalised:
         raise ValueError("No valid preference pairs to score in the run's dataset; run Validate on it.")

@@ -102,8 +102,11 @@ def validate_dataset(
 ) -> ValidationReport:
     """Read every row (up to max_rows; a Hub dataset's first `stream_rows`) and report what is wrong, where,
     and how to fix it. With a tokenizer: token statistics, and with `render` the first examples as the trainer
-    sees them (token by token, loss-carrying tokens marked)."""
+    sees them (token by token, loss-carrying tokens marked). `demo` means the method's view of the demo data."""
+    from training.demo_data import resolve_data_source
+
     spec = get_method(method)
+    source = resolve_data_source(source, method)
     with _gc_paused():
         report = _check_structure(source, spec, split, subset, column_map or {}, max_rows, stream_rows)
     if tokenizer is not None and report.normalised:
