@@ -28,10 +28,10 @@ def _assert_new_run_completes(manager) -> None:
     assert status.step == 3
 
 
-def test_second_start_refused_then_stop_keeps_weights(runs_root: Path, demo_model_path: Path):
+def test_second_start_refused_then_stop_keeps_weights(tmp_path: Path, demo_model_path: Path):
     from training.run_manager import RunActiveError, RunManager
 
-    manager = RunManager(root=runs_root)
+    manager = RunManager(root=tmp_path / "runs")  # an empty runs folder: nothing to restore
     assert manager.status().state == "idle"
     assert manager.stop() is False  # nothing to stop
 
