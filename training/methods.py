@@ -90,6 +90,11 @@ class MethodSpec:
 _BETA_HELP = ("How far the model may move from where it started: higher stays closer. 0.1 is the usual start; "
               "0.01 to 0.5 is typical.")
 
+def _demo_defaults(**overrides) -> dict:
+    """Training settings for the tiny random-init demo model: high learning rate, short sequences, few steps."""
+    return {"batch_size": 8, "grad_accum": 1, "max_length": 128, "warmup_ratio": 0.0, "logging_steps": 5, **overrides}
+
+
 _GENERATION_CONTROLS = (
     MethodControl("num_generations", "Completions per prompt", "Answers sampled for each prompt and compared with each "
                   "other. Batch size x gradient accumulation must be a multiple of it.", "int", 8, 2, 64),
@@ -111,8 +116,7 @@ METHODS: dict[str, MethodSpec] = {
         config_class="SFTConfig",
         key_metrics=("train/loss", "train/mean_token_accuracy"),
         defaults={"learning_rate": 2e-4},
-        demo_defaults={"max_steps": 400, "learning_rate": 3e-3, "batch_size": 16, "grad_accum": 1, "max_length": 128,
-                       "warmup_ratio": 0.0, "logging_steps": 10},
+        demo_defaults=_demo_defaults(max_steps=400, learning_rate=3e-3, batch_size=16, logging_steps=10),
     ),
     "dpo": MethodSpec(
         name="dpo",
@@ -125,8 +129,7 @@ METHODS: dict[str, MethodSpec] = {
         key_metrics=("train/rewards/margins", "train/rewards/accuracies", "train/loss", "train/rewards/chosen",
                      "train/rewards/rejected"),
         defaults={"learning_rate": 5e-6, "batch_size": 4, "grad_accum": 4},
-        demo_defaults={"max_steps": 40, "learning_rate": 1e-3, "batch_size": 8, "grad_accum": 1, "max_length": 128,
-                       "warmup_ratio": 0.0, "logging_steps": 5},
+        demo_defaults=_demo_defaults(max_steps=40, learning_rate=1e-3),
         controls=(
             MethodControl("beta", "Beta", _BETA_HELP, "float", 0.1, 0.0, 10.0),
             MethodControl("loss_type", "Loss", "sigmoid: the original DPO loss. ipo: more robust to noisy labels. "
@@ -147,8 +150,7 @@ METHODS: dict[str, MethodSpec] = {
         config_class="GRPOConfig",
         key_metrics=("train/reward", "train/reward_std", "train/completions/mean_length", "train/loss", "train/kl"),
         defaults={"learning_rate": 1e-5, "batch_size": 8, "grad_accum": 4, "max_length": 1024},
-        demo_defaults={"max_steps": 30, "learning_rate": 3e-3, "batch_size": 8, "grad_accum": 1, "max_length": 128,
-                       "warmup_ratio": 0.0, "logging_steps": 5},
+        demo_defaults=_demo_defaults(max_steps=30, learning_rate=3e-3),
         controls=(
             *_GENERATION_CONTROLS,
             MethodControl("beta", "KL penalty (beta)", "Penalty for drifting from the starting model. 0 (TRL's "
@@ -172,8 +174,7 @@ METHODS: dict[str, MethodSpec] = {
         config_class="KTOConfig",
         key_metrics=("train/rewards/chosen", "train/rewards/rejected", "train/kl", "train/rewards/margins", "train/loss"),
         defaults={"learning_rate": 5e-6, "batch_size": 4, "grad_accum": 4},
-        demo_defaults={"max_steps": 40, "learning_rate": 1e-3, "batch_size": 8, "grad_accum": 1, "max_length": 128,
-                       "warmup_ratio": 0.0, "logging_steps": 5},
+        demo_defaults=_demo_defaults(max_steps=40, learning_rate=1e-3),
         controls=(
             MethodControl("beta", "Beta", _BETA_HELP, "float", 0.1, 0.0, 10.0),
             MethodControl("desirable_weight", "Weight of good answers", "Raise it when good answers are rarer than "
@@ -193,8 +194,7 @@ METHODS: dict[str, MethodSpec] = {
         config_class="RewardConfig",
         key_metrics=("train/accuracy", "train/margin", "train/loss", "train/mean_reward"),
         defaults={"learning_rate": 1e-4, "batch_size": 4, "grad_accum": 4},
-        demo_defaults={"max_steps": 30, "learning_rate": 3e-3, "batch_size": 8, "grad_accum": 1, "max_length": 128,
-                       "warmup_ratio": 0.0, "logging_steps": 5},
+        demo_defaults=_demo_defaults(max_steps=30, learning_rate=3e-3),
         controls=(
             MethodControl("center_rewards_coefficient", "Centre the scores", "Pulls the scores' mean towards 0 "
                           "(0 = off; 0.01 is the usual value).", "float", 0.0, 0.0, 1.0),
@@ -213,8 +213,7 @@ METHODS: dict[str, MethodSpec] = {
         config_class="RLOOConfig",
         key_metrics=("train/reward", "train/reward_std", "train/completions/mean_length", "train/kl", "train/loss"),
         defaults={"learning_rate": 1e-5, "batch_size": 8, "grad_accum": 4, "max_length": 1024},
-        demo_defaults={"max_steps": 30, "learning_rate": 3e-3, "batch_size": 8, "grad_accum": 1, "max_length": 128,
-                       "warmup_ratio": 0.0, "logging_steps": 5},
+        demo_defaults=_demo_defaults(max_steps=30, learning_rate=3e-3),
         controls=(
             *_GENERATION_CONTROLS[:3],
             MethodControl("beta", "KL penalty (beta)", "Penalty for drifting from the starting model (TRL's default "

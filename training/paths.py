@@ -23,28 +23,26 @@ def data_dir() -> Path:
     return path.resolve()
 
 
-def runs_dir() -> Path:
-    path = data_dir() / "runs"
+def _subdir(name: str) -> Path:
+    path = data_dir() / name
     path.mkdir(parents=True, exist_ok=True)
     return path
+
+
+def runs_dir() -> Path:
+    return _subdir("runs")
 
 
 def models_dir() -> Path:
-    path = data_dir() / "models"
-    path.mkdir(parents=True, exist_ok=True)
-    return path
+    return _subdir("models")
 
 
 def trackio_dir() -> Path:
-    path = data_dir() / "trackio"
-    path.mkdir(parents=True, exist_ok=True)
-    return path
+    return _subdir("trackio")
 
 
 def uploads_dir() -> Path:
-    path = data_dir() / "uploads"
-    path.mkdir(parents=True, exist_ok=True)
-    return path
+    return _subdir("uploads")
 
 
 def configure_trackio_env() -> Path:
