@@ -21,9 +21,17 @@ def _busy() -> float | None:
     return load if load > 0.75 * (os.cpu_count() or 1) + 0.5 else None
 
 
+def _wait_until_quiet(limit: float = 120) -> float | None:
+    """The 1-minute load average still counts the tests before this one: give it time to decay."""
+    deadline = time.monotonic() + limit
+    while (load := _busy()) and time.monotonic() < deadline:
+        time.sleep(5)
+    return load
+
+
 @pytest.mark.integration
 def test_cpu_estimate_within_20_percent_then_measured(demo_model_path, tmp_path):
-    if load := _busy():
+    if load := _wait_until_quiet():
         pytest.skip(f"machine busy (load average {load:.1f}): a timing check would be meaningless")
     import trl  # noqa: F401 - the comparison is for a warm process, as in the app after start-up
 
