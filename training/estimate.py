@@ -566,7 +566,7 @@ def estimate_run(config: RunConfig, rows: int, mean_tokens: float, hardware: str
                  token_source: str = "measured with the model's tokenizer", *, quantization: str | None = None,
                  gradient_checkpointing: bool | None = None, eval_rows: int = 0, evals: int = 1,
                  use_measurements: bool = True, suggest: bool = True, prices: dict | None | bool = True,
-                 calibration: Path | None = None) -> Estimate:
+                 calibration: Path | None = None, padding: float | None = None) -> Estimate:
     """Time, cost and memory of `config` on `hardware` (default: this machine).
 
     quantization="4bit" estimates QLoRA (the config has no switch for it yet). prices=True fetches
@@ -636,7 +636,7 @@ def estimate_run(config: RunConfig, rows: int, mean_tokens: float, hardware: str
 
     # --- time: modelled, or measured on this hardware
     n = facts.compute_params
-    pad = PADDING_FACTOR if t.batch_size > 1 else 1.0
+    pad = (padding or PADDING_FACTOR) if t.batch_size > 1 else 1.0
     padded_seq = min(t.max_length + cost.completion_tokens, seq_tokens * pad)
     per_token = flop_mult * n + flop_mult * facts.layers * facts.attention_width * padded_seq
     per_token += 2 * n * cost.reference_forwards
@@ -895,12 +895,22 @@ def dataset_tokens(config: RunConfig, report=None) -> tuple[int, float, str, obj
     return report.usable_rows or 1000, mean, source, report
 
 
+def padding_from_stats(report) -> float | None:
+    """Batches pad to their longest example: with token statistics, at most max/mean (capped at the default)."""
+    stats = getattr(report, "token_stats", None)
+    if not stats or not stats.get("mean_tokens"):
+        return None
+    return max(1.0, min(PADDING_FACTOR, stats["max_tokens"] / stats["mean_tokens"]))
+
+
 def estimate_for_config(config: RunConfig, hardware: str | None = None, report=None, **kw) -> tuple[Estimate, object]:
     """Estimate from the config's dataset. Returns (estimate, validation report)."""
     rows, mean, source, report = dataset_tokens(config, report)
+    kw.setdefault("padding", padding_from_stats(report))
     return estimate_run(config, rows, mean, hardware, token_source=source, **kw), report
 
 
 def estimate_all_for_config(config: RunConfig, report=None, **kw) -> tuple[list[Estimate], object]:
     rows, mean, source, report = dataset_tokens(config, report)
+    kw.setdefault("padding", padding_from_stats(report))
     return estimate_all(config, rows, mean, source, **kw), report
