@@ -279,7 +279,7 @@ def run_training(
         del trainer
         _free_accelerator_memory()
     if record["status"] == "completed":
-        from training.estimate import record_run_throughput
+        from training.calibration import record_run_throughput
 
         record_run_throughput(record)  # never raises; later estimates for this model/method/hardware say "measured"
     return record

@@ -234,7 +234,7 @@ def test_popular_models_are_in_the_table(name):
 
 def test_table_architectures_match_their_published_sizes():
     """The architecture numbers and the published parameter count agree (checks both the table and the formula)."""
-    from training.estimate import _ARCH, facts_from_config
+    from training.model_facts import _ARCH, facts_from_config
 
     for name, (layers, hidden, inter, heads, kv, head_dim, vocab, tied, params) in _ARCH.items():
         cfg = {"hidden_size": hidden, "num_hidden_layers": layers, "intermediate_size": inter, "num_attention_heads": heads,
@@ -316,7 +316,7 @@ def test_registry_can_declare_method_costs(monkeypatch):
 
 
 def test_calibration_is_used_and_labelled_measured(tmp_path):
-    from training.estimate import find_measurement, record_measurement
+    from training.calibration import find_measurement, record_measurement
 
     path = tmp_path / "calibration.json"
     config = config_for(QWEN_05B, max_steps=100, batch_size=4, grad_accum=4, max_length=1024)
@@ -335,7 +335,7 @@ def test_calibration_is_used_and_labelled_measured(tmp_path):
 
 
 def test_record_run_throughput_from_run_json(tmp_path):
-    from training.estimate import find_measurement, record_run_throughput
+    from training.calibration import find_measurement, record_run_throughput
 
     path = tmp_path / "calibration.json"
     record = {
@@ -356,7 +356,7 @@ def test_record_run_throughput_from_run_json(tmp_path):
 
 
 def test_add_measurement_is_pure_and_bounded():
-    from training.estimate import MEASUREMENTS_KEPT, add_measurement
+    from training.calibration import MEASUREMENTS_KEPT, add_measurement
 
     store: dict = {"measurements": {}}
     for i in range(MEASUREMENTS_KEPT + 2):
@@ -395,7 +395,7 @@ def test_cli_estimate_without_hardware_names_this_machine(monkeypatch, capsys, d
 
 
 def test_record_run_throughput_after_resume_uses_train_seconds(tmp_path):
-    from training.estimate import record_run_throughput
+    from training.calibration import record_run_throughput
 
     record = {"status": "completed", "config": RunConfig.demo().to_dict(), "step": 400, "train_seconds": 80.0, "resumes": 1,
               "started_at": "2026-06-01T10:00:00+00:00", "finished_at": "2026-06-01T10:00:30+00:00",
