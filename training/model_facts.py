@@ -142,7 +142,6 @@ def table_lookup(name: str) -> ModelFacts | None:
     return None
 
 
-KNOWN_MODELS = _ARCH  # kept for callers of the first version
 
 
 def _demo_facts() -> ModelFacts:
