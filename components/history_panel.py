@@ -100,45 +100,45 @@ def handle_download(run_id: str | None, profile: gr.OAuthProfile | None):
     return f"Weights of `{run_id}`.", gr.update(value=str(archive), visible=True)
 
 
-def handle_rerun(run_id: str | None, profile: gr.OAuthProfile | None):
+def _run_action(run_id: str | None, profile: gr.OAuthProfile | None, action) -> str:
+    """Guard a write action on the picked run; turn refusals into a message and a warning."""
     if reason := refusal(profile):
         return f"🔒 {reason}"
     if not run_id:
         return "Pick a run first."
     try:
-        config = RunConfig.from_dict(get_run_manager().run_record(run_id)["config"])
-        config.run_name = None
-        new_id = get_run_manager().start(config)
+        return action(run_id)
     except (RunActiveError, ConfigError, ValueError) as exc:
         gr.Warning(str(exc))
         return f"⚠️ {exc}"
-    return f"Started `{new_id}` with the config of `{run_id}`."
 
 
-def handle_resume(run_id: str | None, profile: gr.OAuthProfile | None):
-    if reason := refusal(profile):
-        return f"🔒 {reason}"
-    if not run_id:
-        return "Pick a run first."
-    try:
-        get_run_manager().resume(run_id)
-    except (RunActiveError, ValueError) as exc:
-        gr.Warning(str(exc))
-        return f"⚠️ {exc}"
+def _rerun(run_id: str) -> str:
+    config = RunConfig.from_dict(get_run_manager().run_record(run_id)["config"])
+    config.run_name = None
+    return f"Started `{get_run_manager().start(config)}` with the config of `{run_id}`."
+
+
+def _resume(run_id: str) -> str:
+    get_run_manager().resume(run_id)
     return f"Resuming `{run_id}` from its last checkpoint."
 
 
-def handle_delete(run_id: str | None, profile: gr.OAuthProfile | None):
-    if reason := refusal(profile):
-        return f"🔒 {reason}"
-    if not run_id:
-        return "Pick a run first."
-    try:
-        get_run_manager().delete(run_id)
-    except (RunActiveError, ValueError) as exc:
-        gr.Warning(str(exc))
-        return f"⚠️ {exc}"
+def _delete(run_id: str) -> str:
+    get_run_manager().delete(run_id)
     return f"Deleted `{run_id}`."
+
+
+def handle_rerun(run_id: str | None, profile: gr.OAuthProfile | None):
+    return _run_action(run_id, profile, _rerun)
+
+
+def handle_resume(run_id: str | None, profile: gr.OAuthProfile | None):
+    return _run_action(run_id, profile, _resume)
+
+
+def handle_delete(run_id: str | None, profile: gr.OAuthProfile | None):
+    return _run_action(run_id, profile, _delete)
 
 
 def wire_history_panel(h: HistoryPanel) -> None:
