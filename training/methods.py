@@ -90,6 +90,10 @@ class MethodSpec:
 _BETA_HELP = ("How far the model may move from where it started: higher stays closer. 0.1 is the usual start; "
               "0.01 to 0.5 is typical.")
 
+_AFTER_SFT_HINT = (" On the demo, first train SFT, then put that run's weights folder (shown under Before vs after) "
+                   "in Model: the random-init demo model has no preferences to sharpen yet.")
+
+
 def _demo_defaults(**overrides) -> dict:
     """Training settings for the tiny random-init demo model: high learning rate, short sequences, few steps."""
     return {"batch_size": 8, "grad_accum": 1, "max_length": 128, "warmup_ratio": 0.0, "logging_steps": 5, **overrides}
@@ -122,7 +126,8 @@ METHODS: dict[str, MethodSpec] = {
         name="dpo",
         label="DPO: learn from preferred vs rejected answers",
         description="Show pairs of a better (chosen) and a worse (rejected) answer; the model learns to prefer the "
-                    "chosen one. Needs prompt, chosen and rejected (or chosen/rejected conversations).",
+                    "chosen one. Needs prompt, chosen and rejected (or chosen/rejected conversations)."
+                    + _AFTER_SFT_HINT,
         formats=("preference",),
         trainer_class="DPOTrainer",
         config_class="DPOConfig",
@@ -168,7 +173,7 @@ METHODS: dict[str, MethodSpec] = {
         name="kto",
         label="KTO: learn from answers marked good or bad",
         description="Each example is one answer with a thumbs-up or thumbs-down label (prompt, completion, label); "
-                    "preference pairs work too. No need to pair answers.",
+                    "preference pairs work too. No need to pair answers." + _AFTER_SFT_HINT,
         formats=("unpaired_preference", "preference"),
         trainer_class="KTOTrainer",
         config_class="KTOConfig",
