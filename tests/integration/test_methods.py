@@ -143,3 +143,22 @@ def test_dry_run_reports_speed_and_memory(demo_model_path):
     bad.rewards = [{"name": "exact", "column": "solution"}]
     failed = dry_run(bad, steps=2)
     assert not failed.ok and "needs column `solution`" in failed.error
+
+
+@pytest.mark.parametrize("method", ["sft", "dpo", "grpo", "kto", "reward", "rloo"])
+def test_every_method_trains_on_an_uploaded_file(tmp_path_factory, demo_model_path, method):
+    """The upload path: a file stored the way the UI stores uploads (generated name), then 2 real steps."""
+    import shutil
+
+    from components.config_mapping import store_upload
+    from training.data_sources import demo_dataset_path
+    from training.demo_data import demo_source_for
+
+    view = demo_source_for(method)
+    source = view if view != "demo" else str(demo_dataset_path())
+    picked = tmp_path_factory.mktemp(f"upload-{method}") / "my data.jsonl"
+    shutil.copyfile(source, picked)
+    stored = store_upload(str(picked))
+    assert Path(stored).parent.name == "uploads" and "my data" not in stored
+    record = _train(tmp_path_factory, method, 2, data__source=stored)
+    assert record["step"] == 2
