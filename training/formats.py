@@ -243,6 +243,16 @@ def _with_system(msgs: list[dict], record: dict) -> list[dict]:
     return msgs
 
 
+def _finish(record: dict, row: dict, problems: Problems, prompt: str | None,
+            answers: tuple[str, ...]) -> tuple[dict | None, Problems]:
+    """Last steps shared by the prompt/answer formats: the tools column, then one shape for prompt and answers."""
+    _tools(record, row, problems)
+    if problems:
+        return None, problems
+    _unify(row, prompt, answers)
+    return row, []
+
+
 def _tools(record: dict, out: dict, problems: Problems) -> None:
     """A `tools` column: a list of function schemas, or that list as a JSON string."""
     tools = record.get("tools")
@@ -319,8 +329,7 @@ def _messages(record: dict, need_assistant: bool) -> tuple[dict | None, Problems
         msgs = _with_system(msgs, record)
     out, problems = _check_messages(msgs, "messages", need_assistant)
     row = {"messages": out}
-    if "tools" in record:
-        _tools(record, row, problems)
+    _tools(record, row, problems)
     return (row if not problems else None), problems
 
 
@@ -338,8 +347,7 @@ def _sharegpt(record: dict, need_assistant: bool) -> tuple[dict | None, Problems
         msgs.append({"role": role, "content": turn.get("value")})
     out, problems = _check_messages(_with_system(msgs, record), "conversations", need_assistant)
     row = {"messages": out}
-    if "tools" in record:
-        _tools(record, row, problems)
+    _tools(record, row, problems)
     return (row if not problems else None), _sharegpt_fields(problems, "conversations")
 
 
@@ -377,12 +385,7 @@ def _prompt_completion(record: dict, need_assistant: bool) -> tuple[dict | None,
     completion, more = _text_or_messages(record, "completion", conversation=False)
     problems += more
     row = {"prompt": prompt, "completion": completion}
-    if "tools" in record:
-        _tools(record, row, problems)
-    if problems:
-        return None, problems
-    _unify(row, "prompt", ("completion",))
-    return row, []
+    return _finish(record, row, problems, "prompt", ("completion",))
 
 
 def _prompt_only(record: dict, need_assistant: bool) -> tuple[dict | None, Problems]:
@@ -390,8 +393,7 @@ def _prompt_only(record: dict, need_assistant: bool) -> tuple[dict | None, Probl
     # the other columns stay: TRL passes them to reward functions (e.g. a reference `solution`)
     row = {k: v for k, v in record.items() if k not in ("prompt", "tools")}
     row["prompt"] = prompt
-    if "tools" in record:
-        _tools(record, row, problems)
+    _tools(record, row, problems)
     return (row if not problems else None), problems
 
 
@@ -410,12 +412,7 @@ def _preference(record: dict, need_assistant: bool) -> tuple[dict | None, Proble
         value, more = _text_or_messages(record, side, conversation=not explicit, role="assistant")
         row[side] = value
         problems += more
-    if "tools" in record:
-        _tools(record, row, problems)
-    if problems:
-        return None, problems
-    _unify(row, "prompt" if explicit else None, ("chosen", "rejected"))
-    return row, []
+    return _finish(record, row, problems, "prompt" if explicit else None, ("chosen", "rejected"))
 
 
 def _unpaired_preference(record: dict, need_assistant: bool) -> tuple[dict | None, Problems]:
@@ -428,12 +425,7 @@ def _unpaired_preference(record: dict, need_assistant: bool) -> tuple[dict | Non
         problems.append(("label", f"is {got!r} ({_type_name(got)}); a KTO label must be true (a good answer) or false "
                                   "(a bad one); 1/0 and \"true\"/\"false\" also work"))
     row = {"prompt": prompt, "completion": completion, "label": label}
-    if "tools" in record:
-        _tools(record, row, problems)
-    if problems:
-        return None, problems
-    _unify(row, "prompt", ("completion",))
-    return row, []
+    return _finish(record, row, problems, "prompt", ("completion",))
 
 
 NORMALISERS: dict[str, Callable[[dict, bool], tuple[dict | None, Problems]]] = {
