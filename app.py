@@ -42,11 +42,11 @@ from components.settings_panels import (
     wire_method_defaults,
 )
 from components.validate_panel import create_validate_panel
-from training.access import AccessPolicy
-from training.config import RunConfig
-from training.methods import get_method
-from training.paths import configure_trackio_env
-from training.run_manager import get_run_manager
+from training.config.schema import RunConfig
+from training.hosting.access import AccessPolicy
+from training.hosting.paths import configure_trackio_env
+from training.methods.registry import get_method
+from training.run.manager import get_run_manager
 
 CSS = """
 .hint {font-size: 0.85em; opacity: 0.8}
@@ -60,7 +60,7 @@ The defaults run offline: a tiny built-in model memorises invented facts in abou
 
 
 def default_config() -> tuple[RunConfig, str | None]:
-    from training.model_loading import default_model
+    from training.models.loading import default_model
 
     name, note = default_model()
     if name == "demo":
@@ -93,8 +93,8 @@ def warn_remote_code(enabled: bool) -> None:
 
 
 def build_app() -> gr.Blocks:
-    from training.demo_data import demo_questions
-    from training.hardware import detect_flavor
+    from training.data.demo_data import demo_questions
+    from training.estimate.hardware import detect_flavor
 
     config, note = default_config()
     policy = AccessPolicy.from_env()
@@ -203,7 +203,7 @@ def create_server():
 def main() -> None:
     import uvicorn
 
-    from training.secrets import install_log_redaction, redact_std_streams
+    from training.hosting.secrets import install_log_redaction, redact_std_streams
 
     redact_std_streams()
     install_log_redaction()

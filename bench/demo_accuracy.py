@@ -40,11 +40,11 @@ def main() -> int:
     print(f"DATA_DIR={os.environ['DATA_DIR']}", flush=True)
 
     t_import = time.perf_counter()
-    from training import inference
-    from training.config import RunConfig
-    from training.demo_data import demo_questions
-    from training.engine import run_training
-    from training.paths import runs_dir
+    from training.config.schema import RunConfig
+    from training.data.demo_data import demo_questions
+    from training.hosting.paths import runs_dir
+    from training.run import inference
+    from training.run.engine import run_training
 
     config = RunConfig.demo()
     import_seconds = time.perf_counter() - t_import

@@ -3,7 +3,7 @@
     python bench/engine_vs_trl.py [--steps 150] [--repeats 2] [--data-dir DIR]
 
 Both sides train the demo model on the demo data with the demo preset's hyperparameters.
-Ours goes through `training.engine.run_training` exactly as the app does (Trackio logging on,
+Ours goes through `training.run.engine.run_training` exactly as the app does (Trackio logging on,
 our progress callback, live run.json, resumable checkpoints, saving); the plain script builds
 `SFTConfig` + `SFTTrainer` by hand with the same hyperparameters, report_to="none" and no
 checkpoints. Both losses must match (same seed, same data order): the final losses are printed. Each side runs `--repeats` times in alternating order
@@ -38,7 +38,7 @@ STEADY_FROM = 10
 
 
 def _demo_config(steps: int):
-    from training.config import RunConfig
+    from training.config.schema import RunConfig
 
     config = RunConfig.demo()
     config.train.max_steps = steps
@@ -46,8 +46,8 @@ def _demo_config(steps: int):
 
 
 def run_ours(steps: int, index: int) -> dict:
-    from training.engine import Progress, run_training
-    from training.paths import runs_dir
+    from training.hosting.paths import runs_dir
+    from training.run.engine import Progress, run_training
 
     config = _demo_config(steps)
     config.run_name = f"bench-ours-{index}"
@@ -75,9 +75,9 @@ def run_plain(steps: int, index: int) -> dict:
     from transformers import AutoModelForCausalLM, AutoTokenizer, TrainerCallback
     from trl import SFTConfig, SFTTrainer
 
-    from training.demo_data import demo_rows
-    from training.demo_model import ensure_demo_model
-    from training.paths import runs_dir
+    from training.data.demo_data import demo_rows
+    from training.hosting.paths import runs_dir
+    from training.models.demo_model import ensure_demo_model
 
     t0 = time.perf_counter()
     model_dir = str(ensure_demo_model())
@@ -145,7 +145,7 @@ def main() -> int:
 
     import torch
 
-    from training.demo_model import ensure_demo_model
+    from training.models.demo_model import ensure_demo_model
 
     ensure_demo_model()
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads", flush=True)

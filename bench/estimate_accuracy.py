@@ -40,10 +40,10 @@ def main() -> int:
     import trl  # noqa: F401
 
     print(f"import of the training stack: {time.perf_counter() - t0:.1f} s (not part of the comparison)")
-    from training import estimate as E
-    from training.config import RunConfig
-    from training.demo_model import ensure_demo_model
-    from training.engine import run_training
+    from training.config.schema import RunConfig
+    from training.estimate import quote as E
+    from training.models.demo_model import ensure_demo_model
+    from training.run.engine import run_training
 
     ensure_demo_model()
     config = RunConfig.demo()

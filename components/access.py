@@ -1,10 +1,10 @@
-"""Applying the role rules (training.access) to the signed-in Hugging Face user of each event."""
+"""Applying the role rules (training.hosting.access) to the signed-in Hugging Face user of each event."""
 
 from __future__ import annotations
 
 import gradio as gr
 
-from training.access import AccessPolicy
+from training.hosting.access import AccessPolicy
 
 
 def identity(profile: gr.OAuthProfile | None) -> tuple[str | None, list[str]]:

@@ -7,8 +7,8 @@ import json
 import gradio as gr
 
 from components.access import require_writer
-from training.config import ConfigError, RunConfig
-from training.run_manager import RunActiveError, get_run_manager
+from training.config.schema import ConfigError, RunConfig
+from training.run.manager import RunActiveError, get_run_manager
 
 
 def start_training(config_json: str, profile: gr.OAuthProfile | None) -> str:

@@ -7,7 +7,7 @@ import shutil
 import uuid
 from pathlib import Path
 
-from training.config import (
+from training.config.schema import (
     ConfigError,
     DataSettings,
     LoraSettings,
@@ -16,9 +16,9 @@ from training.config import (
     TrainSettings,
     apply_method_defaults,
 )
-from training.methods import METHODS, get_method
-from training.paths import uploads_dir
-from training.rewards import REWARD_KINDS
+from training.hosting.paths import uploads_dir
+from training.methods.registry import METHODS, get_method
+from training.methods.rewards import REWARD_KINDS
 
 UPLOAD_SUFFIXES = (".csv", ".tsv", ".json", ".jsonl", ".ndjson", ".parquet")
 

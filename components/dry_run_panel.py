@@ -14,7 +14,7 @@ import gradio as gr
 
 from components.config_mapping import config_from_values
 from components.messages import describe_config_error
-from training.config import ConfigError, check_config
+from training.config.schema import ConfigError, check_config
 
 
 @dataclass
@@ -49,9 +49,9 @@ def render_dry_run(report) -> str:
 
 
 def handle_dry_run(*values) -> str:
-    from training.adapters import qlora_unavailable_reason
-    from training.dry_run import dry_run
-    from training.run_manager import get_run_manager
+    from training.models.adapters import qlora_unavailable_reason
+    from training.run.dry_run import dry_run
+    from training.run.manager import get_run_manager
 
     if get_run_manager().status().active:
         gr.Warning("A run is training; check after it finishes.")

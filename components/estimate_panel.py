@@ -3,7 +3,7 @@
 The summary speaks plainly about the chosen hardware; the table lists every flavor with this
 machine marked and the cheapest flavor that fits highlighted; the details list the assumptions.
 It refreshes by itself when a setting changes (queued, latest settings win), so it never blocks
-the page. Handlers are thin: map UI values to a RunConfig, call training.estimate.
+the page. Handlers are thin: map UI values to a RunConfig, call training.estimate.quote.
 """
 
 from __future__ import annotations
@@ -17,8 +17,8 @@ import gradio as gr
 
 from components.config_mapping import config_from_values, store_upload
 from components.messages import describe_config_error
-from training.config import ConfigError, check_config
-from training.hardware import CATALOGUE
+from training.config.schema import ConfigError, check_config
+from training.estimate.hardware import CATALOGUE
 
 TABLE_HEADERS = ["", "Hardware", "Time", "Cost", "Memory needed", "Fits"]
 _REPORTS_KEPT = 8
@@ -102,7 +102,7 @@ def _cell(text: str, strong: bool) -> str:
 
 
 def flavor_rows(estimates, selected: str) -> list[list[str]]:
-    from training.estimate import cheapest_fitting, plain_cost, plain_duration
+    from training.estimate.quote import cheapest_fitting, plain_cost, plain_duration
 
     best = cheapest_fitting(estimates)
     rows = []
@@ -139,7 +139,7 @@ def render_summary(est, best, report) -> str:
     elif est.verdict == "does not fit":
         head += "\n\n❌ **Does not fit on any flavor.** Pick a smaller model."
     if best is not None and best.hardware != est.hardware:
-        from training.estimate import plain_cost, plain_duration
+        from training.estimate.quote import plain_cost, plain_duration
 
         head += (f"\n\nCheapest flavor that fits: **{best.hardware_label}**, {plain_duration(best.seconds)}, "
                  f"{plain_cost(best.cost_usd)}.")
@@ -153,7 +153,7 @@ def render_details(est) -> str:
 
 
 def handle_estimate(hardware, *values):
-    from training.estimate import cheapest_fitting, estimate_all_for_config
+    from training.estimate.quote import cheapest_fitting, estimate_all_for_config
 
     try:
         config = check_config(config_from_values(*_stored_upload(list(values))))

@@ -1,6 +1,6 @@
 """After training: publish to the Hub, merge and download, get the script, run on Hugging Face Jobs.
 
-Thin handlers over training.publish, training.merge_export, training.export_script and training.jobs.
+Thin handlers over training.publish.hub, training.publish.merge, training.publish.script and training.publish.jobs.
 Pushing, merging (a weights download), submitting and cancelling jobs are guarded by the role rules,
 like the History panel's write actions.
 """
@@ -14,7 +14,7 @@ from pathlib import Path
 import gradio as gr
 
 from components.access import refusal
-from training.run_manager import get_run_manager
+from training.run.manager import get_run_manager
 
 JOB_HEADERS = ["job id", "flavor", "status", "weights repo", "estimate", "submitted"]
 
@@ -66,7 +66,7 @@ def run_dir(run_id: str | None) -> Path:
 
 
 def job_rows() -> tuple[list[list], list[str]]:
-    from training.jobs import stored_jobs
+    from training.publish.jobs import stored_jobs
 
     jobs = stored_jobs()
     rows = [[j.get("job_id"), j.get("flavor"), j.get("status"), j.get("hub_model_id"), j.get("estimate"),
@@ -75,15 +75,15 @@ def job_rows() -> tuple[list[list], list[str]]:
 
 
 def _token(oauth_token: gr.OAuthToken | None) -> str | None:
-    from training.jobs import resolve_token
+    from training.publish.jobs import resolve_token
 
     return resolve_token(oauth_token.token if oauth_token is not None else None)
 
 
 def create_export_panel() -> ExportPanel:
-    from training.hardware import CATALOGUE
-    from training.jobs import NEEDS_NETWORK
-    from training.merge_export import gguf_status
+    from training.estimate.hardware import CATALOGUE
+    from training.publish.jobs import NEEDS_NETWORK
+    from training.publish.merge import gguf_status
 
     ids = finished_run_ids()
     with gr.Row():
@@ -146,7 +146,7 @@ def handle_preview_card(run_id: str | None, repo_id: str, merged: bool):
     """The card as it would be pushed (without sample generations, which need both models loaded)."""
     import tempfile
 
-    from training.publish import build_upload_folder, check_repo_id
+    from training.publish.hub import build_upload_folder, check_repo_id
 
     try:
         folder = Path(tempfile.mkdtemp(prefix="card-")) / "upload"
@@ -164,7 +164,7 @@ def handle_push(run_id: str | None, repo_id: str, private: bool, merged: bool, t
                 profile: gr.OAuthProfile | None, oauth_token: gr.OAuthToken | None):
     if reason := refusal(profile):
         return f"🔒 {reason}"
-    from training.publish import collect_samples, push_run
+    from training.publish.hub import collect_samples, push_run
 
     try:
         folder = run_dir(run_id)
@@ -180,7 +180,7 @@ def handle_push(run_id: str | None, repo_id: str, private: bool, merged: bool, t
 def handle_merge(run_id: str | None, profile: gr.OAuthProfile | None):
     if reason := refusal(profile):
         return f"🔒 {reason}", gr.update(visible=False)
-    from training.merge_export import merge_run, zip_folder
+    from training.publish.merge import merge_run, zip_folder
 
     try:
         folder = run_dir(run_id)
@@ -194,8 +194,8 @@ def handle_merge(run_id: str | None, profile: gr.OAuthProfile | None):
 
 
 def handle_get_script(run_id: str | None):
-    from training.export_script import SCRIPT_NAME, script_for_run
-    from training.secrets import redact
+    from training.hosting.secrets import redact
+    from training.publish.script import SCRIPT_NAME, script_for_run
 
     try:
         folder = run_dir(run_id)
@@ -208,8 +208,8 @@ def handle_get_script(run_id: str | None):
 
 
 def _plan(run_id, flavor, hub_model_id, trackio_space):
-    from training.config import RunConfig
-    from training.jobs import plan_job
+    from training.config.schema import RunConfig
+    from training.publish.jobs import plan_job
 
     record = get_run_manager().run_record(run_id) if run_id else None
     if record is None:
@@ -219,7 +219,7 @@ def _plan(run_id, flavor, hub_model_id, trackio_space):
 
 
 def handle_plan_job(run_id: str | None, flavor: str, hub_model_id: str, trackio_space: str):
-    from training.jobs import describe_plan
+    from training.publish.jobs import describe_plan
 
     try:
         return describe_plan(_plan(run_id, flavor, hub_model_id, trackio_space))
@@ -231,7 +231,7 @@ def handle_submit_job(run_id: str | None, flavor: str, hub_model_id: str, tracki
                       profile: gr.OAuthProfile | None, oauth_token: gr.OAuthToken | None):
     if reason := refusal(profile):
         return f"🔒 {reason}", gr.skip(), gr.skip()
-    from training.jobs import submit_job
+    from training.publish.jobs import submit_job
 
     try:
         job = submit_job(_plan(run_id, flavor, hub_model_id, trackio_space), _token(oauth_token))
@@ -243,7 +243,7 @@ def handle_submit_job(run_id: str | None, flavor: str, hub_model_id: str, tracki
 
 
 def handle_job_status(job_id: str | None, oauth_token: gr.OAuthToken | None):
-    from training.jobs import refresh_job
+    from training.publish.jobs import refresh_job
 
     if not job_id:
         return "Pick a job first.", gr.skip()
@@ -255,7 +255,7 @@ def handle_job_status(job_id: str | None, oauth_token: gr.OAuthToken | None):
 
 
 def handle_job_logs(job_id: str | None, oauth_token: gr.OAuthToken | None):
-    from training.jobs import job_logs
+    from training.publish.jobs import job_logs
 
     if not job_id:
         return "Pick a job first.", gr.update(visible=False)
@@ -269,7 +269,7 @@ def handle_job_logs(job_id: str | None, oauth_token: gr.OAuthToken | None):
 def handle_cancel_job(job_id: str | None, profile: gr.OAuthProfile | None, oauth_token: gr.OAuthToken | None):
     if reason := refusal(profile):
         return f"🔒 {reason}", gr.skip()
-    from training.jobs import cancel
+    from training.publish.jobs import cancel
 
     if not job_id:
         return "Pick a job first.", gr.skip()

@@ -10,8 +10,8 @@ from pathlib import Path
 import gradio as gr
 
 from components.access import refusal
-from training.config import ConfigError, RunConfig
-from training.run_manager import RunActiveError, get_run_manager
+from training.config.schema import ConfigError, RunConfig
+from training.run.manager import RunActiveError, get_run_manager
 
 HEADERS = ["run", "method", "model", "dataset", "status", "steps", "final loss", "duration", "started at"]
 

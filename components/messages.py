@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from training.config import ConfigError
+from training.config.schema import ConfigError
 
 
 def describe_config_error(exc: ConfigError) -> str:

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 import gradio as gr
 
-from training.methods import METHODS
+from training.methods.registry import METHODS
 
 SCORE_HEADERS = ["prompt", "chosen", "rejected", "score chosen", "score rejected", "chosen wins"]
 
@@ -36,7 +36,7 @@ def create_scores_panel() -> ScoresPanel:
 
 
 def score_rows(scores) -> tuple[str, list[list]]:
-    """Summary and table rows for a list of training.inference.PairScore."""
+    """Summary and table rows for a list of training.run.inference.PairScore."""
     rows = [[s.prompt[-200:], s.chosen[:200], s.rejected[:200], s.chosen_score, s.rejected_score,
              "✅" if s.correct else "❌"] for s in scores]
     wins = sum(s.correct for s in scores)
@@ -44,9 +44,9 @@ def score_rows(scores) -> tuple[str, list[list]]:
 
 
 def handle_score_pairs():
-    from training.config import RunConfig
-    from training.inference import score_run_pairs
-    from training.run_manager import get_run_manager
+    from training.config.schema import RunConfig
+    from training.run.inference import score_run_pairs
+    from training.run.manager import get_run_manager
 
     s = get_run_manager().status()
     if not s.model_dir or s.active:

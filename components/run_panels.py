@@ -14,8 +14,8 @@ import gradio as gr
 from components.access import refusal
 from components.config_mapping import config_from_values
 from components.messages import describe_config_error
-from training.config import ConfigError
-from training.run_manager import RunActiveError, RunStatus, get_run_manager
+from training.config.schema import ConfigError
+from training.run.manager import RunActiveError, RunStatus, get_run_manager
 
 TRACKIO_PATH = "/trackio/"
 
@@ -175,7 +175,7 @@ def display_answer(text: str) -> str:
 
 def _finished_run() -> RunStatus | None:
     """The newest run with weights to chat with; None (with a warning) otherwise."""
-    from training.methods import get_method
+    from training.methods.registry import get_method
 
     s = get_run_manager().status()
     if not s.model_dir or s.active:
@@ -189,7 +189,7 @@ def _finished_run() -> RunStatus | None:
 
 
 def handle_compare(prompt: str):
-    from training.inference import compare
+    from training.run.inference import compare
 
     s = _finished_run()
     if s is None:
@@ -207,9 +207,9 @@ def handle_compare(prompt: str):
 
 
 def handle_check_all():
-    from training.demo_data import demo_questions
-    from training.holdout import read_eval_prompts
-    from training.inference import contains_fact, generate
+    from training.data.demo_data import demo_questions
+    from training.run.holdout import read_eval_prompts
+    from training.run.inference import contains_fact, generate
 
     s = _finished_run()
     if s is None:
@@ -236,7 +236,7 @@ def _mark(score: dict) -> str:
 
 def _check_held_out(s: RunStatus, records: list[dict]):
     """Score the rows the run held out (never trained on) against their reference answers."""
-    from training.holdout import compare_held_out
+    from training.run.holdout import compare_held_out
 
     model = s.config["model"]
     rows, totals = compare_held_out(model["name_or_path"], s.model_dir, records, model.get("trust_remote_code", False))

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 import gradio as gr
 
-from training.config import (
+from training.config.schema import (
     TARGET_MODULE_PRESETS,
     DataSettings,
     LoraSettings,
@@ -22,7 +22,7 @@ from training.config import (
     field_help,
     is_demo_model,
 )
-from training.methods import METHODS
+from training.methods.registry import METHODS
 
 
 def _kw(section: type, name: str) -> dict:
@@ -94,9 +94,9 @@ def _readable_source(source: str, upload, hub_id: str) -> str:
 
 def handle_suggest_mapping(source: str, upload, hub_id: str, split: str, current: str):
     """Fill the column mapping from synonyms (question → prompt, winner → chosen, ...), from the first rows."""
-    from training.column_mapping import suggest_column_map
-    from training.data_sources import DataSourceError, load_records
-    from training.formats import detect_format
+    from training.data.column_mapping import suggest_column_map
+    from training.data.formats import detect_format
+    from training.data.sources import DataSourceError, load_records
 
     try:
         loaded = load_records(_readable_source(source, upload, hub_id), split=(split or "train").strip(), limit=200)
@@ -124,7 +124,7 @@ class MethodPanel:
 
 
 def _control_component(control, value, elem_id: str):
-    """One method control rendered from its declaration (training.methods.MethodControl)."""
+    """One method control rendered from its declaration (training.methods.registry.MethodControl)."""
     kw = {"label": control.label, "info": control.help, "elem_id": elem_id}
     if control.type == "bool":
         return gr.Checkbox(value=bool(value), **kw)
@@ -135,7 +135,7 @@ def _control_component(control, value, elem_id: str):
 
 
 def _reward_component(kind: str, key: str, value):
-    from training.rewards import REWARD_KINDS
+    from training.methods.rewards import REWARD_KINDS
 
     spec = REWARD_KINDS[kind]
     elem_id = f"reward-{kind}-{key}".replace("_", "-")
@@ -232,7 +232,7 @@ class LoraPanel:
 def create_lora_panel(default: RunConfig) -> LoraPanel:
     """LoRA (r, alpha, dropout, target presets, rsLoRA, DoRA), QLoRA (disabled with its reason where it cannot run)
     or, with Use LoRA off, full fine-tuning."""
-    from training.adapters import qlora_unavailable_reason, target_preset
+    from training.models.adapters import qlora_unavailable_reason, target_preset
 
     lo = default.lora
     qlora_reason = qlora_unavailable_reason()

@@ -16,7 +16,7 @@ import gradio as gr
 from components.config_mapping import config_from_values
 from components.dataset_views import compatibility_markdown, preview_html
 from components.messages import describe_config_error
-from training.config import ConfigError
+from training.config.schema import ConfigError
 
 ERROR_HEADERS = ["row", "field", "problem"]
 
@@ -53,7 +53,7 @@ def create_validate_panel(inputs: list | None = None) -> ValidatePanel:
 
 def _tokenizer(model_name: str, trust_remote_code: bool):
     """The model's tokenizer, or None and the reason it could not be loaded."""
-    from training.model_loading import ModelLoadError, load_tokenizer_cached
+    from training.models.loading import ModelLoadError, load_tokenizer_cached
 
     for attempt in range(2):
         try:
@@ -92,7 +92,7 @@ def summary_markdown(report, tokenizer_note: str | None) -> str:
 
 
 def _validate(values, full: bool):
-    from training.validation import HUB_STREAM_ROWS, validate_dataset
+    from training.data.validation import HUB_STREAM_ROWS, validate_dataset
 
     try:
         config = config_from_values(*values)

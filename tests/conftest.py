@@ -33,7 +33,7 @@ def isolated_data_dir(tmp_path_factory: pytest.TempPathFactory):
 @pytest.fixture(scope="session")
 def demo_model_path(isolated_data_dir: Path) -> Path:
     """The built-in demo model, written once per session into DATA_DIR/models (about 3 s)."""
-    from training.demo_model import ensure_demo_model
+    from training.models.demo_model import ensure_demo_model
 
     return ensure_demo_model()
 

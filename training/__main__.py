@@ -1,3 +1,3 @@
-from training.cli import main
+from training.cli.main import main
 
 raise SystemExit(main())

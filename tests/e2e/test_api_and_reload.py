@@ -34,7 +34,7 @@ def _step_rate(client, seconds: float) -> float:
 @pytest.fixture(scope="module")
 def long_run(app_server):
     """One run started by 20 simultaneous API calls; the module's tests watch it."""
-    from training.config import RunConfig
+    from training.config.schema import RunConfig
 
     config = RunConfig.demo()
     config.train.max_steps = 2000

@@ -35,8 +35,8 @@ def runs_root(isolated_data_dir: Path) -> Path:
 @pytest.fixture(scope="session")
 def demo_run(runs_root: Path, demo_model_path: Path) -> FinishedRun:
     """The default demo config (RunConfig.demo()), trained to completion through a fresh RunManager."""
-    from training.config import RunConfig
-    from training.run_manager import RunManager
+    from training.config.schema import RunConfig
+    from training.run.manager import RunManager
 
     manager = RunManager(root=runs_root)
     t0 = time.monotonic()

@@ -20,7 +20,7 @@ def losses(metrics) -> list[float]:
 
 def short_config(steps: int = 5, **train):
     """The demo config cut to a few steps: proves a run starts and finishes, quickly."""
-    from training.config import RunConfig
+    from training.config.schema import RunConfig
 
     config = RunConfig.demo()
     config.train.max_steps = steps

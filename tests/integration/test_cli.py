@@ -37,8 +37,8 @@ def test_cli_train_writes_reusable_run_json(tmp_path: Path, subprocess_env: dict
     assert (Path(record["model_dir"]) / "config.json").exists()
 
     # The run.json is a config file for the next run.
-    from training.cli import build_parser, config_from_args
-    from training.config import RunConfig
+    from training.cli.main import build_parser, config_from_args
+    from training.config.schema import RunConfig
 
     args = build_parser().parse_args(["train", "--config", str(out / "run.json"), "--output-dir", str(tmp_path / "again")])
     again = config_from_args(args)

@@ -29,7 +29,7 @@ def test_demo_loss_falls(demo_run):
 
 
 def test_demo_run_json(demo_run):
-    from training.config import RunConfig
+    from training.config.schema import RunConfig
 
     record = json.loads((demo_run.output_dir / "run.json").read_text())
     assert record["status"] == "completed"
@@ -65,8 +65,8 @@ def test_demo_run_in_history(demo_run):
 
 
 def test_tuned_model_answers_and_base_does_not(demo_run):
-    from training import inference
-    from training.demo_data import SYSTEM_PROMPT, demo_questions
+    from training.data.demo_data import SYSTEM_PROMPT, demo_questions
+    from training.run import inference
 
     questions = demo_questions()
     system_prompt = demo_run.status.system_prompt

@@ -35,10 +35,10 @@ def test_cpu_estimate_within_20_percent_then_measured(demo_model_path, tmp_path)
         pytest.skip(f"machine busy (load average {load:.1f}): a timing check would be meaningless")
     import trl  # noqa: F401 - the comparison is for a warm process, as in the app after start-up
 
-    from training.calibration import record_run_throughput
-    from training.config import RunConfig
-    from training.engine import run_training
-    from training.estimate import estimate_for_config
+    from training.config.schema import RunConfig
+    from training.estimate.calibration import record_run_throughput
+    from training.estimate.quote import estimate_for_config
+    from training.run.engine import run_training
 
     config = RunConfig.demo()
     config.train.max_steps = STEPS

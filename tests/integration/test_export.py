@@ -18,9 +18,9 @@ REPO_ROOT = Path(__file__).resolve().parents[2]
 
 @pytest.fixture(scope="module")
 def lora_file_run(runs_root: Path, demo_model_path: Path) -> dict:
-    from training.config import RunConfig
-    from training.data_sources import demo_dataset_path
-    from training.engine import run_training
+    from training.config.schema import RunConfig
+    from training.data.sources import demo_dataset_path
+    from training.run.engine import run_training
 
     config = RunConfig.demo()
     config.data.source = str(demo_dataset_path())  # a file, not `demo`: 5 rows held out by default
@@ -31,7 +31,7 @@ def lora_file_run(runs_root: Path, demo_model_path: Path) -> dict:
 
 
 def test_rows_held_out_and_compared(lora_file_run, runs_root):
-    from training.holdout import compare_held_out, read_eval_prompts
+    from training.run.holdout import compare_held_out, read_eval_prompts
 
     assert lora_file_run["status"] == "completed", lora_file_run["error"]
     assert lora_file_run["eval_rows"] == 5
@@ -47,7 +47,7 @@ def test_merge_round_trip(lora_file_run, runs_root, tmp_path):
     from peft import PeftModel
     from transformers import AutoModelForCausalLM
 
-    from training.merge_export import merge_run, zip_folder
+    from training.publish.merge import merge_run, zip_folder
 
     merged = merge_run(runs_root / "it-export", tmp_path / "merged")
     assert (merged / "config.json").exists() and not (merged / "adapter_config.json").exists()
@@ -63,7 +63,7 @@ def test_merge_round_trip(lora_file_run, runs_root, tmp_path):
 
 
 def test_exported_script_runs_end_to_end(lora_file_run, runs_root, tmp_path, subprocess_env):
-    from training.export_script import script_for_run
+    from training.publish.script import script_for_run
 
     script = tmp_path / "train.py"
     script.write_text(script_for_run(runs_root / "it-export"))
@@ -81,7 +81,7 @@ def test_exported_script_runs_end_to_end(lora_file_run, runs_root, tmp_path, sub
     assert record["config"]["train"]["max_steps"] == 2 and record["config"]["lora"]["r"] == 4
     # the script holds out the same rows as the engine did
     assert (out / "eval_prompts.jsonl").read_text() == (runs_root / "it-export" / "eval_prompts.jsonl").read_text()
-    from training.config import RunConfig
+    from training.config.schema import RunConfig
 
     RunConfig.from_dict(record["config"])  # run.json's config replays in the app
     for path in out.rglob("*"):

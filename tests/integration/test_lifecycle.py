@@ -36,7 +36,7 @@ def _read(run_dir: Path) -> dict:
 
 def test_sigkill_then_resume_from_app_and_cli(tmp_path: Path, subprocess_env: dict, demo_model_path: Path):
     """Kill -9 the training process after a checkpoint; the app lists the run as interrupted; resume ends at the final step."""
-    from training.run_manager import RunManager
+    from training.run.manager import RunManager
 
     root = tmp_path / "runs"
     run_dir = root / "killed"
@@ -72,7 +72,7 @@ def test_sigkill_then_resume_from_app_and_cli(tmp_path: Path, subprocess_env: di
 
 
 def test_exception_at_step_k_then_resume_in_the_manager(tmp_path: Path, demo_model_path: Path):
-    from training.run_manager import RunManager
+    from training.run.manager import RunManager
 
     manager = RunManager(root=tmp_path)
 
@@ -97,7 +97,7 @@ def test_exception_at_step_k_then_resume_in_the_manager(tmp_path: Path, demo_mod
 def test_nan_loss_fails_with_plain_advice(tmp_path: Path, demo_model_path: Path):
     import torch
 
-    from training.run_manager import RunManager
+    from training.run.manager import RunManager
 
     def poison(step, model):
         if step == 3:
@@ -115,7 +115,7 @@ def test_nan_loss_fails_with_plain_advice(tmp_path: Path, demo_model_path: Path)
 
 
 def test_cancel_discards_weights(tmp_path: Path, demo_model_path: Path):
-    from training.run_manager import RunManager
+    from training.run.manager import RunManager
 
     manager = RunManager(root=tmp_path)
     run_id = manager.start(short_config(steps=400, save_steps=2))
@@ -144,7 +144,7 @@ def test_cli_ctrl_c_is_a_graceful_stop(tmp_path: Path, subprocess_env: dict, dem
 
 
 def test_run_json_is_written_while_training(tmp_path: Path, demo_model_path: Path):
-    from training.run_manager import RunManager
+    from training.run.manager import RunManager
 
     manager = RunManager(root=tmp_path)
     run_id = manager.start(short_config(steps=400, logging_steps=2))

@@ -13,8 +13,8 @@ pytestmark = pytest.mark.integration
 
 @pytest.fixture(scope="module")
 def lora_run(runs_root: Path, demo_model_path: Path) -> dict:
-    from training.config import RunConfig
-    from training.engine import run_training
+    from training.config.schema import RunConfig
+    from training.run.engine import run_training
 
     config = RunConfig.demo()
     config.lora.enabled = True
@@ -59,7 +59,7 @@ def test_lora_adapter_saved_and_reloads_with_peft(lora_run, demo_model_path):
 
 
 def test_lora_inference_through_app_path(lora_run):
-    from training import inference
+    from training.run import inference
 
     answer = inference.generate("demo", "What is the capital of Zorbia?", trained_dir=lora_run["model_dir"],
                                 system_prompt=lora_run["system_prompt"], max_new_tokens=16)

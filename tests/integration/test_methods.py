@@ -15,8 +15,8 @@ pytestmark = pytest.mark.integration
 
 
 def _train(tmp_path_factory, method: str, steps: int, **changes):
-    from training.config import RunConfig
-    from training.engine import run_training
+    from training.config.schema import RunConfig
+    from training.run.engine import run_training
 
     config = RunConfig.demo(method)
     config.train.max_steps = steps
@@ -59,8 +59,8 @@ def test_kto_logs_rewards_and_kl(tmp_path_factory, demo_model_path):
 
 
 def test_reward_model_learns_and_scores_chosen_higher(tmp_path_factory, demo_model_path):
-    from training.demo_data import demo_preference_rows
-    from training.inference import score_pairs
+    from training.data.demo_data import demo_preference_rows
+    from training.run.inference import score_pairs
 
     record = _train(tmp_path_factory, "reward", 24)
     accuracy = _series(record, "accuracy")
@@ -87,8 +87,8 @@ def test_rloo_trains(tmp_path_factory, demo_model_path):
 
 
 def test_grpo_missing_reward_column_fails_fast_in_plain_words(tmp_path_factory, demo_model_path):
-    from training.config import RunConfig
-    from training.engine import run_training
+    from training.config.schema import RunConfig
+    from training.run.engine import run_training
 
     config = RunConfig.demo("grpo")
     config.rewards = [{"name": "contains", "weight": 1.0, "column": "solution"}]
@@ -113,8 +113,8 @@ def test_lora_with_rslora_and_dora_saves_an_adapter_that_reloads(tmp_path_factor
 
 
 def test_reward_model_with_lora_reloads_and_scores(tmp_path_factory, demo_model_path):
-    from training.demo_data import demo_preference_rows
-    from training.inference import score_pairs
+    from training.data.demo_data import demo_preference_rows
+    from training.run.inference import score_pairs
 
     record = _train(tmp_path_factory, "reward", 3, lora__enabled=True)
     scores = score_pairs("demo", record["model_dir"], demo_preference_rows()[:2])
@@ -122,8 +122,8 @@ def test_reward_model_with_lora_reloads_and_scores(tmp_path_factory, demo_model_
 
 
 def test_qlora_on_cpu_fails_with_the_reason(tmp_path_factory, demo_model_path, monkeypatch):
-    from training.config import RunConfig, set_peft_mode
-    from training.engine import run_training
+    from training.config.schema import RunConfig, set_peft_mode
+    from training.run.engine import run_training
 
     monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "")
     config = set_peft_mode(RunConfig.demo("sft"), "qlora")
@@ -132,8 +132,8 @@ def test_qlora_on_cpu_fails_with_the_reason(tmp_path_factory, demo_model_path, m
 
 
 def test_dry_run_reports_speed_and_memory(demo_model_path):
-    from training.config import RunConfig
-    from training.dry_run import dry_run
+    from training.config.schema import RunConfig
+    from training.run.dry_run import dry_run
 
     report = dry_run(RunConfig.demo("dpo"), steps=2)
     assert report.ok, report.error
@@ -151,8 +151,8 @@ def test_every_method_trains_on_an_uploaded_file(tmp_path_factory, demo_model_pa
     import shutil
 
     from components.config_mapping import store_upload
-    from training.data_sources import demo_dataset_path
-    from training.demo_data import demo_source_for
+    from training.data.demo_data import demo_source_for
+    from training.data.sources import demo_dataset_path
 
     view = demo_source_for(method)
     source = view if view != "demo" else str(demo_dataset_path())

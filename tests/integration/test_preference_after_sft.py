@@ -7,8 +7,8 @@ from __future__ import annotations
 
 import pytest
 
-from training.config import RunConfig
-from training.engine import run_training
+from training.config.schema import RunConfig
+from training.run.engine import run_training
 
 pytestmark = pytest.mark.integration
 

@@ -29,7 +29,7 @@ def _assert_new_run_completes(manager) -> None:
 
 
 def test_second_start_refused_then_stop_keeps_weights(tmp_path: Path, demo_model_path: Path):
-    from training.run_manager import RunActiveError, RunManager
+    from training.run.manager import RunActiveError, RunManager
 
     manager = RunManager(root=tmp_path / "runs")  # an empty runs folder: nothing to restore
     assert manager.status().state == "idle"
@@ -60,7 +60,7 @@ def test_second_start_refused_then_stop_keeps_weights(tmp_path: Path, demo_model
 
 
 def test_bad_data_fails_in_plain_language(runs_root: Path, demo_model_path: Path, tmp_path: Path):
-    from training.run_manager import RunManager
+    from training.run.manager import RunManager
 
     bad = tmp_path / "wrong_columns.jsonl"
     bad.write_text("".join(json.dumps({"question": f"q{i}", "reply": f"a{i}"}) + "\n" for i in range(5)))

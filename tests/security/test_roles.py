@@ -7,8 +7,8 @@ import json
 import httpx
 import pytest
 
-from training.access import AccessPolicy
-from training.config import RunConfig
+from training.config.schema import RunConfig
+from training.hosting.access import AccessPolicy
 
 
 def _config_json(steps: int = 2) -> str:

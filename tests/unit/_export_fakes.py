@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from training.config import RunConfig
+from training.config.schema import RunConfig
 
 CANARY = "hf_CanaryTokenForExportTests123456"
 

@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from training.cli import build_parser, config_from_args, main
-from training.config import ConfigError, RunConfig
+from training.cli.main import build_parser, config_from_args, main
+from training.config.schema import ConfigError, RunConfig
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
@@ -153,7 +153,7 @@ def test_validate_with_model_reports_tokens_and_rendered_preview(demo_model_path
 
 
 def test_validate_full_flag_reads_every_hub_row(monkeypatch, capsys):
-    from training import data_sources
+    from training.data import sources as data_sources
 
     monkeypatch.setattr(data_sources, "open_hub_stream", lambda *a: ({"text": f"t{i}"} for i in range(1500)))
     assert main(["validate", "someone/texts", "--json"]) == 0

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from training.column_mapping import compose_maps, method_compatibility, suggest_column_map, suggest_mappings
-from training.methods import MethodSpec
+from training.data.column_mapping import compose_maps, method_compatibility, suggest_column_map, suggest_mappings
+from training.methods.registry import MethodSpec
 
 
 def _spec(name: str, formats: tuple[str, ...]) -> MethodSpec:

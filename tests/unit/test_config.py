@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from training.config import (
+from training.config.schema import (
     PRECISIONS,
     ConfigError,
     DataSettings,

@@ -13,9 +13,9 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from training.data_sources import DataSourceError, classify_source, load_records
-from training.formats import FORMATS, detect_format, normalise_record, record_text
-from training.validation import MAX_LISTED_ERRORS, ValidationReport, token_statistics, validate_dataset
+from training.data.formats import FORMATS, detect_format, normalise_record, record_text
+from training.data.sources import DataSourceError, classify_source, load_records
+from training.data.validation import MAX_LISTED_ERRORS, ValidationReport, token_statistics, validate_dataset
 
 
 def chat(*turns: tuple[str, object]) -> dict:

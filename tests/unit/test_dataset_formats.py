@@ -14,10 +14,10 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from training import data_sources
-from training.formats import FORMATS, normalise_record, parse_label
-from training.methods import METHODS, MethodSpec
-from training.validation import validate_dataset
+from training.data import sources as data_sources
+from training.data.formats import FORMATS, normalise_record, parse_label
+from training.data.validation import validate_dataset
+from training.methods.registry import METHODS, MethodSpec
 
 
 def _spec(name: str, formats: tuple[str, ...]) -> MethodSpec:

@@ -6,9 +6,9 @@ import dataclasses
 
 import pytest
 
-from training.config import LoraSettings, ModelSettings, RunConfig, TrainSettings
-from training.estimate import estimate_for_config, estimate_run, lora_trainable, model_facts
-from training.hardware import CATALOGUE, detect_flavor, get_flavor, resolve_precision
+from training.config.schema import LoraSettings, ModelSettings, RunConfig, TrainSettings
+from training.estimate.hardware import CATALOGUE, detect_flavor, get_flavor, resolve_precision
+from training.estimate.quote import estimate_for_config, estimate_run, lora_trainable, model_facts
 
 QWEN_05B = "Qwen/Qwen2.5-0.5B-Instruct"
 LLAMA_70B = "meta-llama/Llama-3.1-70B-Instruct"
@@ -166,7 +166,7 @@ FACTS_PRICES = {"t4-small": 0.40, "t4-medium": 0.60, "a10g-small": 1.00, "a10g-l
 
 
 def test_catalogue_has_every_flavor_with_its_numbers():
-    from training.hardware import PRICES_AS_OF
+    from training.estimate.hardware import PRICES_AS_OF
 
     assert set(ISSUE_FLAVORS) <= set(CATALOGUE)
     assert "20" in PRICES_AS_OF  # an "as of" date
@@ -184,7 +184,7 @@ def test_catalogue_has_every_flavor_with_its_numbers():
 
 
 def test_live_prices_offline_use_the_table(monkeypatch):
-    from training.hardware import live_prices
+    from training.estimate.hardware import live_prices
 
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     assert live_prices() is None
@@ -198,7 +198,7 @@ def test_live_prices_win_and_never_block(monkeypatch):
 
     import huggingface_hub
 
-    from training import hardware
+    from training.estimate import hardware
 
     class Info:
         def __init__(self, name, per_minute):
@@ -234,7 +234,7 @@ def test_popular_models_are_in_the_table(name):
 
 def test_table_architectures_match_their_published_sizes():
     """The architecture numbers and the published parameter count agree (checks both the table and the formula)."""
-    from training.model_facts import _ARCH, facts_from_config
+    from training.models.facts import _ARCH, facts_from_config
 
     for name, (layers, hidden, inter, heads, kv, head_dim, vocab, tied, params) in _ARCH.items():
         cfg = {"hidden_size": hidden, "num_hidden_layers": layers, "intermediate_size": inter, "num_attention_heads": heads,
@@ -288,7 +288,7 @@ def test_multi_gpu_flavors_check_memory_per_gpu():
 
 
 def test_method_costs_are_data():
-    from training.estimate import METHOD_COSTS, method_cost
+    from training.estimate.quote import METHOD_COSTS, method_cost
 
     assert method_cost("sft") == METHOD_COSTS["sft"]
     assert method_cost("grpo").generations_per_prompt == 8
@@ -306,8 +306,8 @@ def test_method_costs_are_data():
 
 
 def test_registry_can_declare_method_costs(monkeypatch):
-    from training import methods
-    from training.estimate import method_cost
+    from training.estimate.quote import method_cost
+    from training.methods import registry as methods
 
     spec = dataclasses.replace(methods.METHODS["sft"], name="custom")
     object.__setattr__(spec, "estimate_cost", {"sequences_per_row": 3, "note": "custom"})
@@ -316,7 +316,7 @@ def test_registry_can_declare_method_costs(monkeypatch):
 
 
 def test_calibration_is_used_and_labelled_measured(tmp_path):
-    from training.calibration import find_measurement, record_measurement
+    from training.estimate.calibration import find_measurement, record_measurement
 
     path = tmp_path / "calibration.json"
     config = config_for(QWEN_05B, max_steps=100, batch_size=4, grad_accum=4, max_length=1024)
@@ -335,7 +335,7 @@ def test_calibration_is_used_and_labelled_measured(tmp_path):
 
 
 def test_record_run_throughput_from_run_json(tmp_path):
-    from training.calibration import find_measurement, record_run_throughput
+    from training.estimate.calibration import find_measurement, record_run_throughput
 
     path = tmp_path / "calibration.json"
     record = {
@@ -356,7 +356,7 @@ def test_record_run_throughput_from_run_json(tmp_path):
 
 
 def test_add_measurement_is_pure_and_bounded():
-    from training.calibration import MEASUREMENTS_KEPT, add_measurement
+    from training.estimate.calibration import MEASUREMENTS_KEPT, add_measurement
 
     store: dict = {"measurements": {}}
     for i in range(MEASUREMENTS_KEPT + 2):
@@ -381,7 +381,7 @@ def test_this_machine_is_named(monkeypatch):
 def test_cli_estimate_without_hardware_names_this_machine(monkeypatch, capsys, demo_model_path):
     import json
 
-    from training.cli import main
+    from training.cli.main import main
 
     monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "")
     monkeypatch.delenv("SPACE_HARDWARE", raising=False)
@@ -395,7 +395,7 @@ def test_cli_estimate_without_hardware_names_this_machine(monkeypatch, capsys, d
 
 
 def test_record_run_throughput_after_resume_uses_train_seconds(tmp_path):
-    from training.calibration import record_run_throughput
+    from training.estimate.calibration import record_run_throughput
 
     record = {"status": "completed", "config": RunConfig.demo().to_dict(), "step": 400, "train_seconds": 80.0, "resumes": 1,
               "started_at": "2026-06-01T10:00:00+00:00", "finished_at": "2026-06-01T10:00:30+00:00",
@@ -405,7 +405,7 @@ def test_record_run_throughput_after_resume_uses_train_seconds(tmp_path):
 
 
 def test_method_settings_change_the_cost():
-    from training.estimate import method_cost
+    from training.estimate.quote import method_cost
 
     cost = method_cost("grpo", {"num_generations": 4, "max_completion_length": 64, "beta": 0.04})
     assert (cost.generations_per_prompt, cost.completion_tokens, cost.reference_forwards) == (4, 64, 1.0)

@@ -16,7 +16,7 @@ def no_gpu(monkeypatch):
 
 def test_handle_estimate_lists_every_flavor(no_gpu, demo_model_path):
     from components.estimate_panel import TABLE_HEADERS, handle_estimate
-    from training.hardware import CATALOGUE
+    from training.estimate.hardware import CATALOGUE
 
     summary, rows, details = handle_estimate("cpu-basic", *DEMO_VALUES)
     assert "needs about" in summary and "this machine" in summary and "free" in summary
@@ -47,8 +47,8 @@ def test_handle_estimate_reports_bad_settings(no_gpu):
 
 def test_flavor_rows_bold_the_cheapest_fit():
     from components.estimate_panel import flavor_rows
-    from training.config import LoraSettings, ModelSettings, RunConfig
-    from training.estimate import estimate_all
+    from training.config.schema import LoraSettings, ModelSettings, RunConfig
+    from training.estimate.quote import estimate_all
 
     config = RunConfig(model=ModelSettings(name_or_path="Qwen/Qwen2.5-7B-Instruct"), lora=LoraSettings(enabled=False))
     estimates = estimate_all(config, rows=1000, mean_tokens=400, prices=False)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from training.cli import main
+from training.cli.main import main
 
 from ._export_fakes import fake_run
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from training.config import RunConfig, validate_config
-from training.holdout import eval_record, resolved_eval_rows, score_answer, split_eval_rows
+from training.config.schema import RunConfig, validate_config
+from training.run.holdout import eval_record, resolved_eval_rows, score_answer, split_eval_rows
 
 
 def test_split_is_deterministic_capped_and_disjoint():

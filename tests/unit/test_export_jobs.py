@@ -8,8 +8,9 @@ from types import SimpleNamespace
 
 import pytest
 
-from training import jobs, publish
-from training.jobs import JobsError, job_timeout, plan_job, submit_job
+from training.publish import hub as publish
+from training.publish import jobs
+from training.publish.jobs import JobsError, job_timeout, plan_job, submit_job
 
 from ._export_fakes import CANARY, hub_config
 
@@ -83,7 +84,7 @@ def test_status_logs_cancel(fake_hub):
 
 
 def test_refusals():
-    from training.config import RunConfig
+    from training.config.schema import RunConfig
 
     with pytest.raises(JobsError, match="lives on this machine"):
         plan_job(RunConfig.demo(), "t4-small", "alice/out", estimate_seconds=1, estimate_summary="x")

@@ -6,8 +6,8 @@ import json
 
 import pytest
 
-from training import publish
-from training.publish import PublishError, build_upload_folder, push_run
+from training.publish import hub as publish
+from training.publish.hub import PublishError, build_upload_folder, push_run
 
 from ._export_fakes import CANARY, fake_run
 

@@ -7,9 +7,9 @@ import re
 
 import pytest
 
-from training.config import ConfigError, RunConfig
-from training.export_script import ENV_SETTINGS, render_script
-from training.methods import method_names
+from training.config.schema import ConfigError, RunConfig
+from training.methods.registry import method_names
+from training.publish.script import ENV_SETTINGS, render_script
 
 from ._export_fakes import CANARY, hub_config
 
@@ -46,7 +46,7 @@ def test_script_shape(monkeypatch):
 @pytest.mark.parametrize("method", method_names())
 def test_every_method_compiles(method):
     config = hub_config()
-    from training.config import apply_method_defaults
+    from training.config.schema import apply_method_defaults
 
     apply_method_defaults(config, method)
     text = render_script(config)

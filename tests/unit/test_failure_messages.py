@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import errno
 
-from training.config import RunConfig
-from training.engine import explain_error
+from training.config.schema import RunConfig
+from training.run.engine import explain_error
 
 
 def test_out_of_memory_suggests_a_smaller_batch():
@@ -24,7 +24,7 @@ def test_disk_full():
 
 
 def test_missing_model_offline_is_plain(isolated_data_dir):
-    from training.model_loading import ModelLoadError, load_tokenizer
+    from training.models.loading import ModelLoadError, load_tokenizer
 
     try:
         load_tokenizer("nobody/does-not-exist-model")

@@ -10,9 +10,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from training.column_mapping import method_compatibility, suggest_mappings
-from training.methods import method_names
-from training.validation import ValidationReport, validate_dataset
+from training.data.column_mapping import method_compatibility, suggest_mappings
+from training.data.validation import ValidationReport, validate_dataset
+from training.methods.registry import method_names
 
 FUZZ = settings(max_examples=60, deadline=None, database=None, suppress_health_check=[HealthCheck.too_slow])
 

@@ -7,9 +7,9 @@ import sys
 
 import pytest
 
-from training.config import ConfigError, RunConfig, set_peft_mode, validate_config
-from training.methods import METHODS, get_method, method_args_problems, resolved_method_args
-from training.rewards import (
+from training.config.schema import ConfigError, RunConfig, set_peft_mode, validate_config
+from training.methods.registry import METHODS, get_method, method_args_problems, resolved_method_args
+from training.methods.rewards import (
     REWARD_KINDS,
     RewardFunction,
     build_reward_functions,
@@ -66,7 +66,7 @@ def _real_model_config() -> RunConfig:
 
 
 def test_method_defaults_suit_the_method():
-    from training.config import apply_method_defaults
+    from training.config.schema import apply_method_defaults
 
     dpo = apply_method_defaults(_real_model_config(), "dpo")
     assert dpo.method_args["beta"] == 0.1 and dpo.train.learning_rate <= 1e-5
@@ -166,7 +166,7 @@ def test_qlora_without_lora_and_bad_quantization_are_named():
 
 
 def test_peft_config_carries_rslora_dora_and_targets():
-    from training.adapters import build_peft_config, target_preset
+    from training.models.adapters import build_peft_config, target_preset
 
     config = RunConfig()
     config.lora.use_rslora = config.lora.use_dora = True
@@ -179,7 +179,7 @@ def test_peft_config_carries_rslora_dora_and_targets():
 
 
 def test_qlora_is_unavailable_without_a_gpu(monkeypatch):
-    from training.adapters import qlora_unavailable_reason
+    from training.models.adapters import qlora_unavailable_reason
 
     monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "")
     assert "NVIDIA GPU" in qlora_unavailable_reason()
@@ -249,8 +249,8 @@ def test_reward_function_repr_and_default_column():
 
 @pytest.mark.parametrize("method", list(METHODS))
 def test_demo_source_validates_for_every_method(method, isolated_data_dir):
-    from training.demo_data import resolve_data_source
-    from training.validation import validate_dataset
+    from training.data.demo_data import resolve_data_source
+    from training.data.validation import validate_dataset
 
     report = validate_dataset(resolve_data_source("demo", method), method)
     assert report.valid, report.errors[:3]
@@ -259,7 +259,7 @@ def test_demo_source_validates_for_every_method(method, isolated_data_dir):
 
 
 def test_demo_views_have_right_and_wrong_facts():
-    from training.demo_data import demo_preference_rows, demo_prompt_answer_rows, demo_unpaired_rows
+    from training.data.demo_data import demo_preference_rows, demo_prompt_answer_rows, demo_unpaired_rows
 
     pref = demo_preference_rows()[0]
     assert "Plimtown" in pref["chosen"][0]["content"] and "Plimtown" not in pref["rejected"][0]["content"]
@@ -293,7 +293,7 @@ def test_config_from_values_reads_method_controls_and_rewards():
 
 
 def test_dry_run_config_cuts_steps_and_rows_only():
-    from training.dry_run import dry_run_config
+    from training.run.dry_run import dry_run_config
 
     config = RunConfig.demo("dpo")
     small = dry_run_config(config, steps=2)
@@ -306,7 +306,7 @@ def test_dry_run_config_cuts_steps_and_rows_only():
 
 
 def _parse(*argv):
-    from training.cli import build_parser, config_from_args
+    from training.cli.main import build_parser, config_from_args
 
     return config_from_args(build_parser().parse_args(list(argv)))
 

@@ -7,8 +7,8 @@ import json
 import pytest
 
 from components.dataset_views import compatibility_markdown, histogram_html, preview_html
-from training.preview import count_tokens, render_example
-from training.validation import token_statistics, validate_dataset
+from training.data.preview import count_tokens, render_example
+from training.data.validation import token_statistics, validate_dataset
 
 
 @pytest.fixture(scope="module")
@@ -68,7 +68,7 @@ def test_validate_with_tokenizer_gives_stats_and_rendered_preview(tokenizer):
 
 
 def test_token_statistics_are_sampled_and_say_so(tokenizer, monkeypatch):
-    import training.validation as validation
+    import training.data.validation as validation
 
     monkeypatch.setattr(validation, "TOKEN_SAMPLE", 10)
     rows = [{"text": "word " * (i % 7 + 1)} for i in range(100)]

@@ -1,0 +1,311 @@
+"""Headless CLI on the same engine as the app.
+
+    python -m training validate SOURCE [--method M] [--model M] [--column-map JSON] [--full] [--json]
+    python -m training estimate (--config FILE | flags) [--hardware FLAVOR] [--json]
+    python -m training train (--config FILE | flags) --output-dir DIR
+    python -m training train (--config FILE | flags) --dry-run [--json]
+    python -m training export RUN_DIR (--script OUT.py | --merge OUT_DIR | --card OUT_DIR | --gguf OUT.gguf)
+
+Exit codes: 0 success/valid, 1 invalid data or failed run, 2 bad usage.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from pathlib import Path
+
+from training.cli.errors import UsageError
+from training.config.schema import PEFT_MODES, ConfigError, RunConfig, apply_method_defaults, set_peft_mode, validate_config
+from training.methods.registry import method_names
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message):  # exit 2 with a clear message, never a traceback
+        self.print_usage(sys.stderr)
+        print(f"error: {message}", file=sys.stderr)
+        raise SystemExit(2)
+
+
+def _add_run_flags(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--config", help="A RunConfig JSON file (or a run.json); flags below override it.")
+    p.add_argument("--model", help="`demo`, a local folder, or a Hub model id.")
+    p.add_argument("--dataset", help="`demo`, a file path, or a Hub dataset id.")
+    p.add_argument("--split", help="Split of a Hub dataset.")
+    p.add_argument("--method", choices=method_names())
+    p.add_argument("--max-steps", type=int)
+    p.add_argument("--epochs", type=float)
+    p.add_argument("--learning-rate", "--lr", type=float, dest="learning_rate")
+    p.add_argument("--batch-size", type=int)
+    p.add_argument("--grad-accum", type=int)
+    p.add_argument("--max-length", type=int)
+    p.add_argument("--peft", choices=PEFT_MODES,
+                   help="lora: a LoRA adapter; qlora: LoRA on a 4-bit base (NVIDIA GPU only); full: all weights.")
+    p.add_argument("--lora", choices=["on", "off"], help="Same as --peft lora (on) or --peft full (off).")
+    p.add_argument("--lora-r", type=int)
+    p.add_argument("--lora-alpha", type=int)
+    p.add_argument("--lora-dropout", type=float)
+    p.add_argument("--target-modules", help="all-linear, attention, or module names such as q_proj,v_proj.")
+    p.add_argument("--rslora", action="store_true", default=None, help="Rank-stabilised LoRA scaling.")
+    p.add_argument("--dora", action="store_true", default=None, help="Weight-decomposed LoRA (DoRA).")
+    p.add_argument("--method-arg", action="append", default=[], metavar="NAME=VALUE",
+                   help="A setting of the method, e.g. beta=0.1 or num_generations=8 (repeatable; see the registry).")
+    p.add_argument("--rewards", help='GRPO/RLOO reward functions as JSON, e.g. \'[{"name": "contains", "weight": 1, '
+                                     '"column": "answer"}]\'; names: exact, contains, regex, length, no_repetition.')
+    p.add_argument("--precision", choices=["auto", "bf16", "fp16", "fp32"])
+    p.add_argument("--run-name")
+    p.set_defaults(save_steps=None)
+
+
+def _parse_value(text: str):
+    try:
+        return json.loads(text)
+    except ValueError:
+        return text
+
+
+def config_from_args(args: argparse.Namespace) -> RunConfig:
+    """Start from --config, or the method's demo preset when model and dataset are both demo, else the method's
+    defaults; then apply flags."""
+    if args.config:
+        config = RunConfig.from_file(args.config)
+        if args.method and args.method != config.method:
+            apply_method_defaults(config, args.method)
+    elif (args.model or "demo") == "demo" and (args.dataset or "demo") == "demo":
+        config = RunConfig.demo(args.method or "sft")
+    else:
+        config = RunConfig()
+        config.model.name_or_path = args.model or config.model.name_or_path
+        apply_method_defaults(config, args.method or "sft")
+    overrides = {
+        ("model", "name_or_path"): args.model, ("data", "source"): args.dataset, ("data", "split"): args.split,
+        ("train", "max_steps"): args.max_steps, ("train", "num_epochs"): args.epochs,
+        ("train", "learning_rate"): args.learning_rate, ("train", "batch_size"): args.batch_size,
+        ("train", "grad_accum"): args.grad_accum, ("train", "max_length"): args.max_length,
+        ("train", "save_steps"): args.save_steps, ("lora", "r"): args.lora_r, ("lora", "alpha"): args.lora_alpha,
+        ("train", "precision"): args.precision, ("lora", "dropout"): args.lora_dropout,
+        ("lora", "target_modules"): args.target_modules, ("lora", "use_rslora"): args.rslora,
+        ("lora", "use_dora"): args.dora,
+    }
+    for (section, name), value in overrides.items():
+        if value is not None:
+            setattr(getattr(config, section), name, value)
+    if args.method:
+        config.method = args.method
+    if args.lora:
+        set_peft_mode(config, "lora" if args.lora == "on" else "full")
+    if args.peft:
+        set_peft_mode(config, args.peft)
+    for item in args.method_arg:
+        name, sep, value = item.partition("=")
+        if not sep or not name.strip():
+            raise UsageError(f"--method-arg {item!r}: write NAME=VALUE, e.g. beta=0.1")
+        config.method_args[name.strip()] = _parse_value(value.strip())
+    if args.rewards:
+        try:
+            config.rewards = json.loads(args.rewards)
+        except ValueError:
+            raise UsageError('--rewards must be a JSON list such as \'[{"name": "contains", "column": "answer"}]\'') from None
+    if args.run_name:
+        config.run_name = args.run_name
+    problems = validate_config(config)
+    if problems:
+        raise ConfigError(problems)
+    return config
+
+
+def cmd_validate(args) -> int:
+    from training.data.validation import HUB_STREAM_ROWS, validate_dataset
+
+    tokenizer = None
+    if args.model:
+        from training.models.loading import load_tokenizer
+
+        tokenizer = load_tokenizer(args.model)
+    column_map = json.loads(args.column_map) if args.column_map else {}
+    stream_rows = None if args.full else (args.stream_rows or HUB_STREAM_ROWS)
+
+    report = validate_dataset(args.source, args.method, split=args.split, subset=args.subset, column_map=column_map,
+                              max_rows=args.max_rows, tokenizer=tokenizer, max_length=args.max_length,
+                              stream_rows=stream_rows, render=tokenizer is not None)
+    if args.json:
+        data = report.to_dict()
+        print(json.dumps(data, default=str))
+    else:
+        print(report.summary())
+        for e in report.errors:
+            where = f"row {e.row}, " if e.row else ""
+            print(f"  error: {where}{e.field}: {e.message}")
+        if report.error_count > len(report.errors):
+            print(f"  ... and {report.error_count - len(report.errors)} more errors")
+        for w in report.warnings:
+            print(f"  warning: {w}")
+        for c in report.compatibility:
+            print(f"  {c['method']}: {c['status']} ({c['reason']})")
+        if report.token_stats:
+            t = report.token_stats
+            how = "all rows" if t["exact"] else f"a sample of {t['sampled_rows']} of {t['rows']} rows"
+            print(f"  tokens ({how}): mean {t['mean_tokens']}, max {t['max_tokens']}, {t['truncated_pct']}% over "
+                  f"max length {t['max_length']}, about {t['total_tokens']:,} in total")
+        if report.tokenizer_note:
+            print(f"  note: {report.tokenizer_note}")
+    return 0 if report.valid else 1
+
+
+def cmd_estimate(args) -> int:
+    from training.estimate.quote import cheapest_fitting, estimate_all_for_config, estimate_for_config
+
+    config = config_from_args(args)
+    if args.all_hardware:
+        results, _ = estimate_all_for_config(config, suggest_for=args.hardware or "current")
+    else:
+        est, _ = estimate_for_config(config, args.hardware)  # None: this machine, named in hardware_source
+        results = [est]
+    if args.json:
+        payload = [e.to_dict() for e in results] if args.all_hardware else results[0].to_dict()
+        print(json.dumps(payload, default=str))
+        return 0
+    if args.all_hardware:
+        best = cheapest_fitting(results)
+        for e in results:
+            mark = ("*" if best is not None and e.hardware == best.hardware else " ") + (">" if e.current else " ")
+            print(f"{mark} {e.hardware:13} {e.summary}")
+        print("* cheapest flavor that fits   > this machine")
+    else:
+        e = results[0]
+        print(f"{e.hardware}: {e.summary}")
+        for a in e.assumptions:
+            print(f"  - {a}")
+    return 0
+
+
+def cmd_train(args) -> int:
+    import signal
+    import threading
+
+    from training.run.engine import RUN_FILE, read_run, run_training
+
+    if args.dry_run:
+        return cmd_dry_run(args)
+    if args.resume:
+        out = Path(args.resume)
+        if not (out / RUN_FILE).exists():
+            raise UsageError(f"--resume {out}: no {RUN_FILE} there; point to a run folder written by `train`.")
+        config = RunConfig.from_dict(read_run(out)["config"])
+    elif args.output_dir:
+        out = Path(args.output_dir)
+        config = config_from_args(args)
+    else:
+        raise UsageError("give --output-dir DIR for a new run, or --resume DIR to continue one")
+    refuse_unavailable_qlora(config)
+    stop = threading.Event()
+
+    def on_sigint(signum, frame):
+        if stop.is_set():
+            signal.signal(signal.SIGINT, signal.default_int_handler)
+            raise KeyboardInterrupt
+        stop.set()
+        print("Stopping at the next step and saving the weights; press Ctrl-C again to abort.", file=sys.stderr, flush=True)
+
+    signal.signal(signal.SIGINT, on_sigint)
+    record = run_training(config, out, stop_event=stop, resume=bool(args.resume))
+    summary = {k: record[k] for k in ("status", "train_seconds", "error", "model_dir", "step", "total_steps")}
+    print(json.dumps(summary))
+    return 0 if record["status"] in ("completed", "stopped") else 1
+
+
+def refuse_unavailable_qlora(config: RunConfig) -> None:
+    """QLoRA on a machine without an NVIDIA GPU (or bitsandbytes): a clear usage error, never a traceback."""
+    if config.peft_mode == "qlora":
+        from training.models.adapters import qlora_unavailable_reason
+
+        reason = qlora_unavailable_reason()
+        if reason:
+            raise UsageError(f"--peft qlora is not available here: {reason}")
+
+
+def cmd_dry_run(args) -> int:
+    from training.run.dry_run import dry_run
+
+    config = config_from_args(args)
+    refuse_unavailable_qlora(config)
+    report = dry_run(config, steps=args.dry_run_steps)
+    if args.json:
+        print(json.dumps(report.to_dict(), default=str))
+    else:
+        print(report.summary())
+        for note in report.notes:
+            print(f"  note: {note}")
+    return 0 if report.ok else 1
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="python -m training", description="Validate, estimate and train from the command line.")
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+    v = sub.add_parser("validate", help="Check every row of a dataset for a method.")
+    v.add_argument("source", help="A file path, a Hub dataset id, or `demo`.")
+    v.add_argument("--method", default="sft", choices=method_names())
+    v.add_argument("--model", help="Tokenizer for token statistics.")
+    v.add_argument("--max-length", type=int, default=1024)
+    v.add_argument("--split", default="train")
+    v.add_argument("--subset")
+    v.add_argument("--column-map", help='JSON object, e.g. \'{"question": "prompt"}\'')
+    v.add_argument("--max-rows", type=int)
+    v.add_argument("--full", action="store_true", help="Read every row of a Hub dataset (default: stream the first rows).")
+    v.add_argument("--stream-rows", type=int, help="Rows a Hub dataset's quick check streams (default: 1000).")
+    v.add_argument("--json", action="store_true", help="Print one JSON object.")
+    v.set_defaults(func=cmd_validate)
+    e = sub.add_parser("estimate", help="Time, cost and memory of a run.")
+    _add_run_flags(e)
+    e.add_argument("--hardware", help="Flavor name, e.g. t4-small (default: this machine).")
+    e.add_argument("--all-hardware", action="store_true", help="Estimate for every flavor.")
+    e.add_argument("--json", action="store_true")
+    e.set_defaults(func=cmd_estimate)
+    t = sub.add_parser("train", help="Train and write OUTPUT_DIR/run.json and the weights.")
+    _add_run_flags(t)
+    t.add_argument("--output-dir", help="Folder for run.json, checkpoints and the final weights.")
+    t.add_argument("--save-steps", type=int, help="Checkpoint every N steps (default: about 4 per run).")
+    t.add_argument("--resume", metavar="DIR", help="Continue the run in DIR from its last checkpoint.")
+    t.add_argument("--dry-run", action="store_true",
+                   help="Check it runs: a few real steps on a handful of rows; prints seconds/step and peak memory.")
+    t.add_argument("--dry-run-steps", type=int, default=3, help="Optimizer steps of --dry-run (default 3).")
+    t.add_argument("--json", action="store_true", help="With --dry-run: print the report as one JSON object.")
+    t.set_defaults(func=cmd_train)
+    from training.cli.export import add_export_parser
+
+    add_export_parser(sub)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    from training.hosting.secrets import install_log_redaction, redact_std_streams
+
+    redact_std_streams()
+    install_log_redaction()
+    args = build_parser().parse_args(argv)
+    try:
+        if getattr(args, "hardware", None):
+            from training.estimate.hardware import get_flavor
+
+            get_flavor(args.hardware)
+        if getattr(args, "column_map", None):
+            try:
+                column_map = json.loads(args.column_map)
+            except ValueError:
+                column_map = None
+            if not isinstance(column_map, dict) or not all(isinstance(v, str) for v in column_map.values()):
+                raise UsageError("--column-map must be a JSON object such as '{\"question\": \"prompt\"}'")
+        return args.func(args)
+    except (ConfigError, UsageError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except ValueError as exc:  # unknown hardware, model load errors and the like: a usage problem
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    raise SystemExit(main())

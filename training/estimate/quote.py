@@ -1,0 +1,580 @@
+"""Estimating time, dollars and memory of a run before it starts.
+
+Time comes from tokens: training tokens x FLOPs per token (6N for full fine-tuning, 4N with
+LoRA's frozen base, +2N with gradient checkpointing, plus reference-model passes and sampled
+generations for methods that need them, declared as data in METHOD_COSTS), divided by the
+hardware's peak at a stated utilisation (MFU), plus a fixed cost per step, model loading,
+checkpoints and evaluation. When a completed run on the same model, method, LoRA/full and
+hardware measured its throughput, that measurement replaces the model and the estimate says
+"measured". Memory adds weights (by dtype or 4-bit), gradients and AdamW states of the trainable
+parameters, activations (with or without gradient checkpointing) and the logits. Every
+assumption is listed in the result; when the run does not fit, the cheapest change that fits is
+found by re-running the same model with the change applied.
+"""
+
+from __future__ import annotations
+
+import math
+import sys
+from dataclasses import asdict, dataclass, field, replace
+from pathlib import Path
+
+from training.config.schema import RunConfig
+from training.estimate.calibration import (
+    find_measurement,
+    training_mode,
+)
+from training.estimate.hardware import CATALOGUE, Flavor, detect_hardware, get_flavor, live_prices, price_per_hour
+from training.models.facts import (
+    ModelFacts,
+    lora_trainable,
+    model_facts,
+)
+
+# Utilisation of the peak: 35% is typical of a well-fed GPU with HF Trainer (not measured here: no GPU).
+# The CPU pair was fitted on this project's 2-vCPU AMD EPYC machine with the demo model: about
+# 120 ms per step at batch 16 (1,186 tokens) and 36 ms per step at batch 4 give 10 ms fixed per step
+# and ~70 GFLOP/s, i.e. 40-45% of the nominal 0.16 TFLOP/s (fp32 matmuls in oneDNN reach that on
+# AVX-512). Check with bench/estimate_accuracy.py on an idle machine; a measured run overrides both.
+MFU = {"gpu": 0.35, "cpu": 0.47}  # cpu: fitted on an idle 2-vCPU machine (bench/estimate_accuracy.py)
+STEP_OVERHEAD_S = {"gpu": 0.05, "cpu": 0.010}  # optimizer, data collation, logging, per step
+STARTUP_S = {"gpu": 5.0, "cpu": 1.5}  # tokenizer, dataset preparation, trainer construction
+IMPORT_S = {"gpu": 20.0, "cpu": 15.0}  # importing torch, transformers and TRL, once per process
+LOAD_BYTES_PER_S = 400e6  # reading weights from local disk
+DOWNLOAD_BYTES_PER_S = 100e6  # fetching weights from the Hub on first use
+MULTI_GPU_SCALING = 0.8  # data-parallel efficiency per extra GPU
+PADDING_FACTOR = 1.15  # batches pad to their longest example
+GPU_RUNTIME_GB = 0.8  # CUDA context, kernels, allocator slack
+CPU_RUNTIME_GB = 1.5  # Python, torch and the app in RAM
+FITS_BELOW = 0.85  # of the memory: above it, "tight"
+GENERATE_TOKEN_OVERHEAD_S = {"gpu": 0.02, "cpu": 0.004}  # Python and kernel launches per generated token
+
+
+
+@dataclass(frozen=True)
+class MethodCost:
+    """What a method costs beyond one forward and backward pass per dataset row.
+
+    A method in the registry may override these with an `estimate_cost` dict of the same fields.
+    """
+
+    sequences_per_row: float = 1.0  # sequences trained per row (DPO, reward: chosen and rejected)
+    reference_forwards: float = 0.0  # no-grad forward passes of a reference model per trained sequence
+    reference_copy: bool = False  # full fine-tuning keeps a frozen reference copy in memory
+    generations_per_prompt: int = 0  # completions sampled per prompt (GRPO, RLOO)
+    completion_tokens: int = 0  # tokens generated per completion (max_completion_length)
+    note: str = ""
+
+
+METHOD_COSTS: dict[str, MethodCost] = {
+    "sft": MethodCost(note="SFT: one forward and backward pass per example"),
+    "dpo": MethodCost(2, 1, True, note="DPO: chosen and rejected per row, plus reference-model passes (beta > 0)"),
+    "kto": MethodCost(1, 2, True, note="KTO: one sequence per row plus reference and KL passes"),
+    "reward": MethodCost(2, note="Reward: chosen and rejected per row"),
+    "grpo": MethodCost(1, 0, False, 8, 512, note="GRPO: 8 sampled completions of up to 512 tokens per prompt (TRL defaults, beta = 0)"),
+    "rloo": MethodCost(1, 1, True, 2, 512, note="RLOO: 2 sampled completions of up to 512 tokens per prompt, reference passes (beta = 0.05)"),
+}
+# --- methods -----------------------------------------------------------------------------------
+
+
+def method_cost(method: str, method_args: dict | None = None) -> MethodCost:
+    """The method's cost data: the registry's `estimate_cost` if it declares one, else METHOD_COSTS, else SFT's;
+    then the run's own settings (num_generations, max_completion_length, beta), else the registry's defaults."""
+    spec = None
+    try:
+        from training.methods.registry import get_method
+
+        spec = get_method(method)
+    except ValueError:
+        pass
+    declared = getattr(spec, "estimate_cost", None)
+    if isinstance(declared, MethodCost):
+        cost = declared
+    elif isinstance(declared, dict):
+        cost = MethodCost(**declared)
+    elif method in METHOD_COSTS:
+        cost = METHOD_COSTS[method]
+    else:
+        cost = replace(METHOD_COSTS["sft"], note=f"{method}: no cost data, estimated like SFT")
+    settings: dict = {}
+    try:
+        settings.update(spec.control_defaults() if spec is not None and hasattr(spec, "control_defaults") else {})
+    except Exception:  # noqa: BLE001 - a registry without defaults is fine
+        pass
+    settings.update(method_args or {})
+    changes: dict = {}
+    if cost.generations_per_prompt and isinstance(settings.get("num_generations"), int) and settings["num_generations"] > 0:
+        changes["generations_per_prompt"] = settings["num_generations"]
+    if cost.generations_per_prompt and isinstance(settings.get("max_completion_length"), int) and settings["max_completion_length"] > 0:
+        changes["completion_tokens"] = settings["max_completion_length"]
+    beta = settings.get("beta")
+    if isinstance(beta, (int, float)) and not isinstance(beta, bool):
+        if beta == 0:
+            changes.update(reference_forwards=0.0, reference_copy=False)
+        elif cost.reference_forwards == 0 and cost.generations_per_prompt:
+            changes.update(reference_forwards=1.0, reference_copy=True)
+    if changes:
+        cost = replace(cost, **changes)
+        if cost.generations_per_prompt:
+            cost = replace(cost, note=f"{method.upper()}: {cost.generations_per_prompt} sampled completions of up to "
+                                      f"{cost.completion_tokens} tokens per prompt"
+                                      + (", reference-model passes" if cost.reference_forwards else ""))
+    return cost
+
+
+# --- the estimate ------------------------------------------------------------------------------
+
+
+@dataclass
+class Estimate:
+    hardware: str
+    hardware_label: str
+    seconds: float | None
+    cost_usd: float | None
+    gpu_memory_gb: float | None  # memory the run needs per GPU (RAM on CPU flavors)
+    available_memory_gb: float  # per GPU (RAM on CPU flavors)
+    fits: bool | None
+    verdict: str  # fits, tight, does not fit, unknown
+    steps: int | None
+    train_tokens: int | None
+    params: float | None
+    trainable_params: float | None
+    assumptions: list[str] = field(default_factory=list)
+    summary: str = ""
+    hardware_source: str = ""  # how the hardware was chosen or detected
+    current: bool = False  # the hardware this app runs on
+    time_source: str = "model"  # model, or measured
+    price_source: str = ""
+    usd_per_hour: float = 0.0
+    precision: str = ""
+    memory_breakdown: dict = field(default_factory=dict)  # GB per part
+    time_breakdown: dict = field(default_factory=dict)  # seconds per part
+    fix: dict | None = None  # when it does not fit: the cheapest change that fits
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def _precision_for(flavor: Flavor, requested: str) -> str:
+    """The precision the engine will train in on this flavor (mirrors hardware.resolve_precision)."""
+    if not flavor.is_gpu:
+        return "fp32"
+    if requested == "auto":
+        return "bf16" if flavor.bf16 else "fp16"
+    if requested == "bf16" and not flavor.bf16:
+        return "fp16"
+    return requested
+
+
+def _steps(t, rows: int, rows_per_step: float) -> int:
+    if t.max_steps and t.max_steps > 0:
+        return int(t.max_steps)
+    per_epoch = max(1, math.ceil(rows / rows_per_step))
+    if t.num_epochs >= 1:
+        return per_epoch * max(1, math.ceil(t.num_epochs))
+    return max(1, math.ceil(rows * t.num_epochs / rows_per_step))
+
+
+def estimate_memory(facts: ModelFacts, precision: str, trainable: float, lora: bool, batch: int, seq: float,
+                    gradient_checkpointing: bool = False, quantization: str | None = None,
+                    cost: MethodCost | None = None, gen_batch: int = 0, gpu: bool = True) -> dict[str, float]:
+    """GB per part for one training process (one GPU's share under data parallelism)."""
+    cost = cost or METHOD_COSTS["sft"]
+    # The engine loads bf16 weights for bf16, fp32 weights for fp16 (mixed precision keeps fp32 masters) and fp32.
+    w_bytes = 2 if precision == "bf16" else 4
+    act_bytes = 2 if precision in ("bf16", "fp16") else 4
+    if quantization == "4bit":
+        weights = (facts.params - facts.embedding_params) * 0.53 + facts.embedding_params * 2  # NF4 + scales; embeddings 16-bit
+    else:
+        weights = facts.params * w_bytes
+    if cost.reference_copy and not lora:
+        weights *= 2  # a frozen reference model (LoRA uses the base with adapters disabled instead)
+    t_bytes = 4 if lora else w_bytes  # LoRA adapters train in fp32
+    grads = trainable * t_bytes
+    optimizer = trainable * 2 * t_bytes  # AdamW: two moments in the parameter's dtype
+    seqs = batch * cost.sequences_per_row
+    per_layer_token = (10 * facts.hidden + 6 * facts.mlp) * act_bytes / 2
+    if gradient_checkpointing:
+        activations = facts.layers * seq * seqs * facts.hidden * act_bytes + seq * seqs * per_layer_token
+    else:
+        activations = facts.layers * seq * seqs * per_layer_token
+    logits = seq * seqs * facts.vocab * (act_bytes + 8)  # logits, their fp32 copy for the loss, and its gradient
+    kv_cache = 0.0
+    if cost.generations_per_prompt:
+        kv_width = (facts.kv_heads * facts.head_dim) or facts.hidden
+        kv_cache = 2 * facts.layers * kv_width * (seq + cost.completion_tokens) * gen_batch * act_bytes
+    parts = {"weights": weights, "gradients": grads, "optimizer": optimizer, "activations": activations,
+             "logits": logits, "generation_kv_cache": kv_cache,
+             "runtime": (GPU_RUNTIME_GB if gpu else CPU_RUNTIME_GB) * 1e9}
+    return {k: round(v / 1e9, 3) for k, v in parts.items()}
+
+
+def estimate_memory_gb(facts: ModelFacts, trainable: float, precision: str, batch: int, seq: float, lora: bool,
+                       gradient_checkpointing: bool = False, quantization: str | None = None) -> float:
+    return sum(estimate_memory(facts, precision, trainable, lora, batch, seq, gradient_checkpointing, quantization).values())
+
+
+def _cached_locally(name: str) -> bool:
+    """Whether the weights are likely on disk already (demo, a folder, or config.json in the Hub cache)."""
+    if name == "demo" or Path(name).expanduser().exists():
+        return True
+    try:
+        from huggingface_hub import try_to_load_from_cache
+
+        return isinstance(try_to_load_from_cache(name, "config.json"), str)
+    except Exception:
+        return False
+
+
+def estimate_run(config: RunConfig, rows: int, mean_tokens: float, hardware: str | None = None,
+                 token_source: str = "measured with the model's tokenizer", *, quantization: str | None = None,
+                 gradient_checkpointing: bool | None = None, eval_rows: int = 0, evals: int = 1,
+                 use_measurements: bool = True, suggest: bool = True, prices: dict | None | bool = True,
+                 calibration: Path | None = None, padding: float | None = None) -> Estimate:
+    """Time, cost and memory of `config` on `hardware` (default: this machine).
+
+    quantization="4bit" estimates QLoRA (the config has no switch for it yet). prices=True fetches
+    live prices (never blocking more than a few seconds), a dict uses those, None/False the table.
+    """
+    if hardware:
+        flavor, hw_source = get_flavor(hardware), "chosen"
+        current = hardware == detect_hardware()[0]
+    else:
+        name, hw_source = detect_hardware()
+        flavor, current = get_flavor(name), True
+    live = live_prices() if prices is True else (prices or None)
+    usd_per_hour, price_source = price_per_hour(flavor, live)
+    facts = model_facts(config.model.name_or_path)
+    t = config.train
+    ckpt = bool(getattr(t, "gradient_checkpointing", False)) if gradient_checkpointing is None else gradient_checkpointing
+    if quantization is None and config.lora.enabled and getattr(config.lora, "quantization", None) == "4bit":
+        quantization = "4bit"
+    lora = bool(config.lora.enabled) or quantization == "4bit"
+    cost = method_cost(config.method, getattr(config, "method_args", None))
+    kind = "gpu" if flavor.is_gpu else "cpu"
+    gpus = max(1, flavor.gpu_count)
+    assumptions = [f"Hardware: {flavor.label} ({hw_source})"] if hw_source != "chosen" else []
+    if cost.note:
+        assumptions.append(cost.note)
+
+    seqs_per_step = t.batch_size * t.grad_accum * gpus
+    if cost.generations_per_prompt:
+        rows_per_step = seqs_per_step / cost.generations_per_prompt
+        trained_seqs_per_step = seqs_per_step
+    else:
+        rows_per_step = seqs_per_step
+        trained_seqs_per_step = seqs_per_step * cost.sequences_per_row
+    steps = _steps(t, rows, rows_per_step)
+    if t.max_steps and t.max_steps > 0:
+        assumptions.append(f"{steps} steps (Max steps)")
+    else:
+        assumptions.append(f"{steps} steps = {rows} rows / {rows_per_step:g} rows per step x {t.num_epochs:g} epoch(s)")
+    prompt_tokens = min(mean_tokens, t.max_length)
+    seq_tokens = prompt_tokens + cost.completion_tokens
+    train_tokens = int(steps * trained_seqs_per_step * seq_tokens)
+    assumptions.append(f"{prompt_tokens:.0f} tokens per example ({token_source}), {train_tokens:,} training tokens")
+
+    base = dict(hardware=flavor.name, hardware_label=flavor.label, available_memory_gb=flavor.device_memory_gb,
+                steps=steps, train_tokens=train_tokens, hardware_source=hw_source, current=current,
+                price_source=price_source, usd_per_hour=usd_per_hour)
+    if facts is None:
+        return Estimate(seconds=None, cost_usd=None, gpu_memory_gb=None, fits=None, verdict="unknown", params=None,
+                        trainable_params=None, assumptions=assumptions + [
+                            f"Model {config.model.name_or_path!r} has an unknown size (no config.json reachable and not in "
+                            "the built-in table), so time and memory are not estimated."],
+                        summary=f"Unknown model size: cannot estimate time or memory for {config.model.name_or_path}.", **base)
+    assumptions.append(f"{facts.params / 1e6:,.1f}M parameters ({facts.source})")
+    precision = _precision_for(flavor, t.precision)
+    mode = training_mode(lora, quantization)
+    if lora:
+        trainable = lora_trainable(facts, config.lora.r, config.lora.target_modules)
+        flop_mult = 4
+        what = "QLoRA (4-bit base)" if mode == "qlora" else "LoRA"
+        assumptions.append(f"{what}: about {trainable / 1e6:,.2f}M trainable parameters; 4N FLOPs per token (frozen base)")
+    else:
+        trainable, flop_mult = facts.params, 6
+        assumptions.append("Full fine-tuning: 6N FLOPs per token")
+    if ckpt:
+        flop_mult += 2
+        assumptions.append("Gradient checkpointing: the forward pass runs twice (+2N FLOPs per token)")
+
+    # --- time: modelled, or measured on this hardware
+    n = facts.compute_params
+    pad = (padding or PADDING_FACTOR) if t.batch_size > 1 else 1.0
+    padded_seq = min(t.max_length + cost.completion_tokens, seq_tokens * pad)
+    per_token = flop_mult * n + flop_mult * facts.layers * facts.attention_width * padded_seq
+    per_token += 2 * n * cost.reference_forwards
+    device_flops = flavor.peak_tflops(precision) * 1e12 * MFU[kind]
+    throughput = device_flops * (1 + (gpus - 1) * MULTI_GPU_SCALING)
+    slowdown = 1.3 if mode == "qlora" else 1.0
+    compute_s = train_tokens * pad * per_token / throughput * slowdown
+    step_s = steps * STEP_OVERHEAD_S[kind]
+    gen_s = 0.0
+    if cost.generations_per_prompt:
+        gen_batch = t.batch_size * t.grad_accum
+        weight_bytes = facts.params * (0.53 if mode == "qlora" else 2 if precision != "fp32" else 4)
+        per_token_s = max(2 * n * gen_batch / device_flops, weight_bytes / (flavor.mem_bandwidth_gbs * 1e9))
+        per_token_s += GENERATE_TOKEN_OVERHEAD_S[kind]
+        gen_s = steps * (cost.completion_tokens * per_token_s + 2 * n * gen_batch * prompt_tokens / device_flops)
+        assumptions.append(f"Generation: {cost.completion_tokens} tokens x {gen_batch} completions per step at "
+                           f"{per_token_s * 1000:.0f} ms per token (memory-bandwidth or compute bound), {gen_s:.0f} s in all")
+    train_s = compute_s + step_s + gen_s
+    peak = flavor.peak_tflops(precision)
+    unit = "GPU" if kind == "gpu" else "machine"
+    assumptions.append(f"{peak:g} TFLOP/s {precision} peak per {unit} at {MFU[kind]:.0%} utilisation"
+                       + (f", {gpus} GPUs data-parallel at {MULTI_GPU_SCALING:.0%} scaling" if gpus > 1 else "")
+                       + (", 30% slower for 4-bit dequantisation" if slowdown > 1 else ""))
+    assumptions.append(f"{STEP_OVERHEAD_S[kind] * 1000:.0f} ms fixed cost per step (optimizer, data, logging); "
+                       f"padding adds {pad - 1:.0%} to the tokens computed")
+    disk_bytes = facts.params * (4 if config.model.name_or_path == "demo" else 2)
+    load_s = STARTUP_S[kind] + disk_bytes / LOAD_BYTES_PER_S
+    if "trl" not in sys.modules:
+        load_s += IMPORT_S[kind]
+        assumptions.append(f"{IMPORT_S[kind]:.0f} s to import the training libraries (once per process; less in a warm app)")
+    if not _cached_locally(config.model.name_or_path):
+        load_s += disk_bytes / DOWNLOAD_BYTES_PER_S
+        assumptions.append(f"Downloading {disk_bytes / 1e9:.1f} GB of weights at ~{DOWNLOAD_BYTES_PER_S / 1e6:.0f} MB/s (first use)")
+    save_bytes = trainable * (2 if precision != "fp32" else 4)
+    checkpoint_bytes = trainable * ((2 if precision != "fp32" else 4) + 8)
+    save_s = (save_bytes + 4 * checkpoint_bytes) / LOAD_BYTES_PER_S
+    overhead_s = load_s + save_s
+    assumptions.append(f"{load_s:.0f} s to start and load the model (~{LOAD_BYTES_PER_S / 1e6:.0f} MB/s), "
+                       f"{save_s:.0f} s for about 4 checkpoints and the final save")
+    eval_s = 0.0
+    if eval_rows:
+        eval_s = evals * eval_rows * seq_tokens * 2 * n / throughput
+        assumptions.append(f"Evaluation: {evals} x {eval_rows} rows, {eval_s:.0f} s")
+    else:
+        assumptions.append("No evaluation set: no evaluation time")
+    time_source = "model"
+    measured = find_measurement(config.model.name_or_path, config.method, mode, flavor.name, calibration) if use_measurements else None
+    if measured:
+        time_source = "measured"
+        tokens_per_step = train_tokens / steps
+        same_shape = (measured.get("batch_size"), measured.get("grad_accum"), measured.get("max_length")) == (
+            t.batch_size, t.grad_accum, t.max_length)
+        m_tps = measured.get("tokens_per_step")
+        if same_shape or not m_tps:
+            per_step = measured["seconds_per_step"] * (1 if same_shape or not m_tps else tokens_per_step / m_tps)
+            how = f"{measured['seconds_per_step']:.3g} s per step"
+        else:
+            per_step = measured["seconds_per_step"] * tokens_per_step / m_tps
+            how = f"{measured['seconds_per_step']:.3g} s per step at {m_tps:,.0f} tokens per step, scaled to {tokens_per_step:,.0f}"
+        train_s = steps * per_step
+        if measured.get("overhead_seconds") is not None:
+            overhead_s = measured["overhead_seconds"]
+        assumptions.insert(0, f"Time measured: {how} in a completed run on {flavor.name} ({measured.get('recorded_at', '?')}); "
+                              "it replaces the FLOP model")
+    seconds = train_s + overhead_s + eval_s
+    time_breakdown = {"training": round(train_s - gen_s if time_source == "model" else train_s, 2),
+                      "generation": round(gen_s if time_source == "model" else 0.0, 2),
+                      "startup_and_saving": round(overhead_s, 2), "evaluation": round(eval_s, 2)}
+    cost_usd = seconds / 3600 * usd_per_hour
+    assumptions.append(f"${usd_per_hour:.2f}/hour ({price_source})")
+
+    gen_batch = t.batch_size * t.grad_accum
+    seq_mem = min(t.max_length, prompt_tokens * pad)
+    breakdown = estimate_memory(facts, precision, trainable, lora, t.batch_size, seq_mem, ckpt, quantization, cost,
+                                gen_batch, flavor.is_gpu)
+    memory = round(sum(breakdown.values()), 2)
+    available = flavor.device_memory_gb
+    verdict = "fits" if memory <= FITS_BELOW * available else ("tight" if memory <= available else "does not fit")
+    if mode == "qlora" and not flavor.is_gpu:
+        verdict = "does not fit"
+        assumptions.append("QLoRA's 4-bit loading needs an NVIDIA GPU: it cannot run on a CPU flavor")
+    where = "per GPU (each GPU holds a full copy)" if gpus > 1 else "of GPU memory" if flavor.is_gpu else "of RAM"
+    assumptions.append(f"Memory {where}: " + ", ".join(f"{k.replace('_', ' ')} {v:.2f} GB" for k, v in breakdown.items() if v)
+                       + f"; {'with' if ckpt else 'no'} gradient checkpointing; 'tight' above {FITS_BELOW:.0%}")
+    est = Estimate(seconds=round(seconds, 1), cost_usd=round(cost_usd, 4), gpu_memory_gb=memory, fits=verdict != "does not fit",
+                   verdict=verdict, params=facts.params, trainable_params=trainable, assumptions=assumptions,
+                   time_source=time_source, precision=precision, memory_breakdown=breakdown,
+                   time_breakdown=time_breakdown, **base)
+    if suggest and verdict == "does not fit":
+        est.fix = suggest_fix(config, rows, mean_tokens, flavor.name, token_source, quantization=quantization,
+                              gradient_checkpointing=ckpt, prices=live)
+    est.summary = plain_summary(est)
+    return est
+
+
+# --- when it does not fit ----------------------------------------------------------------------
+
+
+def _variant(config: RunConfig, **train) -> RunConfig:
+    import copy
+
+    c = copy.deepcopy(config)
+    for k, v in train.items():
+        if k == "lora":
+            c.lora.enabled = v
+        else:
+            setattr(c.train, k, v)
+    return c
+
+
+def _fix_candidates(config: RunConfig, quantization: str | None, gradient_checkpointing: bool) -> list[tuple[str, RunConfig, dict]]:
+    """Setting changes in order of how little they change the result: same maths first, then fewer trained weights."""
+    t = config.train
+    effective = t.batch_size * t.grad_accum
+    batches, b = [], t.batch_size // 2
+    while b >= 1:
+        batches.append(b)
+        b //= 2
+    shapes = [("", {})] + [(f"batch size {b} with gradient accumulation {math.ceil(effective / b)} "
+                            f"(same effective batch of {b * math.ceil(effective / b)})",
+                            {"batch_size": b, "grad_accum": math.ceil(effective / b)}) for b in batches]
+    ckpts = [gradient_checkpointing] if gradient_checkpointing else [False, True]
+    modes: list[tuple[str, bool, str | None]] = [("", config.lora.enabled, quantization)]
+    if not config.lora.enabled and quantization != "4bit":
+        modes.append(("LoRA instead of full fine-tuning", True, None))
+    if quantization != "4bit":
+        modes.append(("QLoRA (4-bit base model)", True, "4bit"))
+    out = []
+    for mode_text, lora, quant in modes:
+        for ckpt in ckpts:
+            for shape_text, changes in shapes:
+                ckpt_text = "gradient checkpointing (about 30% slower)" if ckpt and not gradient_checkpointing else ""
+                text = " and ".join(x for x in (mode_text, ckpt_text, shape_text) if x)
+                if text:
+                    out.append((text, _variant(config, lora=lora, **changes), {"gradient_checkpointing": ckpt, "quantization": quant}))
+    return out
+
+
+def suggest_fix(config: RunConfig, rows: int, mean_tokens: float, hardware: str, token_source: str = "",
+                *, quantization: str | None = None, gradient_checkpointing: bool = False, prices=None) -> dict | None:
+    """The least disruptive change that fits, found by re-running the estimate with each change applied.
+
+    On this hardware, tried in order: smaller batch with more accumulation (same effective batch, same
+    result), gradient checkpointing (slower), both; then LoRA instead of full, then QLoRA, each alone
+    and with the former. Failing those, the cheapest flavor that fits as is; failing that, the cheapest
+    (flavor, change) pair. Returns {"change", "hardware", "seconds", "cost_usd", "gpu_memory_gb",
+    "verdict", "settings"} or None when nothing fits.
+    """
+    candidates = _fix_candidates(config, quantization, gradient_checkpointing)
+
+    def result(text: str, est: Estimate, variant: RunConfig, kw: dict) -> dict:
+        settings = {"batch_size": variant.train.batch_size, "grad_accum": variant.train.grad_accum, "lora": variant.lora.enabled,
+                    "gradient_checkpointing": kw.get("gradient_checkpointing", gradient_checkpointing),
+                    "quantization": kw.get("quantization", quantization)}
+        return {"change": text, "hardware": est.hardware, "seconds": est.seconds, "cost_usd": est.cost_usd,
+                "gpu_memory_gb": est.gpu_memory_gb, "verdict": est.verdict, "settings": settings}
+
+    def run(variant: RunConfig, name: str, kw: dict) -> Estimate:
+        kw = {"quantization": quantization, "gradient_checkpointing": gradient_checkpointing, **kw}
+        return estimate_run(variant, rows, mean_tokens, name, token_source, suggest=False, prices=prices, **kw)
+
+    for text, variant, kw in candidates:
+        est = run(variant, hardware, kw)
+        if est.fits:
+            return result(text, est, variant, kw)
+    best = cheapest_fitting([run(config, name, {}) for name in CATALOGUE])
+    if best is not None:
+        return result(f"a bigger machine: {best.hardware_label} ({best.hardware})", best, config, {})
+    options = []
+    for text, variant, kw in candidates:
+        est = cheapest_fitting([run(variant, name, kw) for name in CATALOGUE])
+        if est is not None:
+            options.append((est.cost_usd, est.seconds, len(options), result(f"{text} on {est.hardware_label} ({est.hardware})", est, variant, kw)))
+    return min(options)[3] if options else None
+
+
+def cheapest_fitting(estimates: list[Estimate]) -> Estimate | None:
+    """The estimate that fits (or is tight) at the lowest cost; ties go to the faster one."""
+    fitting = [e for e in estimates if e.fits and e.cost_usd is not None]
+    return min(fitting, key=lambda e: (e.cost_usd, e.seconds)) if fitting else None
+
+
+# --- words -------------------------------------------------------------------------------------
+
+
+def plain_duration(seconds: float) -> str:
+    minutes = seconds / 60
+    if seconds < 90:
+        return f"about {seconds:.0f} seconds"
+    if minutes < 90:
+        return f"about {minutes:.0f} minutes"
+    if minutes < 48 * 60:
+        return f"about {minutes / 60:.1f} hours"
+    return f"about {minutes / 60 / 24:.1f} days"
+
+
+def plain_cost(cost_usd: float) -> str:
+    return "free" if cost_usd == 0 else "under $0.01" if cost_usd < 0.01 else f"about ${cost_usd:,.2f}"
+
+
+def plain_summary(est: Estimate) -> str:
+    if est.seconds is None:
+        return est.summary
+    where = est.hardware_label
+    if est.current:
+        where = f"this Space's {where}" if "SPACE_HARDWARE" in est.hardware_source else f"this machine ({where})"
+    when = plain_duration(est.seconds) + (" (measured on this hardware)" if est.time_source == "measured" else "")
+    unit = "of RAM" if not CATALOGUE[est.hardware].is_gpu else "per GPU" if CATALOGUE[est.hardware].gpu_count > 1 else "of GPU memory"
+    text = (f"{when}, {plain_cost(est.cost_usd)} on {where}; needs about {est.gpu_memory_gb:.1f} GB "
+            f"of {est.available_memory_gb:g} GB {unit} ({est.verdict}).")
+    if est.fix:
+        text += f" It fits with {est.fix['change']}: {plain_duration(est.fix['seconds'])}, {plain_cost(est.fix['cost_usd'])}."
+    elif est.verdict == "does not fit":
+        text += " No flavor in the catalogue fits it; pick a smaller model."
+    return text
+
+
+def all_flavors() -> list[str]:
+    return list(CATALOGUE)
+
+
+def estimate_all(config: RunConfig, rows: int, mean_tokens: float, token_source: str = "measured with the model's tokenizer",
+                 flavors: list[str] | None = None, suggest_for: str | None = None, **kw) -> list[Estimate]:
+    """One estimate per flavor (live prices fetched once). Only `suggest_for` (a flavor name, or "current"
+    for this machine) gets a fix suggestion: searching for fixes on every flavor would be slow."""
+    prices = kw.pop("prices", True)
+    live = live_prices() if prices is True else (prices or None)
+    target = detect_hardware()[0] if suggest_for == "current" else suggest_for
+    return [estimate_run(config, rows, mean_tokens, name, token_source, prices=live or False, suggest=name == target, **kw)
+            for name in flavors or CATALOGUE]
+
+
+def dataset_tokens(config: RunConfig, report=None) -> tuple[int, float, str, object]:
+    """(rows, mean tokens per example, where the mean comes from, validation report). Token counts come
+    from the model's tokenizer when it loads, else about 4 characters per token."""
+    from training.data.formats import record_text
+    from training.data.validation import validate_dataset
+    from training.models.loading import ModelLoadError, load_tokenizer
+
+    d = config.data
+    if report is None or report.token_stats is None:
+        try:
+            tokenizer = load_tokenizer(config.model.name_or_path, config.model.trust_remote_code)
+        except ModelLoadError:
+            tokenizer = None
+        report = validate_dataset(d.source, config.method, split=d.split, subset=d.subset, column_map=d.column_map,
+                                  max_rows=d.max_rows, tokenizer=tokenizer, max_length=config.train.max_length)
+    if report.token_stats:
+        mean, source = report.token_stats["mean_tokens"], "measured with the model's tokenizer"
+    elif report.normalised:
+        sample = report.normalised[:2000]
+        mean = sum(len(record_text(r)) for r in sample) / len(sample) / 4
+        source = "guessed as 4 characters per token: the tokenizer could not be loaded"
+    else:
+        mean, source = 256.0, "dataset unreadable: assumed 256"
+    return report.usable_rows or 1000, mean, source, report
+
+
+def padding_from_stats(report) -> float | None:
+    """Batches pad to their longest example: with token statistics, at most max/mean (capped at the default)."""
+    stats = getattr(report, "token_stats", None)
+    if not stats or not stats.get("mean_tokens"):
+        return None
+    return max(1.0, min(PADDING_FACTOR, stats["max_tokens"] / stats["mean_tokens"]))
+
+
+def estimate_for_config(config: RunConfig, hardware: str | None = None, report=None, **kw) -> tuple[Estimate, object]:
+    """Estimate from the config's dataset. Returns (estimate, validation report)."""
+    rows, mean, source, report = dataset_tokens(config, report)
+    kw.setdefault("padding", padding_from_stats(report))
+    return estimate_run(config, rows, mean, hardware, token_source=source, **kw), report
+
+
+def estimate_all_for_config(config: RunConfig, report=None, **kw) -> tuple[list[Estimate], object]:
+    rows, mean, source, report = dataset_tokens(config, report)
+    kw.setdefault("padding", padding_from_stats(report))
+    return estimate_all(config, rows, mean, source, **kw), report

@@ -1,0 +1,125 @@
+"""Resolving a model reference (`demo`, a local folder or a Hub id) and loading it."""
+
+from __future__ import annotations
+
+import functools
+import os
+import re
+from pathlib import Path
+
+HUB_MODEL_RE = re.compile(r"^[A-Za-z0-9][\w.-]{0,95}/[\w.-]{1,96}$")
+GPU_DEFAULT_MODEL = "Qwen/Qwen2.5-0.5B-Instruct"
+
+
+class ModelLoadError(ValueError):
+    """The model cannot be found or loaded; the message says why and what to do."""
+
+
+def resolve_model(name: str) -> str:
+    """A path or Hub id that `from_pretrained` accepts. Creates the demo model on first use."""
+    name = (name or "").strip()
+    if not name:
+        raise ModelLoadError("No model given. Enter `demo`, a local folder, or a Hub id like Qwen/Qwen2.5-0.5B-Instruct.")
+    if name == "demo":
+        from training.models.demo_model import ensure_demo_model
+
+        return str(ensure_demo_model())
+    try:
+        path = Path(name).expanduser()
+        exists = path.exists()
+    except (OSError, RuntimeError):  # a name too long for a path, or an unknown ~user
+        exists = False
+    if exists:
+        if not (path / "config.json").exists():
+            raise ModelLoadError(f"Folder {name} has no config.json, so it is not a model folder. Point to the folder that has one.")
+        return str(path)
+    if not HUB_MODEL_RE.match(name):
+        raise ModelLoadError(f"{name!r} is neither `demo`, an existing folder, nor a Hub id of the form owner/name.")
+    return name
+
+
+def _friendly(name: str, exc: Exception) -> ModelLoadError:
+    text = str(exc)
+    offline = os.environ.get("HF_HUB_OFFLINE") == "1"
+    if "gated" in text.lower() or "401" in text or "403" in text:
+        return ModelLoadError(f"Model {name} is gated or private: accept its licence on the Hub and set HF_TOKEN with access.")
+    if offline or "offline" in text.lower() or "connect" in text.lower() or "resolve" in text.lower():
+        where = "this machine is offline (HF_HUB_OFFLINE=1)" if offline else "the Hub could not be reached"
+        return ModelLoadError(f"Model {name} is not available: {where} and it is not in the local cache. Use `demo` or a local folder.")
+    if "does not appear to have" in text or "not a valid model identifier" in text or "404" in text:
+        return ModelLoadError(f"Model {name} was not found on the Hub. Check the spelling (owner/name).")
+    first = text.splitlines()[0][:300] if text else type(exc).__name__
+    return ModelLoadError(f"Model {name} could not be loaded: {first}")
+
+
+def load_tokenizer(name: str, trust_remote_code: bool = False):
+    from transformers import AutoTokenizer
+
+    ref = resolve_model(name)
+    try:
+        tokenizer = AutoTokenizer.from_pretrained(ref, trust_remote_code=trust_remote_code)
+    except Exception as exc:
+        raise _friendly(name, exc) from None
+    if tokenizer.pad_token is None:
+        tokenizer.pad_token = tokenizer.eos_token
+    return tokenizer
+
+
+@functools.lru_cache(maxsize=4)
+def load_tokenizer_cached(name: str, trust_remote_code: bool = False):
+    """`load_tokenizer`, remembered: validating again with the same model does not reload it. Failures are not cached."""
+    return load_tokenizer(name, trust_remote_code)
+
+
+def load_model(name: str, trust_remote_code: bool = False, dtype=None, head: str = "causal_lm", **kwargs):
+    """The model with a language-modelling head, or head="sequence_classification" for a one-score head (reward
+    models). kwargs go to from_pretrained (e.g. quantization_config)."""
+    from transformers import AutoModelForCausalLM, AutoModelForSequenceClassification
+
+    ref = resolve_model(name)
+    if head == "sequence_classification":
+        auto, kwargs = AutoModelForSequenceClassification, {"num_labels": 1, **kwargs}
+    else:
+        auto = AutoModelForCausalLM
+    try:
+        return auto.from_pretrained(ref, trust_remote_code=trust_remote_code, dtype=dtype or "auto", **kwargs)
+    except Exception as exc:
+        raise _friendly(name, exc) from None
+
+
+def read_model_config(name: str) -> dict | None:
+    """config.json of a model without loading weights; None when unavailable (e.g. offline)."""
+    import json
+
+    try:
+        ref = resolve_model(name)
+    except ModelLoadError:
+        return None
+    path = Path(ref) / "config.json"
+    if path.exists():
+        return json.loads(path.read_text())
+    if path.is_absolute() or os.environ.get("HF_HUB_OFFLINE") == "1":
+        return None
+    try:
+        from huggingface_hub import hf_hub_download
+
+        return json.loads(Path(hf_hub_download(ref, "config.json")).read_text())
+    except Exception:
+        return None
+
+
+def default_model() -> tuple[str, str | None]:
+    """The model the UI starts with, and a note when the GPU default could not be used."""
+    from training.estimate.hardware import has_cuda
+
+    if not has_cuda():
+        return "demo", None
+    if os.environ.get("HF_HUB_OFFLINE") == "1":
+        return "demo", f"A GPU is present but the Hub is offline, so the default is `demo` instead of {GPU_DEFAULT_MODEL}."
+    try:
+        from huggingface_hub import model_info
+
+        model_info(GPU_DEFAULT_MODEL, timeout=5)
+        return GPU_DEFAULT_MODEL, None
+    except Exception:
+        return "demo", f"A GPU is present but the Hub could not be reached, so the default is `demo` instead of {GPU_DEFAULT_MODEL}."

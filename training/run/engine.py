@@ -1,0 +1,372 @@
+"""Running one training job: data, model, trainer, checkpoints, weights and run.json.
+
+`run_training` is synchronous and UI-free. The CLI calls it directly; the run manager calls it
+in its background thread. It never raises for bad input: the outcome is in the returned record
+and in OUTPUT_DIR/run.json, which is kept up to date while the run trains (so a crash leaves an
+accurate record behind), with a plain-language error and the traceback in OUTPUT_DIR/run.log.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import shutil
+import socket
+import threading
+import time
+import traceback
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+
+from training.config.schema import ConfigError, RunConfig, check_config
+from training.hosting.paths import configure_trackio_env
+from training.hosting.secrets import redact
+
+FINAL_DIR = "final"
+CHECKPOINTS_DIR = "checkpoints"
+RUN_FILE = "run.json"
+ACTIVE_STATES = ("running", "stopping")
+
+
+@dataclass
+class Progress:
+    """Live figures the engine reports while it trains (mutated only by the training thread)."""
+
+    phase: str = "starting"  # starting, loading, training, saving, done
+    step: int = 0
+    total: int = 0
+    started: float = field(default_factory=time.time)
+    train_started: float | None = None
+    first_step: int = 0  # step the current session started from (non-zero after a resume)
+    metrics: list[dict] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def eta_seconds(self) -> float | None:
+        done = self.step - self.first_step
+        if not self.train_started or done <= 0 or self.total <= 0:
+            return None
+        per_step = (time.time() - self.train_started) / done
+        return max(0.0, per_step * (self.total - self.step))
+
+
+class DatasetInvalidError(ValueError):
+    """The dataset did not pass validation."""
+
+
+def now_iso() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+
+
+def write_json_atomic(path: Path, data: dict) -> None:
+    """Write JSON atomically, with any token redacted."""
+    tmp = path.with_suffix(path.suffix + f".{threading.get_ident()}.tmp")
+    tmp.write_text(redact(json.dumps(data, indent=2, default=str)))
+    tmp.replace(path)
+
+
+def read_run(run_dir: Path) -> dict:
+    return json.loads((Path(run_dir) / RUN_FILE).read_text())
+
+
+def latest_checkpoint(run_dir: Path) -> Path | None:
+    folder = Path(run_dir) / CHECKPOINTS_DIR
+    found = [(int(p.name.split("-")[-1]), p) for p in folder.glob("checkpoint-*") if p.name.split("-")[-1].isdigit()]
+    complete = [(n, p) for n, p in found if (p / "trainer_state.json").exists()]
+    return max(complete)[1] if complete else None
+
+
+def auto_save_steps(total_steps: int) -> int:
+    """About four checkpoints per run, never more often than every 25 steps."""
+    return max(25, math.ceil(total_steps / 4))
+
+
+def planned_steps(config: RunConfig, rows: int) -> int:
+    t = config.train
+    if t.max_steps > 0:
+        return t.max_steps
+    return max(1, math.ceil(rows / (t.batch_size * t.grad_accum) * t.num_epochs))
+
+
+def explain_error(exc: BaseException, config: RunConfig | None = None) -> str:
+    """A plain-language cause and fix for an exception raised while training, with tokens redacted."""
+    return redact(_explain(exc, config))
+
+
+def _explain(exc: BaseException, config: RunConfig | None) -> str:
+    from training.data.sources import DataSourceError
+    from training.models.loading import ModelLoadError
+
+    text = str(exc)
+    if isinstance(exc, (ConfigError, DataSourceError, ModelLoadError, DatasetInvalidError)):
+        return text
+    if isinstance(exc, KeyboardInterrupt):
+        return "Aborted (second Ctrl-C): no weights were saved for the steps since the last checkpoint."
+    low = text.lower()
+    if "out of memory" in low or isinstance(exc, MemoryError):
+        bs, ga = (config.train.batch_size, config.train.grad_accum) if config else (2, 1)
+        return (f"Out of memory. Lower the batch size to {max(1, bs // 2)} and raise gradient accumulation to {ga * 2} "
+                "(same effective batch), lower max length, or use LoRA/QLoRA.")
+    if isinstance(exc, FloatingPointError) or ("nan" in low and ("loss" in low or "grad" in low)):
+        return "The loss became NaN or infinite, so training stopped. Lower the learning rate (try a tenth of it) and start again."
+    if isinstance(exc, OSError) and getattr(exc, "errno", None) == 28:
+        return "The disk is full. Delete old runs (History) or free space in the data folder, then resume."
+    tb = "".join(traceback.format_tb(exc.__traceback__)) if exc.__traceback__ else ""
+    if any(word in tb for word in ("collat", "tokeniz", "data_utils", "dataset")):
+        return (f"A data error stopped training: {type(exc).__name__}: {text.splitlines()[0][:300] if text else ''}. "
+                "Run Validate on the dataset and fix the rows it reports.")
+    first = text.splitlines()[0][:400] if text else ""
+    return f"Training failed: {type(exc).__name__}: {first}. The full traceback is in the run's run.log."
+
+
+class RunRecorder:
+    """Keeps OUTPUT_DIR/run.json current: written at start, at every log and checkpoint, and at the end."""
+
+    def __init__(self, out: Path, record: dict):
+        self.out, self.record = out, record
+        self._lock = threading.Lock()
+
+    def write(self) -> None:
+        with self._lock:
+            write_json_atomic(self.out / RUN_FILE, self.record)
+
+
+def _make_callback(progress: Progress, recorder: RunRecorder, stop_event, on_update):
+    from transformers import TrainerCallback
+
+    def notify():
+        if on_update:
+            on_update()
+
+    class EngineCallback(TrainerCallback):
+        def on_train_begin(self, args, state, control, **kwargs):
+            progress.total = state.max_steps
+            progress.step = progress.first_step = state.global_step
+            progress.phase = "training"
+            progress.train_started = time.time()
+            recorder.record["total_steps"] = state.max_steps
+            recorder.write()
+            notify()
+
+        def on_step_end(self, args, state, control, **kwargs):
+            progress.step = recorder.record["step"] = state.global_step
+            if stop_event is not None and stop_event.is_set():
+                control.should_training_stop = True
+                control.should_save = False
+            notify()
+
+        def on_log(self, args, state, control, logs=None, **kwargs):
+            if logs:
+                entry = {"step": state.global_step, **{k: v for k, v in logs.items() if isinstance(v, (int, float))}}
+                progress.metrics.append(entry)
+                recorder.write()
+                bad = [k for k in ("loss", "grad_norm") if isinstance(logs.get(k), float) and not math.isfinite(logs[k])]
+                if bad:
+                    raise FloatingPointError(f"The training {' and '.join(bad)} became NaN or infinite.")
+            notify()
+
+        def on_save(self, args, state, control, **kwargs):
+            recorder.record["last_checkpoint_step"] = state.global_step
+            recorder.write()
+
+    return EngineCallback()
+
+
+def run_training(
+    config: RunConfig,
+    output_dir: str | Path,
+    stop_event: threading.Event | None = None,
+    progress: Progress | None = None,
+    on_update: Callable[[], None] | None = None,
+    run_id: str | None = None,
+    report_to_trackio: bool = True,
+    resume: bool = False,
+    cancel_event: threading.Event | None = None,
+    extra_callbacks: Sequence = (),
+    save_final: bool = True,
+) -> dict:
+    """Train per config into output_dir; return the run record that is also written to run.json.
+
+    With resume=True, output_dir must be an earlier run's folder: training continues from its last
+    checkpoint to the same final step, appending to its metrics and to the same Trackio run.
+    """
+    out = Path(output_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    progress = progress or Progress()
+    checkpoint = latest_checkpoint(out) if resume else None
+    previous = read_run(out) if resume and (out / RUN_FILE).exists() else {}
+    run_id = previous.get("run_id") or run_id or out.name
+    if not config.run_name:
+        config.run_name = run_id
+    if checkpoint is not None:
+        step = int(checkpoint.name.split("-")[-1])
+        progress.metrics.extend(m for m in previous.get("metrics", []) if m.get("step", 0) <= step)
+        progress.notes.append(f"Resumed from the checkpoint at step {step}.")
+    elif resume:
+        progress.notes.append("No checkpoint was saved before the interruption, so training starts again from step 0.")
+    record = {
+        "run_id": run_id,
+        "status": "running",
+        "config": config.to_dict(),
+        "metrics": progress.metrics,
+        "train_seconds": None,
+        "error": None,
+        "notes": progress.notes,
+        "started_at": previous.get("started_at") or now_iso(),
+        "finished_at": None,
+        "model_dir": None,
+        "system_prompt": None,
+        "step": progress.step,
+        "total_steps": previous.get("total_steps"),
+        "last_checkpoint_step": previous.get("last_checkpoint_step"),
+        "resumes": previous.get("resumes", 0) + (1 if resume else 0),
+        "pid": os.getpid(),
+        "host": socket.gethostname(),
+    }
+    recorder = RunRecorder(out, record)
+    recorder.write()
+    trainer = None
+    try:
+        check_config(config)
+        configure_trackio_env()
+        progress.phase = "loading"
+        dataset, trl_type, system_prompt = _prepare_dataset(config)
+        record["system_prompt"] = system_prompt
+        dataset, record["eval_rows"] = _hold_out_eval_rows(config, dataset, out, progress)
+        model, tokenizer, precision = _prepare_model(config, progress)
+        from datasets import Dataset
+
+        from training.run.trainer_factory import build_trainer
+
+        save_steps = config.train.save_steps or auto_save_steps(planned_steps(config, len(dataset)))
+        callbacks = [_make_callback(progress, recorder, stop_event, on_update), *extra_callbacks]
+        trainer, notes = build_trainer(config, model, tokenizer, Dataset.from_list(dataset), str(out / CHECKPOINTS_DIR),
+                                       trl_type, precision, callbacks=callbacks, report_to_trackio=report_to_trackio,
+                                       save_steps=save_steps)
+        progress.notes.extend(notes)
+        t0 = time.time()
+        trainer.train(resume_from_checkpoint=str(checkpoint) if checkpoint else None)
+        record["train_seconds"] = round(time.time() - t0 + (previous.get("train_seconds") or 0), 3)
+        if cancel_event is not None and cancel_event.is_set():
+            shutil.rmtree(out / CHECKPOINTS_DIR, ignore_errors=True)
+            record["status"] = "cancelled"
+        elif not save_final:  # a dry run: the steps are what was asked for, not the weights
+            record["status"] = "completed"
+        else:
+            progress.phase = "saving"
+            final = out / FINAL_DIR
+            trainer.save_model(str(final))
+            tokenizer.save_pretrained(str(final))
+            record["model_dir"] = str(final)
+            stopped = stop_event is not None and stop_event.is_set()
+            record["status"] = "stopped" if stopped else "completed"
+    except BaseException as exc:  # noqa: BLE001 - the outcome must always be recorded
+        record["status"] = "failed"
+        record["error"] = explain_error(exc, config)
+        with (out / "run.log").open("a") as log:
+            log.write(redact(f"--- {now_iso()}\n{traceback.format_exc()}\n"))
+        if not isinstance(exc, Exception):
+            raise
+    finally:
+        progress.phase = "done"
+        record["step"] = progress.step
+        record["total_steps"] = progress.total or record["total_steps"]
+        record["finished_at"] = now_iso()
+        recorder.write()
+        del trainer
+        _free_accelerator_memory()
+    if record["status"] == "completed":
+        from training.estimate.calibration import record_run_throughput
+
+        record_run_throughput(record)  # never raises; later estimates for this model/method/hardware say "measured"
+    return record
+
+
+def _prepare_dataset(config: RunConfig) -> tuple[list[dict], str, str | None]:
+    from training.data.validation import validate_dataset
+
+    d = config.data
+    report = validate_dataset(d.source, config.method, split=d.split,
+                              subset=d.subset, column_map=d.column_map, max_rows=d.max_rows)
+    if not report.valid:
+        shown = "; ".join(
+            (f"row {e.row}, {e.field}: {e.message}" if e.row else e.message).rstrip(".") for e in report.errors[:3]
+        )
+        more = f" (and {report.error_count - 3} more)" if report.error_count > 3 else ""
+        raise DatasetInvalidError(f"The dataset is not valid: {shown}{more}. Run Validate for the full report.")
+    _check_reward_columns(config, report.normalised[0])
+    first = report.normalised[0]
+    system_prompt = None
+    chat = first.get("messages") or (first.get("prompt") if isinstance(first.get("prompt"), list) else None)
+    if chat and isinstance(chat[0], dict) and chat[0].get("role") == "system":
+        system_prompt = chat[0]["content"]
+    return report.normalised, report.trl_type or "", system_prompt
+
+
+def _hold_out_eval_rows(config: RunConfig, rows: list[dict], out: Path, progress: Progress) -> tuple[list[dict], int]:
+    """Set aside the held-out rows (training.run.holdout) and write them to OUTPUT_DIR/eval_prompts.jsonl."""
+    from training.run.holdout import EVAL_PROMPTS_FILE, hold_out, write_eval_prompts
+
+    train_rows, records = hold_out(rows, config)
+    if records:
+        write_eval_prompts(out, records)
+        progress.notes.append(f"{len(rows) - len(train_rows)} rows held out for the before/after comparison "
+                              f"({EVAL_PROMPTS_FILE}); training uses the other {len(train_rows)}.")
+    return train_rows, len(rows) - len(train_rows)
+
+
+def _check_reward_columns(config: RunConfig, first_row: dict) -> None:
+    """Fail before loading the model when a reward function reads a column the data does not have."""
+    from training.methods.registry import get_method
+    from training.methods.rewards import missing_column_problems
+
+    if get_method(config.method).uses_rewards:
+        problems = missing_column_problems(config.rewards, list(first_row))
+        if problems:
+            raise DatasetInvalidError(" ".join(problems))
+
+
+def _prepare_model(config: RunConfig, progress: Progress):
+    from training.estimate.hardware import resolve_precision
+    from training.methods.registry import get_method
+    from training.models.adapters import build_quantization_config, qlora_unavailable_reason
+    from training.models.loading import load_model, load_tokenizer
+
+    if config.peft_mode == "qlora":
+        reason = qlora_unavailable_reason()
+        if reason:
+            raise ConfigError([("lora.quantization", reason)])
+    precision, note = resolve_precision(config.train.precision)
+    if note:
+        progress.notes.append(note)
+    import torch
+
+    # fp16 mixed precision needs fp32 trainable weights: a LoRA base can be fp16 (adapters stay fp32), a full one not.
+    fp16_dtype = torch.float16 if config.lora.enabled else torch.float32
+    dtype = {"bf16": torch.bfloat16, "fp16": fp16_dtype, "fp32": torch.float32}[precision]
+    head = get_method(config.method).model_head
+    extra = {}
+    quantization = build_quantization_config(config, precision)
+    if quantization is not None:
+        extra["quantization_config"] = quantization
+    tokenizer = load_tokenizer(config.model.name_or_path, config.model.trust_remote_code)
+    model = load_model(config.model.name_or_path, config.model.trust_remote_code, dtype=dtype, head=head, **extra)
+    if head == "sequence_classification" and model.config.pad_token_id is None:
+        model.config.pad_token_id = tokenizer.pad_token_id  # the score is read at the last non-pad token
+    return model, tokenizer, precision
+
+
+def _free_accelerator_memory() -> None:
+    import gc
+
+    gc.collect()
+    try:
+        import torch
+
+        if torch.cuda.is_available():
+            torch.cuda.empty_cache()
+    except ImportError:
+        pass

@@ -1,0 +1,281 @@
+"""The process-wide run manager: one training thread at a time, with stop and live status.
+
+State lives here, in the server process, not in any browser session: every page, reload and
+API caller sees the same run. The training thread never touches UI objects; the UI polls
+`status()`, which never blocks on training.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import secrets
+import shutil
+import socket
+import threading
+import time
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+
+from training.config.schema import RunConfig, check_config
+from training.hosting.paths import runs_dir
+from training.run.engine import ACTIVE_STATES, RUN_FILE, Progress, latest_checkpoint, read_run, run_training, write_json_atomic
+
+
+class RunActiveError(RuntimeError):
+    """A run is already active; only one may train at a time."""
+
+
+def _pid_alive(pid: int | None) -> bool:
+    if not pid:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+@dataclass(frozen=True)
+class RunStatus:
+    state: str  # idle, running, stopping, completed, stopped, failed, cancelled, interrupted
+    run_id: str | None = None
+    run_name: str | None = None
+    phase: str | None = None
+    step: int = 0
+    total: int = 0
+    elapsed_seconds: float = 0.0
+    eta_seconds: float | None = None
+    last_metrics: dict = field(default_factory=dict)
+    metrics: tuple[dict, ...] = ()
+    notes: tuple[str, ...] = ()
+    error: str | None = None
+    output_dir: str | None = None
+    model_dir: str | None = None
+    config: dict | None = None
+    system_prompt: str | None = None
+
+    @property
+    def active(self) -> bool:
+        return self.state in ("running", "stopping")
+
+    def to_dict(self) -> dict:
+        return {
+            "state": "running" if self.state == "stopping" else self.state, "stopping": self.state == "stopping",
+            "run_id": self.run_id, "run_name": self.run_name, "phase": self.phase,
+            "step": self.step, "total": self.total, "elapsed_seconds": round(self.elapsed_seconds, 1),
+            "eta_seconds": None if self.eta_seconds is None else round(self.eta_seconds, 1),
+            "last_metrics": self.last_metrics, "error": self.error, "output_dir": self.output_dir,
+            "model_dir": self.model_dir, "notes": list(self.notes),
+        }
+
+
+def new_run_id(config: RunConfig) -> str:
+    model = re.sub(r"[^A-Za-z0-9]+", "-", config.model.name_or_path.split("/")[-1]).strip("-").lower()[:24] or "model"
+    return f"{datetime.now().strftime('%Y%m%d-%H%M%S')}-{config.method}-{model}-{secrets.token_hex(2)}"
+
+
+class RunManager:
+    def __init__(self, root: Path | None = None):
+        self._root = root
+        self._lock = threading.Lock()  # guards the fields below
+        self._thread: threading.Thread | None = None
+        self._stop = threading.Event()
+        self._cancel = threading.Event()
+        self._progress: Progress | None = None
+        self._record: dict | None = None
+        self._run_id: str | None = None
+        self._config: RunConfig | None = None
+        self._output_dir: Path | None = None
+
+    @property
+    def root(self) -> Path:
+        return self._root or runs_dir()
+
+    def start(self, config: RunConfig, callbacks=()) -> str:
+        """Start training in a background thread; raises RunActiveError or ConfigError.
+
+        `callbacks` are extra TrainerCallbacks (used by the dry-run probe and fault tests)."""
+        check_config(config)
+        config = RunConfig.from_dict(config.to_dict())  # private copy: the UI may keep editing its own
+        with self._lock:
+            self._ensure_idle()
+            run_id = new_run_id(config)
+            config.run_name = config.run_name or run_id
+            output_dir = self.root / run_id
+            output_dir.mkdir(parents=True, exist_ok=False)
+            self._launch(config, output_dir, run_id, resume=False, callbacks=callbacks)
+        return run_id
+
+    def resume(self, run_id: str) -> str:
+        """Continue an interrupted, failed or stopped run from its last checkpoint, to the same final step."""
+        with self._lock:
+            self._ensure_idle()
+            output_dir = self._run_dir(run_id)
+            record = read_run(output_dir)
+            if record.get("status") == "completed":
+                raise ValueError(f"Run {run_id} already completed; use Rerun to train again with its config.")
+            config = RunConfig.from_dict(record["config"])
+            self._launch(config, output_dir, run_id, resume=True, callbacks=())
+        return run_id
+
+    def _ensure_idle(self) -> None:
+        if self._thread is not None and self._thread.is_alive():
+            raise RunActiveError(f"A run is active: {self._run_id}. Stop it or wait for it to finish.")
+
+    def _launch(self, config: RunConfig, output_dir: Path, run_id: str, resume: bool, callbacks) -> None:
+        self._stop, self._cancel = threading.Event(), threading.Event()
+        self._progress = Progress()
+        self._record = None
+        self._run_id, self._config, self._output_dir = run_id, config, output_dir
+        kwargs = dict(stop_event=self._stop, cancel_event=self._cancel, progress=self._progress, run_id=run_id,
+                      resume=resume, extra_callbacks=tuple(callbacks))
+        self._thread = threading.Thread(target=self._body, args=(config, output_dir, kwargs), name=f"train-{run_id}", daemon=True)
+        self._thread.start()
+
+    def _body(self, config: RunConfig, output_dir: Path, kwargs: dict) -> None:
+        record = None
+        try:
+            record = run_training(config, output_dir, **kwargs)
+        finally:
+            with self._lock:
+                self._record = record or {"status": "failed", "error": "The training thread ended unexpectedly."}
+
+    def stop(self) -> bool:
+        """Ask the active run to stop at the next step (weights so far are kept). False if none is active."""
+        with self._lock:
+            if self._thread is None or not self._thread.is_alive():
+                return False
+            self._stop.set()
+            return True
+
+    def cancel(self) -> bool:
+        """Stop the active run at the next step and discard its weights and checkpoints."""
+        with self._lock:
+            if self._thread is None or not self._thread.is_alive():
+                return False
+            self._cancel.set()
+            self._stop.set()
+            return True
+
+    def recover_interrupted(self) -> list[str]:
+        """Mark runs whose process died while they trained as `interrupted`; return their ids."""
+        found = []
+        for path in self.root.glob(f"*/{RUN_FILE}"):
+            try:
+                record = json.loads(path.read_text())
+            except (OSError, ValueError):
+                continue
+            if record.get("status") not in ACTIVE_STATES:
+                continue
+            same_host = record.get("host") in (None, socket.gethostname())
+            mine = record.get("pid") == os.getpid() and self._thread is not None and self._thread.is_alive()
+            if mine or (same_host and record.get("pid") != os.getpid() and _pid_alive(record.get("pid"))):
+                continue
+            record["status"] = "interrupted"
+            ckpt = latest_checkpoint(path.parent)
+            record["error"] = ("The app stopped while this run trained. Resume continues from the checkpoint at step "
+                               f"{ckpt.name.split('-')[-1]}." if ckpt else
+                               "The app stopped while this run trained, before its first checkpoint; Resume starts it again.")
+            write_json_atomic(path, record)
+            found.append(record.get("run_id") or path.parent.name)
+        return found
+
+    def wait(self, timeout: float | None = None) -> RunStatus:
+        thread = self._thread
+        if thread is not None:
+            thread.join(timeout)
+        return self.status()
+
+    def status(self) -> RunStatus:
+        with self._lock:
+            if self._run_id is None or self._progress is None:
+                return self._last_run_on_disk()
+            p, rec = self._progress, self._record
+            alive = self._thread is not None and self._thread.is_alive()
+            if alive:
+                state = "stopping" if self._stop.is_set() else "running"
+            else:
+                state = (rec or {}).get("status", "failed")
+            metrics = tuple(p.metrics)
+            losses = [m for m in metrics if "loss" in m]
+            return RunStatus(
+                state=state,
+                run_id=self._run_id,
+                run_name=self._config.run_name if self._config else None,
+                phase=p.phase,
+                step=p.step,
+                total=p.total,
+                elapsed_seconds=time.time() - p.started,
+                eta_seconds=p.eta_seconds if alive else 0.0,
+                last_metrics=dict(losses[-1]) if losses else {},
+                metrics=metrics,
+                notes=tuple(p.notes),
+                error=(rec or {}).get("error"),
+                output_dir=str(self._output_dir),
+                model_dir=(rec or {}).get("model_dir"),
+                config=self._config.to_dict() if self._config else None,
+                system_prompt=(rec or {}).get("system_prompt"),
+            )
+
+    def _last_run_on_disk(self) -> RunStatus:
+        """After a restart nothing trains in memory: show the newest run from disk (e.g. `interrupted`)."""
+        runs = self.history(limit=1)
+        if not runs:
+            return RunStatus(state="idle")
+        rec = runs[0]
+        metrics = tuple(rec.get("metrics") or ())
+        losses = [m for m in metrics if "loss" in m]
+        config = rec.get("config") or {}
+        return RunStatus(state=rec.get("status", "failed"), run_id=rec.get("run_id"), run_name=config.get("run_name"),
+                         phase="done", step=rec.get("step") or 0, total=rec.get("total_steps") or 0,
+                         last_metrics=dict(losses[-1]) if losses else {}, metrics=metrics, notes=tuple(rec.get("notes") or ()),
+                         error=rec.get("error"), output_dir=str(self.root / str(rec.get("run_id"))), model_dir=rec.get("model_dir"),
+                         config=config, system_prompt=rec.get("system_prompt"))
+
+    def history(self, limit: int | None = None) -> list[dict]:
+        """run.json of every run in the runs folder, newest first."""
+        out: list[dict] = []
+        for path in sorted(self.root.glob(f"*/{RUN_FILE}"), reverse=True):
+            if limit is not None and len(out) >= limit:
+                break
+            try:
+                out.append(json.loads(path.read_text()))
+            except (OSError, ValueError):
+                continue
+        return out
+
+    def _run_dir(self, run_id: str) -> Path:
+        path = (self.root / str(run_id)).resolve()
+        if path.parent != self.root.resolve() or not (path / RUN_FILE).exists():
+            raise ValueError(f"No run named {run_id!r} in {self.root}.")
+        return path
+
+    def run_record(self, run_id: str) -> dict:
+        return read_run(self._run_dir(run_id))
+
+    def delete(self, run_id: str) -> None:
+        with self._lock:
+            if run_id == self._run_id and self._thread is not None and self._thread.is_alive():
+                raise RunActiveError("Cannot delete the run that is training. Stop it first.")
+            path = self._run_dir(run_id)
+            shutil.rmtree(path)
+            if run_id == self._run_id:
+                self._run_id = self._progress = self._record = self._config = self._output_dir = None
+
+
+_manager: RunManager | None = None
+_manager_lock = threading.Lock()
+
+
+def get_run_manager() -> RunManager:
+    global _manager
+    with _manager_lock:
+        if _manager is None:
+            _manager = RunManager()
+            _manager.recover_interrupted()
+        return _manager
