@@ -122,43 +122,72 @@ def _with(**changes) -> RunConfig:
         ("train.learning_rate", 2.0, "at most 1"),
         ("train.learning_rate", "fast", "greater than 0"),
         ("train.learning_rate", True, "greater than 0"),
-        ("train.batch_size", 0, "at least 1"),
+        ("train.batch_size", 0, "from 1 to 4096"),
         ("train.batch_size", 2.5, "whole number"),
-        ("train.grad_accum", 0, "at least 1"),
+        ("train.grad_accum", 0, "from 1 to 4096"),
         ("train.max_length", 4, "from 8 to 131072"),
         ("train.max_steps", 0, "-1 (use epochs)"),
         ("train.num_epochs", 0, "greater than 0"),
         ("train.warmup_ratio", 0.9, "from 0 to 0.5"),
-        ("train.lr_scheduler", "exponential", "cosine, linear or constant"),
-        ("train.logging_steps", 0, "at least 1"),
+        ("train.lr_scheduler", "exponential", "cosine, linear, constant"),
+        ("train.logging_steps", 0, "from 1 to 100000"),
         ("train.seed", "x", "whole number"),
         ("train.precision", "int8", ", ".join(PRECISIONS)),
         ("lora.r", 0, "from 1 to 1024"),
         ("lora.r", 4096, "from 1 to 1024"),
         ("lora.alpha", 0, "greater than 0"),
         ("lora.dropout", 1.0, "below 1"),
-        ("lora.target_modules", "  ", "all-linear, attention"),
-        ("model.name_or_path", "", "`demo`"),
-        ("data.source", " ", "`demo`"),
+        ("lora.target_modules", "  ", "not empty"),
+        ("model.name_or_path", "", "not empty"),
+        ("data.source", " ", "not empty"),
         ("data.max_rows", 0, "at least 1"),
         ("data.column_map", {"a": 1}, "column names"),
         ("method", "ppo", "sft"),
+        ("model.trust_remote_code", "false", "true or false"),
+        ("lora.enabled", "false", "true or false"),
+        ("lora.enabled", None, "true or false"),
+        ("lora.enabled", [], "true or false"),
+        ("lora.use_dora", 1, "true or false"),
+        ("train.gradient_checkpointing", "yes", "auto, true or false"),
+        ("train.weight_decay", -0.1, "from 0 to 1"),
+        ("train.max_grad_norm", "1", "from 0 to 1000"),
+        ("train.optimizer", "lion", "adamw_torch"),
+        ("train.packing", "true", "true or false"),
+        ("train.eval_fraction", 0.9, "from 0 to 0.5"),
+        ("train.learning_rate", float("nan"), "greater than 0"),
+        ("run_name", 5, "text"),
+        ("rewards", {"name": "exact"}, "JSON list"),
+        ("method_args", [], "JSON object"),
     ],
 )
 def test_validate_config_names_field_value_and_allowed(dotted, value, allowed):
     problems = problems_by_field(_with(**{dotted: value}))
     assert list(problems) == [dotted]
     assert allowed in problems[dotted]
-    if dotted.startswith(("train.", "lora.")):
-        assert repr(value) in problems[dotted]
+    assert repr(value) in problems[dotted] or value is None
 
 
-def test_epochs_ignored_when_max_steps_set():
-    assert validate_config(_with(**{"train.num_epochs": 0, "train.max_steps": 10})) == []
+def test_every_field_is_checked_even_when_its_section_is_off():
+    """A LoRA setting with LoRA off is still type- and range-checked: nothing malformed reaches a run."""
+    problems = problems_by_field(_with(**{"lora.enabled": False, "lora.r": 0, "lora.dropout": "1; rm -rf /"}))
+    assert set(problems) == {"lora.r", "lora.dropout"}
+    assert "'1; rm -rf /'" in problems["lora.dropout"]
 
 
-def test_lora_fields_ignored_when_lora_off():
-    assert validate_config(_with(**{"lora.enabled": False, "lora.r": 0, "lora.dropout": 5})) == []
+def test_string_false_never_trusts_remote_code():
+    with pytest.raises(ConfigError) as info:
+        check_config(RunConfig.from_dict({"model": {"trust_remote_code": "false"}}))
+    assert info.value.problems == [("model.trust_remote_code", "is 'false'; must be true or false")]
+
+
+def test_every_setting_is_declared_with_label_help_and_kind():
+    from training.config.schema import setting_fields
+
+    paths = [f.path for f in setting_fields()]
+    assert len(paths) == len(set(paths))
+    for f in setting_fields():
+        assert f.setting.label and f.setting.help and f.setting.kind, f.path
+        assert f.setting.problem(f.default) is None, f"{f.path}: its default {f.default!r} is not allowed"
 
 
 def test_check_config_lists_every_problem():

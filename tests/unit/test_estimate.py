@@ -252,8 +252,10 @@ def test_demo_model_facts_without_writing_it(monkeypatch, tmp_path):
 
 def test_qlora_and_checkpointing_trade_memory_for_time():
     config = config_for("meta-llama/Llama-3.1-8B-Instruct", max_length=2048, batch_size=4)
-    lora = estimate_run(config, rows=1000, mean_tokens=1500, hardware="a10g-small", suggest=False, prices=False)
-    qlora = estimate_run(config, rows=1000, mean_tokens=1500, hardware="a10g-small", quantization="4bit", suggest=False, prices=False)
+    lora = estimate_run(config, rows=1000, mean_tokens=1500, hardware="a10g-small", gradient_checkpointing=False, suggest=False,
+                        prices=False)
+    qlora = estimate_run(config, rows=1000, mean_tokens=1500, hardware="a10g-small", quantization="4bit",
+                         gradient_checkpointing=False, suggest=False, prices=False)
     ckpt = estimate_run(config, rows=1000, mean_tokens=1500, hardware="a10g-small", gradient_checkpointing=True, suggest=False,
                         prices=False)
     assert qlora.memory_breakdown["weights"] < lora.memory_breakdown["weights"] / 2.5
@@ -416,3 +418,23 @@ def test_qlora_needs_a_gpu():
     est = estimate_run(config_for(QWEN_05B), rows=100, mean_tokens=100, hardware="cpu-basic", quantization="4bit",
                        suggest=False, prices=False)
     assert est.verdict == "does not fit" and any("needs an NVIDIA GPU" in a for a in est.assumptions)
+
+
+def test_estimate_reads_the_resolved_run():
+    """The estimate assumes what the trainer will really use: auto checkpointing turns on only where the run would not
+    fit without it, precision follows the hardware, and checkpoints are costed only when they are written."""
+    big = config_for("meta-llama/Llama-3.1-8B-Instruct", max_length=2048, batch_size=4)
+    tight = estimate_run(big, rows=1000, mean_tokens=1500, hardware="a10g-small", suggest=False, prices=False)
+    assert tight.resolved["gradient_checkpointing"] is True and tight.resolved["precision"] == "bf16"
+    small = config_for("Qwen/Qwen2.5-0.5B-Instruct", max_length=512, batch_size=2)
+    roomy = estimate_run(small, rows=1000, mean_tokens=200, hardware="h100", suggest=False, prices=False)
+    assert roomy.resolved["gradient_checkpointing"] is False
+    assert any("no gradient checkpointing" in a for a in roomy.assumptions)
+    cpu = estimate_run(small, rows=100, mean_tokens=200, hardware="cpu-basic", suggest=False, prices=False)
+    assert cpu.resolved["precision"] == "fp32" and cpu.resolved["gradient_checkpointing"] is False
+    small.train.gradient_checkpointing = True
+    forced = estimate_run(small, rows=1000, mean_tokens=200, hardware="h100", suggest=False, prices=False)
+    assert forced.resolved["gradient_checkpointing"] is True and forced.gpu_memory_gb < roomy.gpu_memory_gb
+    small.train.max_steps, small.train.save_steps = 100, 1000
+    none = estimate_run(small, rows=1000, mean_tokens=200, hardware="h100", suggest=False, prices=False)
+    assert any("0 checkpoint(s)" in a for a in none.assumptions)

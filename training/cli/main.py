@@ -18,7 +18,16 @@ import sys
 from pathlib import Path
 
 from training.cli.errors import UsageError
-from training.config.schema import PEFT_MODES, ConfigError, RunConfig, apply_method_defaults, set_peft_mode, validate_config
+from training.config.schema import (
+    PEFT_MODES,
+    ConfigError,
+    RunConfig,
+    apply_method_defaults,
+    set_peft_mode,
+    set_value,
+    setting_fields,
+    validate_config,
+)
 from training.methods.registry import method_names
 
 
@@ -30,33 +39,24 @@ class _Parser(argparse.ArgumentParser):
 
 
 def _add_run_flags(p: argparse.ArgumentParser) -> None:
+    """One flag per RunConfig setting, generated from its declaration (training/config/schema.py), plus --config,
+    --peft (LoRA on/off and quantization in one word) and --method-arg NAME=VALUE."""
     p.add_argument("--config", help="A RunConfig JSON file (or a run.json); flags below override it.")
-    p.add_argument("--model", help="`demo`, a local folder, or a Hub model id.")
-    p.add_argument("--dataset", help="`demo`, a file path, or a Hub dataset id.")
-    p.add_argument("--split", help="Split of a Hub dataset.")
-    p.add_argument("--method", choices=method_names())
-    p.add_argument("--max-steps", type=int)
-    p.add_argument("--epochs", type=float)
-    p.add_argument("--learning-rate", "--lr", type=float, dest="learning_rate")
-    p.add_argument("--batch-size", type=int)
-    p.add_argument("--grad-accum", type=int)
-    p.add_argument("--max-length", type=int)
+    for f in setting_fields():
+        s = f.setting
+        kw: dict = {"dest": f"set:{f.path}", "default": None, "metavar": f.name.upper(),
+                    "help": f"{s.label}: {s.help} [{s.describe_allowed()}]".replace("%", "%%")}
+        if s.kind == "bool":
+            kw.update(nargs="?", const="true", metavar="on|off")
+        elif s.kind == "choice":
+            kw.update(choices=s.allowed_choices(), metavar=None)
+        elif s.kind == "tristate":
+            kw.update(choices=("auto", "true", "false", "on", "off"), metavar=None)
+        p.add_argument(*f.flags, **kw)
     p.add_argument("--peft", choices=PEFT_MODES,
                    help="lora: a LoRA adapter; qlora: LoRA on a 4-bit base (NVIDIA GPU only); full: all weights.")
-    p.add_argument("--lora", choices=["on", "off"], help="Same as --peft lora (on) or --peft full (off).")
-    p.add_argument("--lora-r", type=int)
-    p.add_argument("--lora-alpha", type=int)
-    p.add_argument("--lora-dropout", type=float)
-    p.add_argument("--target-modules", help="all-linear, attention, or module names such as q_proj,v_proj.")
-    p.add_argument("--rslora", action="store_true", default=None, help="Rank-stabilised LoRA scaling.")
-    p.add_argument("--dora", action="store_true", default=None, help="Weight-decomposed LoRA (DoRA).")
     p.add_argument("--method-arg", action="append", default=[], metavar="NAME=VALUE",
                    help="A setting of the method, e.g. beta=0.1 or num_generations=8 (repeatable; see the registry).")
-    p.add_argument("--rewards", help='GRPO/RLOO reward functions as JSON, e.g. \'[{"name": "contains", "weight": 1, '
-                                     '"column": "answer"}]\'; names: exact, contains, regex, length, no_repetition.')
-    p.add_argument("--precision", choices=["auto", "bf16", "fp16", "fp32"])
-    p.add_argument("--run-name")
-    p.set_defaults(save_steps=None)
 
 
 def _parse_value(text: str):
@@ -66,36 +66,38 @@ def _parse_value(text: str):
         return text
 
 
+def _flag_values(args: argparse.Namespace) -> dict:
+    """{field path: typed value} of the setting flags given on the command line."""
+    out = {}
+    for f in setting_fields():
+        raw = getattr(args, f"set:{f.path}", None)
+        if raw is None:
+            continue
+        try:
+            out[f.path] = f.setting.parse_text(raw)
+        except ValueError as exc:
+            raise UsageError(f"{f.flags[0]} {raw!r}: {exc}; {f.setting.describe_allowed()}") from None
+    return out
+
+
 def config_from_args(args: argparse.Namespace) -> RunConfig:
     """Start from --config, or the method's demo preset when model and dataset are both demo, else the method's
     defaults; then apply flags."""
+    given = _flag_values(args)
+    method = given.get("method")
+    model, dataset = given.get("model.name_or_path"), given.get("data.source")
     if args.config:
         config = RunConfig.from_file(args.config)
-        if args.method and args.method != config.method:
-            apply_method_defaults(config, args.method)
-    elif (args.model or "demo") == "demo" and (args.dataset or "demo") == "demo":
-        config = RunConfig.demo(args.method or "sft")
+        if method and method != config.method:
+            apply_method_defaults(config, method)
+    elif (model or "demo") == "demo" and (dataset or "demo") == "demo":
+        config = RunConfig.demo(method or "sft")
     else:
         config = RunConfig()
-        config.model.name_or_path = args.model or config.model.name_or_path
-        apply_method_defaults(config, args.method or "sft")
-    overrides = {
-        ("model", "name_or_path"): args.model, ("data", "source"): args.dataset, ("data", "split"): args.split,
-        ("train", "max_steps"): args.max_steps, ("train", "num_epochs"): args.epochs,
-        ("train", "learning_rate"): args.learning_rate, ("train", "batch_size"): args.batch_size,
-        ("train", "grad_accum"): args.grad_accum, ("train", "max_length"): args.max_length,
-        ("train", "save_steps"): args.save_steps, ("lora", "r"): args.lora_r, ("lora", "alpha"): args.lora_alpha,
-        ("train", "precision"): args.precision, ("lora", "dropout"): args.lora_dropout,
-        ("lora", "target_modules"): args.target_modules, ("lora", "use_rslora"): args.rslora,
-        ("lora", "use_dora"): args.dora,
-    }
-    for (section, name), value in overrides.items():
-        if value is not None:
-            setattr(getattr(config, section), name, value)
-    if args.method:
-        config.method = args.method
-    if args.lora:
-        set_peft_mode(config, "lora" if args.lora == "on" else "full")
+        config.model.name_or_path = model or config.model.name_or_path
+        apply_method_defaults(config, method or "sft")
+    for path, value in given.items():
+        set_value(config, path, value)
     if args.peft:
         set_peft_mode(config, args.peft)
     for item in args.method_arg:
@@ -103,13 +105,6 @@ def config_from_args(args: argparse.Namespace) -> RunConfig:
         if not sep or not name.strip():
             raise UsageError(f"--method-arg {item!r}: write NAME=VALUE, e.g. beta=0.1")
         config.method_args[name.strip()] = _parse_value(value.strip())
-    if args.rewards:
-        try:
-            config.rewards = json.loads(args.rewards)
-        except ValueError:
-            raise UsageError('--rewards must be a JSON list such as \'[{"name": "contains", "column": "answer"}]\'') from None
-    if args.run_name:
-        config.run_name = args.run_name
     problems = validate_config(config)
     if problems:
         raise ConfigError(problems)
@@ -266,7 +261,6 @@ def build_parser() -> argparse.ArgumentParser:
     t = sub.add_parser("train", help="Train and write OUTPUT_DIR/run.json and the weights.")
     _add_run_flags(t)
     t.add_argument("--output-dir", help="Folder for run.json, checkpoints and the final weights.")
-    t.add_argument("--save-steps", type=int, help="Checkpoint every N steps (default: about 4 per run).")
     t.add_argument("--resume", metavar="DIR", help="Continue the run in DIR from its last checkpoint.")
     t.add_argument("--dry-run", action="store_true",
                    help="Check it runs: a few real steps on a handful of rows; prints seconds/step and peak memory.")

@@ -1,8 +1,10 @@
-"""The one run configuration that feeds the UI, the CLI and exported scripts.
+"""The one run configuration that feeds the UI, the CLI, run.json and the exported script.
 
-Field metadata carries the label and help text shown in the UI and the CLI. `validate_config`
-checks every field and cross-field rule and returns errors that name the field, the value
-and what is allowed.
+Each setting is declared once here, as a `setting(...)` field (training/config/settings.py says what a
+declaration holds). `setting_fields()` lists them; the CLI flags, `validate_config`'s type and range checks,
+the Gradio widgets, the config <-> UI mapping, the exported script's environment variables and the model
+card's table are generated from that list. Adding a plain setting is one line here plus, when it reaches TRL,
+its mapping in training/config/resolve.py.
 """
 
 from __future__ import annotations
@@ -11,19 +13,22 @@ import dataclasses
 import json
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
-Precision = Literal["auto", "bf16", "fp16", "fp32"]
+from training.config.settings import Setting, setting
+
 PRECISIONS = ("auto", "bf16", "fp16", "fp32")
 TARGET_MODULE_PRESETS = ("all-linear", "attention", "custom")
 QUANTIZATIONS = ("none", "4bit")
 PEFT_MODES = ("lora", "qlora", "full")
+LR_SCHEDULERS = ("cosine", "linear", "constant")
+OPTIMIZERS = ("adamw_torch", "adamw_torch_fused", "adafactor", "sgd", "adamw_bnb_8bit", "paged_adamw_8bit")
 
 
-def _f(default: Any, label: str, help: str, **kw: Any) -> Any:
-    if isinstance(default, (dict, list)):
-        return field(default_factory=lambda: type(default)(default), metadata={"label": label, "help": help}, **kw)
-    return field(default=default, metadata={"label": label, "help": help}, **kw)
+def _method_names() -> tuple[str, ...]:
+    from training.methods.registry import method_names
+
+    return method_names()
 
 
 class ConfigError(ValueError):
@@ -36,64 +41,119 @@ class ConfigError(ValueError):
 
 @dataclass
 class ModelSettings:
-    name_or_path: str = _f("demo", "Model", "`demo` (built-in tiny model), a local folder, or a Hub id such as Qwen/Qwen2.5-0.5B-Instruct.")
-    trust_remote_code: bool = _f(False, "Trust remote code", "Run Python code shipped with the model repo. Leave off unless you trust its author.")
+    name_or_path: str = setting("demo", "Model", "`demo` (built-in tiny model), a local folder, or a Hub id such as "
+                                "Qwen/Qwen2.5-0.5B-Instruct.", "str", nonempty=True, group="basic", cli=("--model",),
+                                env="MODEL")
+    trust_remote_code: bool = setting(False, "Trust remote code", "Run Python code shipped with the model repo. Leave off "
+                                      "unless you trust its author.", "bool", group="basic", cli=("--trust-remote-code",))
 
 
 @dataclass
 class DataSettings:
-    source: str = _f("demo", "Dataset", "`demo`, an uploaded CSV/JSON/JSONL/Parquet file, or a Hub dataset id.")
-    split: str = _f("train", "Split", "Split of a Hub dataset, e.g. train or train[:1000].")
-    subset: str | None = _f(None, "Subset", "Config (subset) name of a Hub dataset, if it has several.")
-    column_map: dict[str, str] = _f({}, "Column mapping", "Rename your columns to the names the method needs, e.g. {\"question\": \"prompt\"}.")
-    max_rows: int | None = _f(None, "Max rows", "Use only the first N rows (empty: all).")
-    eval_rows: int | None = _f(None, "Held-out rows", "Rows set aside (never trained on) to compare base and tuned "
-                               "answers after training. Empty: 0 for the demo dataset, else 5 (at most a tenth of the rows).")
+    source: str = setting("demo", "Dataset", "`demo`, an uploaded CSV/JSON/JSONL/Parquet file, or a Hub dataset id.", "str",
+                          nonempty=True, group="basic", cli=("--dataset",), env="DATASET")
+    split: str = setting("train", "Split", "Split of a Hub dataset, e.g. train or train[:1000].", "str", nonempty=True,
+                         group="basic", cli=("--split",), env="DATASET_SPLIT")
+    subset: str | None = setting(None, "Subset", "Config (subset) name of a Hub dataset, if it has several.", "str",
+                                 optional=True, cli=("--subset",), env="DATASET_SUBSET")
+    column_map: dict[str, str] = setting({}, "Column mapping", "Rename your columns to the names the method needs, e.g. "
+                                         "{\"question\": \"prompt\"}.", "dict", group="basic", cli=("--column-map",))
+    max_rows: int | None = setting(None, "Max rows", "Use only the first N rows (empty: all).", "int", minimum=1,
+                                   optional=True, cli=("--max-rows",))
+    eval_rows: int | None = setting(None, "Held-out rows", "Rows set aside (never trained on) to compare base and tuned "
+                                    "answers after training. Empty: 0 for the demo dataset, else 5 (at most a tenth of the "
+                                    "rows).", "int", minimum=0, maximum=1000, optional=True, cli=("--eval-rows",))
 
 
 @dataclass
 class LoraSettings:
-    enabled: bool = _f(True, "Use LoRA", "Train small adapter matrices instead of all weights: far less memory, small files.")
-    r: int = _f(16, "LoRA rank r", "Adapter rank. Higher learns more and costs more memory. 8 to 64 is typical.")
-    alpha: int = _f(32, "LoRA alpha", "Adapter scale. Usually 2 x r.")
-    dropout: float = _f(0.05, "LoRA dropout", "Dropout on the adapter, 0 to 0.5.")
-    target_modules: str = _f("all-linear", "Target modules", "`all-linear`, `attention` (q,k,v,o projections) or a comma-separated list of module names.")
-    use_rslora: bool = _f(False, "rsLoRA", "Rank-stabilised scaling (alpha / sqrt(r)): helps at high ranks such as 64 or more.")
-    use_dora: bool = _f(False, "DoRA", "Weight-decomposed LoRA: often a little better at low ranks, slower to train.")
-    quantization: str = _f("none", "Quantize the base (QLoRA)", "`4bit` loads the frozen base model in 4 bits (bitsandbytes, "
-                           "NVIDIA GPU only) and trains LoRA on top: about a quarter of the memory. `none` keeps full precision.")
+    enabled: bool = setting(True, "Use LoRA", "Train small adapter matrices instead of all weights: far less memory, small "
+                            "files. Off: full fine-tuning.", "bool", group="basic", cli=("--lora",), env="USE_LORA")
+    r: int = setting(16, "LoRA rank r", "Adapter rank. Higher learns more and costs more memory. 8 to 64 is typical.", "int",
+                     minimum=1, maximum=1024, typical="16", needs=("lora",), cli=("--lora-r",))
+    alpha: int = setting(32, "LoRA alpha", "Adapter scale. Usually 2 x r.", "int", minimum=0, min_exclusive=True,
+                         maximum=4096, typical="2 x r", needs=("lora",), cli=("--lora-alpha",))
+    dropout: float = setting(0.05, "LoRA dropout", "Dropout on the adapter, 0 to 0.5.", "float", minimum=0, maximum=1,
+                             max_exclusive=True, typical="0.05", needs=("lora",), cli=("--lora-dropout",))
+    target_modules: str = setting("all-linear", "Target modules", "`all-linear`, `attention` (q,k,v,o projections) or a "
+                                  "comma-separated list of module names.", "str", nonempty=True, needs=("lora",),
+                                  cli=("--target-modules",), placeholder="all-linear, attention, or q_proj,v_proj")
+    use_rslora: bool = setting(False, "rsLoRA", "Rank-stabilised scaling (alpha / sqrt(r)): helps at high ranks such as 64 "
+                               "or more.", "bool", needs=("lora",), cli=("--rslora",))
+    use_dora: bool = setting(False, "DoRA", "Weight-decomposed LoRA: often a little better at low ranks, slower to train.",
+                             "bool", needs=("lora",), cli=("--dora",))
+    quantization: str = setting("none", "Quantize the base (QLoRA)", "`4bit` loads the frozen base model in 4 bits "
+                                "(bitsandbytes, NVIDIA GPU only) and trains LoRA on top: about a quarter of the memory. "
+                                "`none` keeps full precision.", "choice", choices=QUANTIZATIONS, needs=("lora", "gpu"),
+                                cli=("--quantization",))
 
 
 @dataclass
 class TrainSettings:
-    num_epochs: float = _f(1.0, "Epochs", "Passes over the dataset. Ignored when Max steps is set.")
-    max_steps: int = _f(-1, "Max steps", "Stop after this many optimizer steps (-1: use Epochs).")
-    learning_rate: float = _f(2e-4, "Learning rate", "Step size. 1e-4 to 3e-4 for LoRA, 1e-5 to 5e-5 for full fine-tuning of real models.")
-    batch_size: int = _f(4, "Batch size", "Examples per device per step. Lower it if you run out of memory.")
-    grad_accum: int = _f(4, "Gradient accumulation", "Steps to accumulate before an update. Effective batch = batch size x this.")
-    max_length: int = _f(1024, "Max length (tokens)", "Longer examples are truncated to this many tokens.")
-    warmup_ratio: float = _f(0.03, "Warmup ratio", "Fraction of steps spent ramping the learning rate up, 0 to 0.5.")
-    lr_scheduler: str = _f("cosine", "LR schedule", "How the learning rate decays: cosine, linear or constant.")
-    logging_steps: int = _f(5, "Log every N steps", "How often metrics reach the dashboard.")
-    seed: int = _f(42, "Seed", "Random seed for reproducible runs.")
-    precision: str = _f("auto", "Precision", "auto picks bf16 on GPUs that support it, else fp16 on GPU, else fp32 on CPU.")
-    save_steps: int = _f(0, "Checkpoint every N steps", "0 picks about 4 checkpoints per run (at least every 25 steps). Resume starts from the last one.")
-    save_total_limit: int = _f(2, "Checkpoints kept", "Only the newest K checkpoints are kept on disk.")
-    assistant_only_loss: bool = _f(True, "Loss on answers only", "Learn only from assistant replies (chat data) or completions, not from the prompts.")
+    num_epochs: float = setting(1.0, "Epochs", "Passes over the dataset. Ignored when Max steps is set.", "float",
+                                minimum=0, min_exclusive=True, maximum=1000, group="basic", cli=("--epochs",))
+    max_steps: int = setting(-1, "Max steps", "Stop after this many optimizer steps (-1: use Epochs).", "int", minimum=1,
+                             special=(-1,), special_help="-1 (use epochs)", group="basic")
+    learning_rate: float = setting(2e-4, "Learning rate", "Step size. 1e-4 to 3e-4 for LoRA, 1e-5 to 5e-5 for full "
+                                   "fine-tuning of real models.", "float", minimum=0, min_exclusive=True, maximum=1,
+                                   typical="2e-4", group="basic", cli=("--learning-rate", "--lr"))
+    batch_size: int = setting(4, "Batch size", "Examples per device per step. Lower it if you run out of memory.", "int",
+                              minimum=1, maximum=4096, group="basic")
+    grad_accum: int = setting(4, "Gradient accumulation", "Steps to accumulate before an update. Effective batch = batch "
+                              "size x this.", "int", minimum=1, maximum=4096, group="basic")
+    max_length: int = setting(1024, "Max length (tokens)", "Longer examples are truncated to this many tokens.", "int",
+                              minimum=8, maximum=131072, group="basic")
+    precision: str = setting("auto", "Precision", "auto picks bf16 on GPUs that support it, else fp16 on GPU, else fp32 on "
+                             "CPU.", "choice", choices=PRECISIONS, group="basic")
+    warmup_ratio: float = setting(0.03, "Warmup ratio", "Fraction of steps spent ramping the learning rate up, 0 to 0.5.",
+                                  "float", minimum=0, maximum=0.5)
+    lr_scheduler: str = setting("cosine", "LR schedule", "How the learning rate decays: cosine, linear or constant.",
+                                "choice", choices=LR_SCHEDULERS)
+    weight_decay: float = setting(0.0, "Weight decay", "Pulls weights towards zero each step (AdamW's decoupled decay); "
+                                  "0.0 to 0.1 is typical.", "float", minimum=0, maximum=1, typical="0.01")
+    max_grad_norm: float = setting(1.0, "Max gradient norm", "Gradients are clipped to this norm; 0 turns clipping off.",
+                                   "float", minimum=0, maximum=1000, typical="1.0")
+    optimizer: str = setting("adamw_torch_fused", "Optimizer", "adamw_torch_fused: AdamW in fused kernels (transformers' "
+                             "default). adamw_torch: the unfused AdamW. adafactor: less memory. 8-bit AdamW (bitsandbytes, NVIDIA GPU): optimizer states in a "
+                             "quarter of the memory.", "choice", choices=OPTIMIZERS)
+    gradient_checkpointing: bool | str = setting("auto", "Gradient checkpointing", "Recompute activations in the backward "
+                                                 "pass instead of storing them: much less memory, about a third slower. "
+                                                 "auto: on only when the run would not fit in GPU memory without it "
+                                                 "(off on CPU).", "tristate")
+    packing: bool = setting(False, "Packing (SFT)", "Pack several short examples into each sequence of Max length: "
+                            "faster on data with many short rows.", "bool", methods=("sft",))
+    eval_fraction: float = setting(0.0, "Eval fraction", "Fraction of the rows (at most half) kept out of training; "
+                                   "their loss is logged and plotted beside the train loss. 0: no eval split.", "float",
+                                   minimum=0, maximum=0.5)
+    logging_steps: int = setting(5, "Log every N steps", "How often metrics reach the dashboard.", "int", minimum=1,
+                                 maximum=100000)
+    seed: int = setting(42, "Seed", "Random seed for reproducible runs.", "int", minimum=0, maximum=2**32 - 1)
+    save_steps: int = setting(0, "Checkpoint every N steps", "0 picks about 4 checkpoints per run (at least every 25 "
+                              "steps). Resume starts from the last one.", "int", minimum=0, maximum=10**7,
+                              special_help="0 (automatic)")
+    save_total_limit: int = setting(2, "Checkpoints kept", "Only the newest K checkpoints are kept on disk.", "int",
+                                    minimum=1, maximum=1000)
+    assistant_only_loss: bool = setting(True, "Loss on answers only", "Learn only from assistant replies (chat data) or "
+                                        "completions, not from the prompts.", "bool", methods=("sft",))
 
 
 @dataclass
 class RunConfig:
     model: ModelSettings = field(default_factory=ModelSettings)
     data: DataSettings = field(default_factory=DataSettings)
-    method: str = _f("sft", "Method", "Training method. SFT: supervised fine-tuning on chat or text.")
+    method: str = setting("sft", "Method", "Training method. SFT: supervised fine-tuning on chat or text.", "choice",
+                          choices=_method_names, group="basic", cli=("--method",))
     lora: LoraSettings = field(default_factory=LoraSettings)
     train: TrainSettings = field(default_factory=TrainSettings)
-    run_name: str | None = _f(None, "Run name", "Name shown in the dashboard and history (empty: generated).")
-    method_args: dict[str, Any] = _f({}, "Method settings", "Settings of the chosen method (e.g. DPO beta); see its controls "
-                                     "in training/methods/registry.py. Missing ones take the method's defaults.")
-    rewards: list[dict[str, Any]] = _f([], "Reward functions", "GRPO/RLOO: reward functions with a weight each, e.g. "
-                                       '[{"name": "contains", "weight": 1.0, "column": "answer"}]. See training/methods/rewards.py.')
+    run_name: str | None = setting(None, "Run name", "Name shown in the dashboard and history (empty: generated).", "str",
+                                   optional=True, cli=("--run-name",), env="RUN_NAME")
+    method_args: dict[str, Any] = setting({}, "Method settings", "Settings of the chosen method (e.g. DPO beta); see its "
+                                          "controls in training/methods/registry.py. Missing ones take the method's "
+                                          "defaults.", "dict", cli=("--method-args",))
+    rewards: list[dict[str, Any]] = setting([], "Reward functions", "GRPO/RLOO: reward functions with a weight each, e.g. "
+                                            '[{"name": "contains", "weight": 1.0, "column": "answer"}]. See '
+                                            "training/methods/rewards.py.", "list", methods=("grpo", "rloo"),
+                                            cli=("--rewards",))
 
     @classmethod
     def demo(cls, method: str = "sft") -> RunConfig:
@@ -186,76 +246,105 @@ def set_peft_mode(config: RunConfig, mode: str) -> RunConfig:
 
 
 def field_help(section: type, name: str) -> tuple[str, str]:
-    """(label, help) of a config field, for UI and CLI."""
+    """(label, help) of a config field."""
     meta = {f.name: f.metadata for f in fields(section)}[name]
-    return meta["label"], meta["help"]
+    return meta["setting"].label, meta["setting"].help
 
 
-def _is_number(value: Any) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool)
+@dataclass(frozen=True)
+class SettingField:
+    """One leaf field of RunConfig: its dotted path, its declaration and its default."""
+
+    path: str  # e.g. "train.learning_rate"
+    setting: Setting
+    default: Any
+
+    @property
+    def name(self) -> str:
+        return self.path.rsplit(".", 1)[-1]
+
+    @property
+    def section(self) -> str:
+        return self.path.rsplit(".", 1)[0] if "." in self.path else ""
+
+    @property
+    def flags(self) -> tuple[str, ...]:
+        """CLI flags: declared, else --NAME for train settings and --SECTION-NAME for the others."""
+        if self.setting.cli:
+            return self.setting.cli
+        return (f"--{self._base.replace('_', '-')}",)
+
+    @property
+    def env(self) -> str:
+        """The exported script's environment variable: declared, else NAME or SECTION_NAME in capitals."""
+        if self.setting.env:
+            return self.setting.env
+        return self._base.upper()
+
+    @property
+    def _base(self) -> str:
+        return f"lora_{self.name}" if self.section == "lora" else self.name
+
+    @property
+    def elem_id(self) -> str:
+        return self.path.replace(".", "-").replace("_", "-")
 
 
-def _is_int(value: Any) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool)
+def setting_fields(cls: type = None) -> list[SettingField]:  # type: ignore[assignment]
+    """Every declared leaf field of RunConfig, in declaration order."""
+    out: list[SettingField] = []
+
+    def walk(kind: type, prefix: str) -> None:
+        for f in fields(kind):
+            if "setting" in f.metadata:
+                default = f.default_factory() if f.default is dataclasses.MISSING else f.default  # type: ignore[misc]
+                out.append(SettingField(prefix + f.name, f.metadata["setting"], default))
+            elif dataclasses.is_dataclass(f.default_factory):
+                walk(f.default_factory, f"{prefix}{f.name}.")  # type: ignore[arg-type]
+
+    walk(cls or RunConfig, "")
+    return out
+
+
+def setting_field(path: str) -> SettingField:
+    for f in setting_fields():
+        if f.path == path:
+            return f
+    raise KeyError(path)
+
+
+def get_value(config: Any, path: str) -> Any:
+    for part in path.split("."):
+        config = getattr(config, part)
+    return config
+
+
+def set_value(config: Any, path: str, value: Any) -> None:
+    *parents, name = path.split(".")
+    for part in parents:
+        config = getattr(config, part)
+    setattr(config, name, value)
 
 
 def validate_config(config: RunConfig) -> list[tuple[str, str]]:
-    """Every problem with the config as (field, message). Empty means valid."""
-    from training.methods.registry import method_names
+    """Every problem with the config as (field, message). Empty means valid.
 
-    methods = method_names()
+    Every field is type- and range-checked from its declaration, whether or not it is in use (a LoRA setting
+    with LoRA off too), so that nothing malformed reaches a run; then the rules that tie fields together."""
     p: list[tuple[str, str]] = []
-    t, lo = config.train, config.lora
-    if not isinstance(config.model.name_or_path, str) or not config.model.name_or_path.strip():
-        p.append(("model.name_or_path", "is empty; enter `demo`, a local folder or a Hub id"))
-    if not isinstance(config.data.source, str) or not config.data.source.strip():
-        p.append(("data.source", "is empty; choose `demo`, upload a file, or enter a Hub dataset id"))
-    if config.method not in methods:
-        p.append(("method", f"{config.method!r} is not available; choose one of: {', '.join(methods)}"))
-    if not isinstance(config.data.column_map, dict) or not all(
-        isinstance(k, str) and isinstance(v, str) for k, v in config.data.column_map.items()
-    ):
-        p.append(("data.column_map", "must map column names to column names, e.g. {\"question\": \"prompt\"}"))
-    if config.data.max_rows is not None and (not _is_int(config.data.max_rows) or config.data.max_rows < 1):
-        p.append(("data.max_rows", f"is {config.data.max_rows!r}; use a whole number of at least 1, or leave empty"))
-    if config.data.eval_rows is not None and (not _is_int(config.data.eval_rows) or not 0 <= config.data.eval_rows <= 1000):
-        p.append(("data.eval_rows", f"is {config.data.eval_rows!r}; use a whole number from 0 to 1000, or leave empty (automatic)"))
-
-    def need(name: str, value: Any, ok: bool, allowed: str) -> None:
-        if not ok:
-            p.append((name, f"is {value!r}; {allowed}"))
-
-    need("train.learning_rate", t.learning_rate, _is_number(t.learning_rate) and 0 < t.learning_rate <= 1,
-         "must be greater than 0 and at most 1 (typical: 2e-4)")
-    need("train.batch_size", t.batch_size, _is_int(t.batch_size) and t.batch_size >= 1, "must be a whole number of at least 1")
-    need("train.grad_accum", t.grad_accum, _is_int(t.grad_accum) and t.grad_accum >= 1, "must be a whole number of at least 1")
-    need("train.max_length", t.max_length, _is_int(t.max_length) and 8 <= t.max_length <= 131072,
-         "must be a whole number from 8 to 131072")
-    need("train.max_steps", t.max_steps, _is_int(t.max_steps) and (t.max_steps == -1 or t.max_steps >= 1),
-         "must be -1 (use epochs) or a whole number of at least 1")
-    if t.max_steps == -1:
-        need("train.num_epochs", t.num_epochs, _is_number(t.num_epochs) and 0 < t.num_epochs <= 1000,
-             "must be greater than 0 (or set Max steps)")
-    need("train.warmup_ratio", t.warmup_ratio, _is_number(t.warmup_ratio) and 0 <= t.warmup_ratio <= 0.5, "must be from 0 to 0.5")
-    need("train.lr_scheduler", t.lr_scheduler, t.lr_scheduler in ("cosine", "linear", "constant"), "choose cosine, linear or constant")
-    need("train.logging_steps", t.logging_steps, _is_int(t.logging_steps) and t.logging_steps >= 1, "must be at least 1")
-    need("train.seed", t.seed, _is_int(t.seed), "must be a whole number")
-    need("train.save_steps", t.save_steps, _is_int(t.save_steps) and t.save_steps >= 0, "must be 0 (automatic) or a whole number of steps")
-    need("train.save_total_limit", t.save_total_limit, _is_int(t.save_total_limit) and t.save_total_limit >= 1, "must be at least 1")
-    need("train.precision", t.precision, t.precision in PRECISIONS, f"choose one of: {', '.join(PRECISIONS)}")
-    need("lora.quantization", lo.quantization, lo.quantization in QUANTIZATIONS, f"choose one of: {', '.join(QUANTIZATIONS)}")
-    if lo.quantization == "4bit" and not lo.enabled:
+    for f in setting_fields():
+        problem = f.setting.problem(get_value(config, f.path))
+        if problem:
+            p.append((f.path, problem))
+    bad = {name for name, _ in p}
+    cm = config.data.column_map
+    if "data.column_map" not in bad and not all(isinstance(k, str) and isinstance(v, str) for k, v in cm.items()):
+        p.append(("data.column_map", f"is {cm!r}; must map column names to column names, e.g. {{\"question\": \"prompt\"}}"))
+    if config.lora.quantization == "4bit" and config.lora.enabled is False:
         p.append(("lora.quantization", "is '4bit' (QLoRA), which trains a LoRA adapter on the 4-bit base; turn LoRA on, "
                                        "or set quantization to none for full fine-tuning"))
-    for flag in ("use_rslora", "use_dora"):
-        need(f"lora.{flag}", getattr(lo, flag), isinstance(getattr(lo, flag), bool), "must be true or false")
-    p.extend(_method_problems(config))
-    if lo.enabled:
-        need("lora.r", lo.r, _is_int(lo.r) and 1 <= lo.r <= 1024, "must be a whole number from 1 to 1024 (typical: 16)")
-        need("lora.alpha", lo.alpha, _is_number(lo.alpha) and lo.alpha > 0, "must be greater than 0 (typical: 2 x r)")
-        need("lora.dropout", lo.dropout, _is_number(lo.dropout) and 0 <= lo.dropout < 1, "must be from 0 to below 1 (typical: 0.05)")
-        need("lora.target_modules", lo.target_modules, isinstance(lo.target_modules, str) and lo.target_modules.strip() != "",
-             "enter all-linear, attention, or module names such as q_proj,v_proj")
+    if "method" not in bad and not (bad & {"method_args", "rewards", "train.batch_size", "train.grad_accum"}):
+        p.extend(_method_problems(config))
     return p
 
 
@@ -264,24 +353,22 @@ def _method_problems(config: RunConfig) -> list[tuple[str, str]]:
     from training.methods.registry import METHODS, method_args_problems, resolved_method_args
     from training.methods.rewards import reward_names, reward_spec_problems
 
-    spec = METHODS.get(config.method) if isinstance(config.method, str) else None
-    if spec is None:
-        return []
+    spec = METHODS[config.method]
     p = method_args_problems(config.method, config.method_args)
     if spec.uses_rewards:
         p += reward_spec_problems(config.rewards)
-        if isinstance(config.rewards, list) and not config.rewards:
+        if not config.rewards:
             p.append(("rewards", f"{spec.name.upper()} needs at least one reward function; choose from: "
                                  f"{', '.join(reward_names())}"))
     if p:
         return p
     args, t = resolved_method_args(config.method, config.method_args), config.train
     gens = args.get("num_generations")
-    if gens and _is_int(t.batch_size) and _is_int(t.grad_accum) and (t.batch_size * t.grad_accum) % gens:
+    if gens and (t.batch_size * t.grad_accum) % gens:
         p.append(("method_args.num_generations", f"is {gens}, but batch size x gradient accumulation is "
                   f"{t.batch_size} x {t.grad_accum} = {t.batch_size * t.grad_accum}, which must be a multiple of it "
                   f"(each prompt's {gens} completions go in one batch); change either"))
-    if spec.name == "kto" and _is_int(t.batch_size) and t.batch_size < 2:
+    if spec.name == "kto" and t.batch_size < 2:
         p.append(("train.batch_size", f"is {t.batch_size}; KTO needs at least 2 examples per batch to estimate its KL term"))
     return p
 

@@ -30,6 +30,7 @@ from training.models.facts import (
     lora_trainable,
     model_facts,
 )
+from training.recipe import resolve_run
 
 # Utilisation of the peak: 35% is typical of a well-fed GPU with HF Trainer (not measured here: no GPU).
 # The CPU pair was fitted on this project's 2-vCPU AMD EPYC machine with the demo model: about
@@ -150,20 +151,16 @@ class Estimate:
     memory_breakdown: dict = field(default_factory=dict)  # GB per part
     time_breakdown: dict = field(default_factory=dict)  # seconds per part
     fix: dict | None = None  # when it does not fit: the cheapest change that fits
+    resolved: dict = field(default_factory=dict)  # the TRL arguments the run really uses (training/recipe.py resolve_run)
 
     def to_dict(self) -> dict:
         return asdict(self)
 
 
-def _precision_for(flavor: Flavor, requested: str) -> str:
-    """The precision the engine will train in on this flavor (mirrors hardware.resolve_precision)."""
-    if not flavor.is_gpu:
-        return "fp32"
-    if requested == "auto":
-        return "bf16" if flavor.bf16 else "fp16"
-    if requested == "bf16" and not flavor.bf16:
-        return "fp16"
-    return requested
+def hardware_facts(flavor: Flavor) -> dict:
+    """A catalogue flavor as the resolver (training/recipe.py) takes hardware."""
+    return {"accelerator": "cuda" if flavor.is_gpu else "cpu", "name": flavor.name, "bf16": flavor.bf16,
+            "memory_gb": flavor.device_memory_gb if flavor.is_gpu else None, "count": flavor.gpu_count}
 
 
 def _steps(t, rows: int, rows_per_step: float) -> int:
@@ -246,7 +243,6 @@ def estimate_run(config: RunConfig, rows: int, mean_tokens: float, hardware: str
     usd_per_hour, price_source = price_per_hour(flavor, live)
     facts = model_facts(config.model.name_or_path)
     t = config.train
-    ckpt = bool(getattr(t, "gradient_checkpointing", False)) if gradient_checkpointing is None else gradient_checkpointing
     if quantization is None and config.lora.enabled and getattr(config.lora, "quantization", None) == "4bit":
         quantization = "4bit"
     lora = bool(config.lora.enabled) or quantization == "4bit"
@@ -274,7 +270,9 @@ def estimate_run(config: RunConfig, rows: int, mean_tokens: float, hardware: str
     train_tokens = int(steps * trained_seqs_per_step * seq_tokens)
     assumptions.append(f"{prompt_tokens:.0f} tokens per example ({token_source}), {train_tokens:,} training tokens")
 
-    base = dict(hardware=flavor.name, hardware_label=flavor.label, available_memory_gb=flavor.device_memory_gb,
+    hw = hardware_facts(flavor)
+    resolved = resolve_run(config.to_dict(), hw, rows=rows)
+    base = dict(resolved=resolved.summary(), hardware=flavor.name, hardware_label=flavor.label, available_memory_gb=flavor.device_memory_gb,
                 steps=steps, train_tokens=train_tokens, hardware_source=hw_source, current=current,
                 price_source=price_source, usd_per_hour=usd_per_hour)
     if facts is None:
@@ -284,7 +282,7 @@ def estimate_run(config: RunConfig, rows: int, mean_tokens: float, hardware: str
                             "the built-in table), so time and memory are not estimated."],
                         summary=f"Unknown model size: cannot estimate time or memory for {config.model.name_or_path}.", **base)
     assumptions.append(f"{facts.params / 1e6:,.1f}M parameters ({facts.source})")
-    precision = _precision_for(flavor, t.precision)
+    precision = resolved.precision
     mode = training_mode(lora, quantization)
     if lora:
         trainable = lora_trainable(facts, config.lora.r, config.lora.target_modules)
@@ -294,13 +292,21 @@ def estimate_run(config: RunConfig, rows: int, mean_tokens: float, hardware: str
     else:
         trainable, flop_mult = facts.params, 6
         assumptions.append("Full fine-tuning: 6N FLOPs per token")
+    pad = (padding or PADDING_FACTOR) if t.batch_size > 1 else 1.0
+    gen_batch = t.batch_size * t.grad_accum
+    seq_mem = min(t.max_length, prompt_tokens * pad)
+    if gradient_checkpointing is None and t.gradient_checkpointing == "auto" and flavor.is_gpu:
+        without = estimate_memory(facts, precision, trainable, lora, t.batch_size, seq_mem, False, quantization, cost, gen_batch, True)
+        hw["fits_without_checkpointing"] = sum(without.values()) <= FITS_BELOW * flavor.device_memory_gb
+        resolved = resolve_run(config.to_dict(), hw, rows=rows)
+        base["resolved"] = resolved.summary()
+    ckpt = resolved.args["gradient_checkpointing"] if gradient_checkpointing is None else gradient_checkpointing
     if ckpt:
         flop_mult += 2
         assumptions.append("Gradient checkpointing: the forward pass runs twice (+2N FLOPs per token)")
 
     # --- time: modelled, or measured on this hardware
     n = facts.compute_params
-    pad = (padding or PADDING_FACTOR) if t.batch_size > 1 else 1.0
     padded_seq = min(t.max_length + cost.completion_tokens, seq_tokens * pad)
     per_token = flop_mult * n + flop_mult * facts.layers * facts.attention_width * padded_seq
     per_token += 2 * n * cost.reference_forwards
@@ -311,7 +317,6 @@ def estimate_run(config: RunConfig, rows: int, mean_tokens: float, hardware: str
     step_s = steps * STEP_OVERHEAD_S[kind]
     gen_s = 0.0
     if cost.generations_per_prompt:
-        gen_batch = t.batch_size * t.grad_accum
         weight_bytes = facts.params * (0.53 if mode == "qlora" else 2 if precision != "fp32" else 4)
         per_token_s = max(2 * n * gen_batch / device_flops, weight_bytes / (flavor.mem_bandwidth_gbs * 1e9))
         per_token_s += GENERATE_TOKEN_OVERHEAD_S[kind]
@@ -336,10 +341,12 @@ def estimate_run(config: RunConfig, rows: int, mean_tokens: float, hardware: str
         assumptions.append(f"Downloading {disk_bytes / 1e9:.1f} GB of weights at ~{DOWNLOAD_BYTES_PER_S / 1e6:.0f} MB/s (first use)")
     save_bytes = trainable * (2 if precision != "fp32" else 4)
     checkpoint_bytes = trainable * ((2 if precision != "fp32" else 4) + 8)
-    save_s = (save_bytes + 4 * checkpoint_bytes) / LOAD_BYTES_PER_S
+    save_every = resolved.summary()["save_steps"]
+    checkpoints = steps // save_every if save_every else 0
+    save_s = (save_bytes + checkpoints * checkpoint_bytes) / LOAD_BYTES_PER_S
     overhead_s = load_s + save_s
     assumptions.append(f"{load_s:.0f} s to start and load the model (~{LOAD_BYTES_PER_S / 1e6:.0f} MB/s), "
-                       f"{save_s:.0f} s for about 4 checkpoints and the final save")
+                       f"{save_s:.0f} s for {checkpoints} checkpoint(s) and the final save")
     eval_s = 0.0
     if eval_rows:
         eval_s = evals * eval_rows * seq_tokens * 2 * n / throughput
@@ -372,8 +379,6 @@ def estimate_run(config: RunConfig, rows: int, mean_tokens: float, hardware: str
     cost_usd = seconds / 3600 * usd_per_hour
     assumptions.append(f"${usd_per_hour:.2f}/hour ({price_source})")
 
-    gen_batch = t.batch_size * t.grad_accum
-    seq_mem = min(t.max_length, prompt_tokens * pad)
     breakdown = estimate_memory(facts, precision, trainable, lora, t.batch_size, seq_mem, ckpt, quantization, cost,
                                 gen_batch, flavor.is_gpu)
     memory = round(sum(breakdown.values()), 2)

@@ -50,3 +50,8 @@ def configure_trackio_env() -> Path:
     path = trackio_dir()
     os.environ.setdefault("TRACKIO_DIR", str(path))
     return Path(os.environ["TRACKIO_DIR"])
+
+
+def trackio_project() -> str:
+    """The Trackio project every run logs into (TRACKIO_PROJECT, default finetune-studio)."""
+    return os.environ.get("TRACKIO_PROJECT", "finetune-studio")

@@ -226,8 +226,7 @@ def sync_trackio(space_id: str) -> str:
     space_id = check_repo_id(space_id)
     if hub_offline():
         raise PublishError("Syncing Trackio to a Space needs the Hub, but this machine is offline (HF_HUB_OFFLINE=1).")
-    from training.hosting.paths import configure_trackio_env
-    from training.run.trainer_factory import trackio_project
+    from training.hosting.paths import configure_trackio_env, trackio_project
 
     configure_trackio_env()
     import trackio  # trackio.sync takes no token: it uses HF_TOKEN or the saved login of this machine

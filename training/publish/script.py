@@ -120,8 +120,8 @@ def _filled_rewards(rewards: list[dict]) -> list[dict]:
 
 def script_values(config: RunConfig, run_id: str | None = None) -> dict:
     """Every constant's default in the script, by name."""
+    from training.hosting.paths import trackio_project
     from training.run.holdout import resolved_eval_rows
-    from training.run.trainer_factory import trackio_project
 
     data = config.to_dict()
     run_name = config.run_name or run_id or "finetune"

@@ -9,7 +9,6 @@ accurate record behind), with a plain-language error and the traceback in OUTPUT
 from __future__ import annotations
 
 import json
-import math
 import os
 import shutil
 import socket
@@ -36,6 +35,7 @@ class Progress:
     """Live figures the engine reports while it trains (mutated only by the training thread)."""
 
     phase: str = "starting"  # starting, loading, training, saving, done
+    stage: str = ""  # what loading is doing before step 1: loading data, loading model, building trainer
     step: int = 0
     total: int = 0
     started: float = field(default_factory=time.time)
@@ -77,18 +77,6 @@ def latest_checkpoint(run_dir: Path) -> Path | None:
     found = [(int(p.name.split("-")[-1]), p) for p in folder.glob("checkpoint-*") if p.name.split("-")[-1].isdigit()]
     complete = [(n, p) for n, p in found if (p / "trainer_state.json").exists()]
     return max(complete)[1] if complete else None
-
-
-def auto_save_steps(total_steps: int) -> int:
-    """About four checkpoints per run, never more often than every 25 steps."""
-    return max(25, math.ceil(total_steps / 4))
-
-
-def planned_steps(config: RunConfig, rows: int) -> int:
-    t = config.train
-    if t.max_steps > 0:
-        return t.max_steps
-    return max(1, math.ceil(rows / (t.batch_size * t.grad_accum) * t.num_epochs))
 
 
 def explain_error(exc: BaseException, config: RunConfig | None = None) -> str:
@@ -134,7 +122,8 @@ class RunRecorder:
             write_json_atomic(self.out / RUN_FILE, self.record)
 
 
-def _make_callback(progress: Progress, recorder: RunRecorder, stop_event, on_update):
+def _progress_callback(progress: Progress, stop_event, on_update):
+    """Live progress for the UI and Stop at the next step; run.json is kept by the recipe's record callback."""
     from transformers import TrainerCallback
 
     def notify():
@@ -147,32 +136,42 @@ def _make_callback(progress: Progress, recorder: RunRecorder, stop_event, on_upd
             progress.step = progress.first_step = state.global_step
             progress.phase = "training"
             progress.train_started = time.time()
-            recorder.record["total_steps"] = state.max_steps
-            recorder.write()
             notify()
 
         def on_step_end(self, args, state, control, **kwargs):
-            progress.step = recorder.record["step"] = state.global_step
+            progress.step = state.global_step
             if stop_event is not None and stop_event.is_set():
                 control.should_training_stop = True
                 control.should_save = False
             notify()
 
         def on_log(self, args, state, control, logs=None, **kwargs):
-            if logs:
-                entry = {"step": state.global_step, **{k: v for k, v in logs.items() if isinstance(v, (int, float))}}
-                progress.metrics.append(entry)
-                recorder.write()
-                bad = [k for k in ("loss", "grad_norm") if isinstance(logs.get(k), float) and not math.isfinite(logs[k])]
-                if bad:
-                    raise FloatingPointError(f"The training {' and '.join(bad)} became NaN or infinite.")
             notify()
 
-        def on_save(self, args, state, control, **kwargs):
-            recorder.record["last_checkpoint_step"] = state.global_step
-            recorder.write()
-
     return EngineCallback()
+
+
+def runnable_config(config: RunConfig) -> dict:
+    """The config as the training module (training/recipe.py) takes it: a dict whose model and dataset are
+    loadable references (`demo` becomes the local demo model folder and the method's demo data file) and whose
+    held-out row count is decided. Raises ModelLoadError or DataSourceError for a model or dataset that
+    cannot be found, before anything is loaded."""
+    from training.data.demo_data import demo_source_for
+    from training.data.sources import classify_source, demo_dataset_path
+    from training.models.loading import resolve_model
+    from training.run.holdout import resolved_eval_rows
+
+    data = config.to_dict()
+    data["model"]["name_or_path"] = resolve_model(config.model.name_or_path)
+    source = str(config.data.source).strip()
+    if source == "demo":
+        resolved = demo_source_for(config.method)
+        source = str(demo_dataset_path()) if resolved == "demo" else resolved
+    else:
+        classify_source(source)
+    data["data"]["source"] = source
+    data["data"]["eval_rows"] = resolved_eval_rows(config)
+    return data
 
 
 def run_training(
@@ -228,27 +227,26 @@ def run_training(
     }
     recorder = RunRecorder(out, record)
     recorder.write()
-    trainer = None
+    prepared = None
     try:
         check_config(config)
         configure_trackio_env()
         progress.phase = "loading"
-        dataset, trl_type, system_prompt = _prepare_dataset(config)
-        record["system_prompt"] = system_prompt
-        dataset, record["eval_rows"] = _hold_out_eval_rows(config, dataset, out, progress)
-        model, tokenizer, precision = _prepare_model(config, progress)
-        from datasets import Dataset
+        _check_dataset(config)
+        from training import recipe
+        from training.hosting.paths import trackio_project
 
-        from training.run.trainer_factory import build_trainer
-
-        save_steps = config.train.save_steps or auto_save_steps(planned_steps(config, len(dataset)))
-        callbacks = [_make_callback(progress, recorder, stop_event, on_update), *extra_callbacks]
-        trainer, notes = build_trainer(config, model, tokenizer, Dataset.from_list(dataset), str(out / CHECKPOINTS_DIR),
-                                       trl_type, precision, callbacks=callbacks, report_to_trackio=report_to_trackio,
-                                       save_steps=save_steps)
-        progress.notes.extend(notes)
+        callbacks = [recipe.record_callback(record, recorder.write), _progress_callback(progress, stop_event, on_update),
+                     *extra_callbacks]
+        prepared = recipe.prepare(runnable_config(config), out, callbacks=callbacks, checkpoints=save_final,
+                                  report_to_trackio=report_to_trackio, trackio_project=trackio_project(),
+                                  on_stage=lambda name: setattr(progress, "stage", name))
+        record["system_prompt"] = prepared.data.system_prompt
+        record["eval_rows"] = len(prepared.data.held_out)
+        record["resolved"] = prepared.resolved.summary()
+        progress.notes.extend(prepared.notes)
         t0 = time.time()
-        trainer.train(resume_from_checkpoint=str(checkpoint) if checkpoint else None)
+        prepared.trainer.train(resume_from_checkpoint=str(checkpoint) if checkpoint else None)
         record["train_seconds"] = round(time.time() - t0 + (previous.get("train_seconds") or 0), 3)
         if cancel_event is not None and cancel_event.is_set():
             shutil.rmtree(out / CHECKPOINTS_DIR, ignore_errors=True)
@@ -257,10 +255,7 @@ def run_training(
             record["status"] = "completed"
         else:
             progress.phase = "saving"
-            final = out / FINAL_DIR
-            trainer.save_model(str(final))
-            tokenizer.save_pretrained(str(final))
-            record["model_dir"] = str(final)
+            record["model_dir"] = recipe.save_final(prepared, out)
             stopped = stop_event is not None and stop_event.is_set()
             record["status"] = "stopped" if stopped else "completed"
     except BaseException as exc:  # noqa: BLE001 - the outcome must always be recorded
@@ -276,7 +271,7 @@ def run_training(
         record["total_steps"] = progress.total or record["total_steps"]
         record["finished_at"] = now_iso()
         recorder.write()
-        del trainer
+        del prepared
         _free_accelerator_memory()
     if record["status"] == "completed":
         from training.estimate.calibration import record_run_throughput
@@ -285,7 +280,8 @@ def run_training(
     return record
 
 
-def _prepare_dataset(config: RunConfig) -> tuple[list[dict], str, str | None]:
+def _check_dataset(config: RunConfig) -> None:
+    """Validate every row before anything loads: a bad dataset fails with the rows and fields to fix."""
     from training.data.validation import validate_dataset
 
     d = config.data
@@ -298,24 +294,6 @@ def _prepare_dataset(config: RunConfig) -> tuple[list[dict], str, str | None]:
         more = f" (and {report.error_count - 3} more)" if report.error_count > 3 else ""
         raise DatasetInvalidError(f"The dataset is not valid: {shown}{more}. Run Validate for the full report.")
     _check_reward_columns(config, report.normalised[0])
-    first = report.normalised[0]
-    system_prompt = None
-    chat = first.get("messages") or (first.get("prompt") if isinstance(first.get("prompt"), list) else None)
-    if chat and isinstance(chat[0], dict) and chat[0].get("role") == "system":
-        system_prompt = chat[0]["content"]
-    return report.normalised, report.trl_type or "", system_prompt
-
-
-def _hold_out_eval_rows(config: RunConfig, rows: list[dict], out: Path, progress: Progress) -> tuple[list[dict], int]:
-    """Set aside the held-out rows (training.run.holdout) and write them to OUTPUT_DIR/eval_prompts.jsonl."""
-    from training.run.holdout import EVAL_PROMPTS_FILE, hold_out, write_eval_prompts
-
-    train_rows, records = hold_out(rows, config)
-    if records:
-        write_eval_prompts(out, records)
-        progress.notes.append(f"{len(rows) - len(train_rows)} rows held out for the before/after comparison "
-                              f"({EVAL_PROMPTS_FILE}); training uses the other {len(train_rows)}.")
-    return train_rows, len(rows) - len(train_rows)
 
 
 def _check_reward_columns(config: RunConfig, first_row: dict) -> None:
@@ -327,36 +305,6 @@ def _check_reward_columns(config: RunConfig, first_row: dict) -> None:
         problems = missing_column_problems(config.rewards, list(first_row))
         if problems:
             raise DatasetInvalidError(" ".join(problems))
-
-
-def _prepare_model(config: RunConfig, progress: Progress):
-    from training.estimate.hardware import resolve_precision
-    from training.methods.registry import get_method
-    from training.models.adapters import build_quantization_config, qlora_unavailable_reason
-    from training.models.loading import load_model, load_tokenizer
-
-    if config.peft_mode == "qlora":
-        reason = qlora_unavailable_reason()
-        if reason:
-            raise ConfigError([("lora.quantization", reason)])
-    precision, note = resolve_precision(config.train.precision)
-    if note:
-        progress.notes.append(note)
-    import torch
-
-    # fp16 mixed precision needs fp32 trainable weights: a LoRA base can be fp16 (adapters stay fp32), a full one not.
-    fp16_dtype = torch.float16 if config.lora.enabled else torch.float32
-    dtype = {"bf16": torch.bfloat16, "fp16": fp16_dtype, "fp32": torch.float32}[precision]
-    head = get_method(config.method).model_head
-    extra = {}
-    quantization = build_quantization_config(config, precision)
-    if quantization is not None:
-        extra["quantization_config"] = quantization
-    tokenizer = load_tokenizer(config.model.name_or_path, config.model.trust_remote_code)
-    model = load_model(config.model.name_or_path, config.model.trust_remote_code, dtype=dtype, head=head, **extra)
-    if head == "sequence_classification" and model.config.pad_token_id is None:
-        model.config.pad_token_id = tokenizer.pad_token_id  # the score is read at the last non-pad token
-    return model, tokenizer, precision
 
 
 def _free_accelerator_memory() -> None:

@@ -46,6 +46,7 @@ class RunStatus:
     run_id: str | None = None
     run_name: str | None = None
     phase: str | None = None
+    stage: str = ""  # while loading: loading data, loading model, building trainer
     step: int = 0
     total: int = 0
     elapsed_seconds: float = 0.0
@@ -208,6 +209,7 @@ class RunManager:
                 run_id=self._run_id,
                 run_name=self._config.run_name if self._config else None,
                 phase=p.phase,
+                stage=p.stage,
                 step=p.step,
                 total=p.total,
                 elapsed_seconds=time.time() - p.started,
