@@ -14,7 +14,7 @@ pytestmark = pytest.mark.integration
 def test_one_trackio_run_with_loss(demo_run):
     from trackio.sqlite_storage import SQLiteStorage
 
-    from training.run.trainer_factory import trackio_project
+    from training.hosting.paths import trackio_project
 
     project = trackio_project()
     name = demo_run.status.run_name
