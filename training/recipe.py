@@ -145,7 +145,8 @@ class ResolvedRun:
 
 def resolve_run(config: dict, hardware: dict, *, rows: int | None = None, output_dir: str = "outputs/checkpoints",
                 trl_type: str | None = None, assistant_masks: bool | None = None, has_eval: bool | None = None,
-                checkpoints: bool = True, report_to_trackio: bool = True, trackio_project: str | None = None) -> ResolvedRun:
+                checkpoints: bool = True, report_to_trackio: bool = True, trackio_project: str | None = None,
+                trackio_space_id: str | None = None) -> ResolvedRun:
     """The one resolver: a config (dict) and the hardware -> the TRL arguments the run really uses.
 
     `rows` (training rows) sizes the automatic checkpoint interval and eval interval; `trl_type` and
@@ -187,7 +188,7 @@ def resolve_run(config: dict, hardware: dict, *, rows: int | None = None, output
         report_to=["trackio"] if report_to_trackio else "none",
         project=trackio_project or DEFAULT_TRACKIO_PROJECT,
         run_name=config.get("run_name"),
-        trackio_space_id=None,
+        trackio_space_id=trackio_space_id,  # None: log locally only (never create a Space)
         trackio_static_space_id=False,
         save_strategy="steps" if save_steps else "no",
         save_steps=save_steps or 500,
@@ -419,7 +420,8 @@ class PreparedRun:
 
 
 def prepare(config: dict, output_dir, *, hardware: dict | None = None, callbacks=(), checkpoints: bool = True,
-            report_to_trackio: bool = True, trackio_project: str | None = None, on_stage=None) -> PreparedRun:
+            report_to_trackio: bool = True, trackio_project: str | None = None, trackio_space_id: str | None = None,
+            on_stage=None) -> PreparedRun:
     """Everything up to `trainer.train()`: data, tokenizer, the resolved TRL config, model, trainer.
     Writes OUTPUT_DIR/eval_prompts.jsonl when rows are held out. `on_stage(name)` reports loading stages."""
     import trl
@@ -445,7 +447,8 @@ def prepare(config: dict, output_dir, *, hardware: dict | None = None, callbacks
         notes.append(note)
     resolved = resolve_run(config, hardware or local_hardware(), rows=len(data.train), output_dir=str(out / CHECKPOINTS_DIR),
                            trl_type=data.trl_type, assistant_masks=masks, has_eval=data.eval is not None,
-                           checkpoints=checkpoints, report_to_trackio=report_to_trackio, trackio_project=trackio_project)
+                           checkpoints=checkpoints, report_to_trackio=report_to_trackio, trackio_project=trackio_project,
+                           trackio_space_id=trackio_space_id)
     notes.extend(resolved.notes)
     model = load_model(config, resolved, tokenizer)
     peft_config = None
@@ -556,7 +559,8 @@ def main(config: dict, env_settings: dict[str, tuple[str, Setting]]) -> int:
     try:
         prepared = prepare(config, out, callbacks=[record_callback(record, lambda: write_record(out, record))],
                            report_to_trackio=os.environ.get("REPORT_TO", "trackio") == "trackio",
-                           trackio_project=os.environ.get("TRACKIO_PROJECT") or DEFAULT_TRACKIO_PROJECT)
+                           trackio_project=os.environ.get("TRACKIO_PROJECT") or DEFAULT_TRACKIO_PROJECT,
+                           trackio_space_id=os.environ.get("TRACKIO_SPACE_ID") or None)
         record["eval_rows"] = len(prepared.data.held_out)
         record["resolved"] = prepared.resolved.summary()
         record["notes"] = prepared.notes

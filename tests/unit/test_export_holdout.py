@@ -5,19 +5,19 @@ from __future__ import annotations
 import pytest
 
 from training.config.schema import RunConfig, validate_config
-from training.run.holdout import eval_record, resolved_eval_rows, score_answer, split_eval_rows
+from training.recipe import eval_record, split_eval_indices
+from training.run.holdout import resolved_eval_rows, score_answer
 
 
 def test_split_is_deterministic_capped_and_disjoint():
-    rows = [{"i": i} for i in range(100)]
-    train, held = split_eval_rows(rows, 5, 42)
+    train, held = split_eval_indices(100, 5, 42)
     assert len(held) == 5 and len(train) == 95
-    assert split_eval_rows(rows, 5, 42) == (train, held)
-    assert split_eval_rows(rows, 5, 7)[1] != held
-    assert not {r["i"] for r in held} & {r["i"] for r in train}
-    assert len(split_eval_rows(rows[:20], 5, 42)[1]) == 2  # at most a tenth of the rows
-    assert split_eval_rows(rows[:9], 5, 42) == (rows[:9], [])
-    assert split_eval_rows(rows, 0, 42) == (rows, [])
+    assert split_eval_indices(100, 5, 42) == (train, held)
+    assert split_eval_indices(100, 5, 7)[1] != held
+    assert not set(held) & set(train)
+    assert len(split_eval_indices(20, 5, 42)[1]) == 2  # at most a tenth of the rows
+    assert split_eval_indices(9, 5, 42) == (list(range(9)), [])
+    assert split_eval_indices(100, 0, 42) == (list(range(100)), [])
 
 
 def test_default_rows_demo_zero_else_five():

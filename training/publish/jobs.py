@@ -127,9 +127,9 @@ def plan_job(config: RunConfig, flavor: str, hub_model_id: str, *, run_id: str |
     data_files: list[str] = []
     source = Path(str(config.data.source)).expanduser()
     if str(config.data.source).strip() == "demo" or source.is_file():
-        from training.publish.script import dataset_default
+        from training.run.engine import runnable_config
 
-        local = Path(dataset_default(config))
+        local = Path(runnable_config(config)["data"]["source"])
         data_files.append(str(local))  # huggingface_hub uploads local files named in the arguments with the job
         env["DATASET"] = f"{constants.HF_JOBS_ARTIFACTS_MOUNT_PATH}/{local.name.replace(' ', '_')}"
         notes.append(f"The dataset file {local.name} is uploaded with the job.")

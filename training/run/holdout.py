@@ -4,8 +4,8 @@ The demo dataset is a memorisation demo (its before/after questions come from th
 holds nothing out by default; any other dataset holds out `DEFAULT_EVAL_ROWS` rows the model never trains
 on. The engine writes them to RUN_DIR/eval_prompts.jsonl as {"prompt", "system", "reference"}.
 
-`split_eval_rows`, `eval_record`, `_text_of` and `normalise_answer` use only the standard library and no
-module globals: the exported training script embeds their source, so both hold out the same rows.
+The rows are picked and turned into prompts by training/recipe.py (`split_eval_indices`, `eval_record`), which
+the exported script ships too, so the app and the script hold out the same rows.
 """
 
 from __future__ import annotations
@@ -28,52 +28,6 @@ def resolved_eval_rows(config) -> int:
     if str(config.data.source).strip() == "demo" or get_method(config.method).result_view != "chat":
         return 0
     return DEFAULT_EVAL_ROWS
-
-
-def split_eval_rows(rows, count, seed):
-    """(training rows, held-out rows): `count` rows picked at random with `seed`, at most a tenth of the data."""
-    import random
-
-    count = min(int(count or 0), len(rows) // 10)
-    if count <= 0:
-        return list(rows), []
-    picked = set(random.Random(seed).sample(range(len(rows)), count))
-    return [r for i, r in enumerate(rows) if i not in picked], [rows[i] for i in sorted(picked)]
-
-
-def _text_of(value):
-    """Plain text of a string, or of the last message of a list of chat messages."""
-    if isinstance(value, str):
-        return value
-    if isinstance(value, list) and value and isinstance(value[-1], dict):
-        content = value[-1].get("content")
-        return content if isinstance(content, str) else None
-    return None
-
-
-def eval_record(row):
-    """{"prompt", "system", "reference"} of a normalised row, or None when it has no prompt to ask."""
-    system, prompt, reference = None, None, None
-    messages = row.get("messages") if isinstance(row.get("messages"), list) else None
-    if messages is None and isinstance(row.get("prompt"), list):
-        messages = row["prompt"]
-    if messages:
-        if isinstance(messages[0], dict) and messages[0].get("role") == "system":
-            system = messages[0].get("content")
-        users = [i for i, m in enumerate(messages) if isinstance(m, dict) and m.get("role") == "user"]
-        if users:
-            prompt = messages[users[-1]].get("content")
-            later = [m for m in messages[users[-1] + 1:] if isinstance(m, dict) and m.get("role") == "assistant"]
-            reference = later[0].get("content") if later else None
-    elif isinstance(row.get("prompt"), str):
-        prompt = row["prompt"]
-    for key in ("completion", "chosen", "answer"):
-        if reference is None and row.get(key) is not None and not (key == "completion" and row.get("label") is False):
-            reference = _text_of(row[key]) if not isinstance(row[key], (int, float)) else str(row[key])
-    if not isinstance(prompt, str) or not prompt.strip():
-        return None
-    return {"prompt": prompt, "system": system if isinstance(system, str) else None,
-            "reference": reference if isinstance(reference, str) and reference.strip() else None}
 
 
 def normalise_answer(text):
@@ -103,13 +57,6 @@ def read_eval_prompts(run_dir: str | Path | None) -> list[dict]:
     if not path.exists():
         return []
     return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
-
-
-def hold_out(rows: list[dict], config) -> tuple[list[dict], list[dict]]:
-    """(training rows, eval records) for a run: the held-out rows turned into prompts with references."""
-    train, held = split_eval_rows(rows, resolved_eval_rows(config), config.train.seed)
-    records = [r for r in (eval_record(row) for row in held) if r is not None]
-    return (train, records) if records else (list(rows), [])
 
 
 def compare_held_out(model_name: str, trained_dir: str, records: list[dict], trust_remote_code: bool = False,
