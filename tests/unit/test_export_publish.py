@@ -25,7 +25,8 @@ def test_card_and_folder(tmp_path, monkeypatch):
     assert (out / "loss_curve.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     card = (out / "README.md").read_text()
     for text in ("base_model: Qwen/Qwen2.5-0.5B-Instruct", "trl-lib/Capybara", "library_name: peft", "SFTTrainer",
-                 "LoRA adapter (r=16, alpha=32", "learning rate | 0.0002", "batch size | 4 x 4", "| loss | 1 |",
+                 "| LoRA rank r | 16 |", "| LoRA alpha | 32 |", "| Learning rate | 0.0002 |", "| Batch size | 4 |",
+                 "| Gradient accumulation | 4 |", "| Weight decay | 0.0 |", "| loss | 1 |",
                  "![Training loss](loss_curve.png)", "| What is 2+2? | 4 | fish | 4 |", "PeftModel.from_pretrained",
                  '"alice/qwen-lora"'):
         assert text in card, text
@@ -78,3 +79,20 @@ def test_push_offline_says_so(tmp_path):
 def test_bad_repo_id(tmp_path):
     with pytest.raises(PublishError, match="owner/name"):
         push_run(fake_run(tmp_path), "no-slash")
+
+
+def test_card_table_is_generated_from_the_declarations(tmp_path):
+    """Every setting that applies to the run has a row labelled as declared; ones that do not apply have none."""
+    from training.config.schema import RunConfig, setting_fields
+    from training.publish.hub import SHOWN_ELSEWHERE, render_model_card
+
+    config = RunConfig()
+    config.lora.enabled = False
+    config.method = "dpo"
+    record = json.loads((fake_run(tmp_path, config) / "run.json").read_text())
+    record["resolved"] = {"gradient_checkpointing": True, "precision": "bf16"}
+    card = str(render_model_card(record, "alice/x", adapter=False))
+    for f in setting_fields():
+        applies = f.setting.applies("dpo", False) and f.path not in SHOWN_ELSEWHERE and f.default not in (None, {}, [])
+        assert (f"| {f.setting.label} |" in card) == applies, f.path
+    assert "| gradient checkpointing | True |" in card and "| precision | bf16 |" in card

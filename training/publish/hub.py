@@ -121,10 +121,7 @@ def render_model_card(record: dict, repo_id: str, adapter: bool, samples: list[d
     )
     base_text = "the built-in tiny demo model (random init, made by the app)" if is_demo_model(config) else f"`{model}`"
     data_text = "the built-in demo dataset of invented facts" if source.strip() == "demo" else f"`{Path(source).name if not _is_hub_id(source) else source}`"
-    t, lo = config.train, config.lora
-    weights = (f"LoRA adapter (r={lo.r}, alpha={lo.alpha}, dropout={lo.dropout}, target modules `{lo.target_modules}`"
-               f"{', rsLoRA' if lo.use_rslora else ''}{', DoRA' if lo.use_dora else ''}"
-               f"{', 4-bit base (QLoRA)' if lo.quantization == '4bit' else ''})" if lo.enabled else "all weights (full fine-tuning)")
+    lo = config.lora
     shipped = "the LoRA adapter" if adapter else ("the merged model (adapter folded into the base)" if lo.enabled else "the full model")
     lines = [f"# {repo_id.split('/')[-1]}", "",
              f"Fine-tuned from {base_text} on {data_text} with TRL's {spec.trainer_class} ({spec.label}), "
@@ -134,19 +131,12 @@ def render_model_card(record: dict, repo_id: str, adapter: bool, samples: list[d
              f"| base model | {model if _is_hub_id(model) else 'local: ' + Path(model).name} |",
              f"| dataset | {data_text} (split `{config.data.split}`) |",
              f"| method | {config.method} ({spec.trainer_class}) |",
-             f"| weights trained | {weights} |",
              f"| steps | {record.get('step')} of {record.get('total_steps')} |",
-             f"| epochs (when steps is -1) | {t.num_epochs} |",
-             f"| learning rate | {t.learning_rate:g} ({t.lr_scheduler}, warmup {t.warmup_ratio}) |",
-             f"| batch size | {t.batch_size} x {t.grad_accum} gradient accumulation |",
-             f"| max length | {t.max_length} tokens |",
-             f"| precision | {t.precision} |",
-             f"| seed | {t.seed} |",
-             f"| training time | {record.get('train_seconds')} s |"]
-    if config.method_args:
-        lines.append(f"| method settings | `{json.dumps(config.method_args)}` |")
-    if config.rewards and spec.uses_rewards:
-        lines.append(f"| reward functions | `{json.dumps(config.rewards)}` |")
+             f"| training time | {record.get('train_seconds')} s |",
+             *settings_rows(config)]
+    if record.get("resolved"):
+        lines += ["", "As the run resolved them (what TRL really used):", "", "| argument | value |", "| --- | --- |"]
+        lines += [f"| {name.replace('_', ' ')} | {_cell(str(value))} |" for name, value in record["resolved"].items()]
     lines += ["", "## Results", "", *_metrics_table(record), ""]
     if loss_curve:
         lines += [f"![Training loss]({loss_curve})", ""]
@@ -164,6 +154,28 @@ def render_model_card(record: dict, repo_id: str, adapter: bool, samples: list[d
               "`run_config.json` is the app's run config: `python -m training train --config run_config.json` "
               "replays the run, and `python -m training export` turns it into a standalone script."]
     return ModelCard(f"---\n{data.to_yaml()}\n---\n\n" + "\n".join(lines) + "\n")
+
+
+SHOWN_ELSEWHERE = ("model.name_or_path", "data.source", "data.split", "method", "run_name")
+
+
+def settings_rows(config: RunConfig) -> list[str]:
+    """One table row per setting that applies to this run's method and adapter, from the declarations."""
+    from training.config.schema import get_value, setting_fields
+
+    rows = []
+    for f in setting_fields():
+        if f.path in SHOWN_ELSEWHERE or not f.setting.applies(config.method, config.lora.enabled is True):
+            continue
+        value = get_value(config, f.path)
+        if value is None:
+            continue
+        if f.setting.kind in ("dict", "list"):
+            if not value:
+                continue
+            value = f"`{json.dumps(value)}`"
+        rows.append(f"| {f.setting.label} | {_cell(str(value))} |")
+    return rows
 
 
 def build_upload_folder(run_dir: str | Path, out_dir: str | Path, repo_id: str = "your-username/model-name",
