@@ -108,6 +108,23 @@ def read_model_config(name: str) -> dict | None:
         return None
 
 
+def model_reachable(name: str) -> str | None:
+    """None when the model can be loaded from here (demo, a model folder, a Hub model reachable or cached), else why
+    not, in words that say what to do. Raises ModelLoadError for a name that is none of those."""
+    ref = resolve_model(name)
+    if Path(ref).is_dir() or read_model_config(name) is not None:
+        return None
+    from huggingface_hub import try_to_load_from_cache
+
+    if isinstance(try_to_load_from_cache(ref, "config.json"), str):
+        return None
+    if os.environ.get("HF_HUB_OFFLINE") == "1":
+        return (f"Model {name} is not available: this machine is offline (HF_HUB_OFFLINE=1) and it is not in the local "
+                "cache. Use `demo` or a local model folder.")
+    return (f"Model {name} was not found on the Hub, is gated or private (set HF_TOKEN with access), or the Hub could not "
+            "be reached. Check the spelling (owner/name).")
+
+
 def default_model() -> tuple[str, str | None]:
     """The model the UI starts with, and a note when the GPU default could not be used."""
     from training.estimate.hardware import has_cuda

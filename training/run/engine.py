@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 
-from training.config.schema import ConfigError, RunConfig, check_config
+from training.config.schema import ConfigError, RunConfig, check_config, validate_config
 from training.hosting.paths import configure_trackio_env
 from training.hosting.secrets import redact
 
@@ -149,6 +149,29 @@ def _progress_callback(progress: Progress, stop_event, on_update):
             notify()
 
     return EngineCallback()
+
+
+def preflight(config: RunConfig) -> None:
+    """Refuse a run before it starts, with every reason at once: config problems, a model that is neither `demo`, a
+    model folder nor a Hub model this machine can reach, and a dataset file that does not exist."""
+    from training.data.sources import DataSourceError, classify_source
+    from training.models.loading import ModelLoadError, model_reachable
+
+    problems = validate_config(config)
+    if not any(name == "model.name_or_path" for name, _ in problems):
+        try:
+            reason = model_reachable(config.model.name_or_path)
+        except ModelLoadError as exc:
+            reason = str(exc)
+        if reason:
+            problems.append(("model.name_or_path", reason))
+    if not any(name == "data.source" for name, _ in problems):
+        try:
+            classify_source(config.data.source)
+        except DataSourceError as exc:
+            problems.append(("data.source", str(exc)))
+    if problems:
+        raise ConfigError(problems)
 
 
 def runnable_config(config: RunConfig) -> dict:

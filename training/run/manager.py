@@ -19,9 +19,9 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 
-from training.config.schema import RunConfig, check_config
+from training.config.schema import RunConfig
 from training.hosting.paths import runs_dir
-from training.run.engine import ACTIVE_STATES, RUN_FILE, Progress, latest_checkpoint, read_run, run_training, write_json_atomic
+from training.run.engine import ACTIVE_STATES, RUN_FILE, Progress, latest_checkpoint, preflight, read_run, run_training, write_json_atomic
 
 
 class RunActiveError(RuntimeError):
@@ -100,8 +100,9 @@ class RunManager:
     def start(self, config: RunConfig, callbacks=()) -> str:
         """Start training in a background thread; raises RunActiveError or ConfigError.
 
-        `callbacks` are extra TrainerCallbacks (used by the dry-run probe and fault tests)."""
-        check_config(config)
+        `callbacks` are extra TrainerCallbacks (used by the dry-run probe and fault tests). A config problem, a model
+        or a dataset that cannot be found is refused here, before any run exists."""
+        preflight(config)
         config = RunConfig.from_dict(config.to_dict())  # private copy: the UI may keep editing its own
         with self._lock:
             self._ensure_idle()
