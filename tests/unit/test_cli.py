@@ -162,3 +162,33 @@ def test_validate_full_flag_reads_every_hub_row(monkeypatch, capsys):
     assert main(["validate", "someone/texts", "--full", "--json"]) == 0
     full = json.loads(capsys.readouterr().out)
     assert full["rows"] == 1500 and not full["partial"]
+
+
+@pytest.mark.parametrize("method", ["sft", "dpo", "grpo"])
+def test_command_line_round_trips_through_the_generated_flags(method):
+    """The 'show command' text, parsed by the CLI's generated flags, gives back the same config."""
+    import shlex
+
+    from training.cli.command import command_line
+    from training.config.schema import apply_method_defaults
+
+    config = apply_method_defaults(RunConfig(), method)
+    config.model.name_or_path = "Qwen/Qwen2.5-0.5B-Instruct"
+    config.data.source, config.data.column_map = "me/my data", {"q": "prompt"}
+    t = config.train
+    t.weight_decay, t.max_grad_norm, t.optimizer, t.gradient_checkpointing = 0.01, 0.5, "adafactor", False
+    t.packing, t.eval_fraction, t.seed, t.learning_rate = method == "sft", 0.1, 7, 1e-5
+    config.lora.use_dora, config.run_name = True, "it's mine"
+    line = command_line(config)
+    assert "--weight-decay 0.01" in line and "--gradient-checkpointing off" in line and "--dora on" in line
+    args = build_parser().parse_args(shlex.split(line)[3:])
+    assert config_from_args(args) == config
+
+
+def test_train_help_lists_the_new_settings(capsys):
+    with pytest.raises(SystemExit):
+        build_parser().parse_args(["train", "--help"])
+    text = capsys.readouterr().out
+    for flag in ("--gradient-checkpointing", "--weight-decay", "--packing", "--max-grad-norm", "--optimizer",
+                 "--eval-fraction", "--lr", "--epochs", "--lora-r", "--rslora", "--save-steps", "--peft"):
+        assert flag in text, flag
