@@ -7,8 +7,9 @@ import dataclasses
 import pytest
 
 from training.config.schema import LoraSettings, ModelSettings, RunConfig, TrainSettings
-from training.estimate.hardware import CATALOGUE, detect_flavor, get_flavor, resolve_precision
+from training.estimate.hardware import CATALOGUE, detect_flavor, get_flavor
 from training.estimate.quote import estimate_for_config, estimate_run, lora_trainable, model_facts
+from training.recipe import resolve_precision
 
 QWEN_05B = "Qwen/Qwen2.5-0.5B-Instruct"
 LLAMA_70B = "meta-llama/Llama-3.1-70B-Instruct"
@@ -145,11 +146,13 @@ def test_detect_flavor_from_space_hardware(monkeypatch):
     assert detect_flavor() == "cpu-basic"
 
 
-def test_gpu_precisions_fall_back_on_cpu(monkeypatch):
-    monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "")
-    assert resolve_precision("auto") == ("fp32", None)
-    precision, note = resolve_precision("bf16")
+def test_gpu_precisions_fall_back_on_cpu_and_old_gpus():
+    cpu, t4, h100 = {"accelerator": "cpu"}, {"accelerator": "cuda", "bf16": False}, {"accelerator": "cuda", "bf16": True}
+    assert resolve_precision("auto", cpu) == ("fp32", None)
+    precision, note = resolve_precision("bf16", cpu)
     assert precision == "fp32" and "needs a GPU" in note
+    assert resolve_precision("auto", t4) == ("fp16", None) and resolve_precision("bf16", t4)[0] == "fp16"
+    assert resolve_precision("auto", h100) == ("bf16", None) and resolve_precision("fp32", h100) == ("fp32", None)
 
 
 def test_flavor_is_frozen():

@@ -191,22 +191,3 @@ def detect_hardware() -> tuple[str, str]:
 def detect_flavor() -> str:
     """The catalogue name of this machine: SPACE_HARDWARE on a Space, else a guess from the GPU."""
     return detect_hardware()[0]
-
-
-def resolve_precision(requested: str) -> tuple[str, str | None]:
-    """(precision to use, note for the user). GPU-only precisions fall back to fp32 on CPU with a note."""
-    cuda = has_cuda()
-    if requested == "auto":
-        if not cuda:
-            return "fp32", None
-        import torch
-
-        return ("bf16", None) if torch.cuda.is_bf16_supported() else ("fp16", None)
-    if requested in ("bf16", "fp16") and not cuda:
-        return "fp32", f"{requested} needs a GPU; this machine has none, so training runs in fp32."
-    if requested == "bf16":
-        import torch
-
-        if not torch.cuda.is_bf16_supported():
-            return "fp16", "bf16 is not supported by this GPU (e.g. T4); using fp16."
-    return requested, None

@@ -8,9 +8,18 @@ from pathlib import Path
 WIDTH, HEIGHT, MARGIN = 640, 360, 48
 
 
-def loss_points(metrics: list[dict]) -> list[tuple[float, float]]:
-    return [(float(m["step"]), float(m["loss"])) for m in metrics or []
-            if isinstance(m.get("loss"), (int, float)) and isinstance(m.get("step"), (int, float))]
+def loss_points(metrics: list[dict], key: str = "loss") -> list[tuple[float, float]]:
+    return [(float(m["step"]), float(m[key])) for m in metrics or []
+            if isinstance(m.get(key), (int, float)) and isinstance(m.get("step"), (int, float))]
+
+
+def loss_series(metrics: list[dict]) -> list[tuple[str, list[tuple[float, float]], str]]:
+    """(label, points, colour) of the training loss and, when an eval split was logged, the eval loss."""
+    series = [("training loss", loss_points(metrics), "#2563eb")]
+    evaluation = loss_points(metrics, "eval_loss")
+    if evaluation:
+        series.append(("eval loss", evaluation, "#dc2626"))
+    return series
 
 
 def plot_backend() -> str | None:
@@ -29,35 +38,40 @@ def write_loss_curve(metrics: list[dict], path: str | Path) -> str | None:
     backend = plot_backend()
     if backend is None:
         return "neither matplotlib nor Pillow is installed, so the loss curve image was skipped"
+    series = loss_series(metrics)
     if backend == "matplotlib":
-        _draw_matplotlib(points, Path(path))
+        _draw_matplotlib(series, Path(path))
     else:
-        _draw_pillow(points, Path(path))
+        _draw_pillow(series, Path(path))
     return None
 
 
-def _draw_matplotlib(points: list[tuple[float, float]], path: Path) -> None:
+def _draw_matplotlib(series: list, path: Path) -> None:
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
     fig, ax = plt.subplots(figsize=(WIDTH / 100, HEIGHT / 100), dpi=100)
-    ax.plot([p[0] for p in points], [p[1] for p in points], color="#2563eb")
+    for label, points, colour in series:
+        ax.plot([p[0] for p in points], [p[1] for p in points], color=colour, label=label, marker="o" if len(points) < 3 else None)
     ax.set_xlabel("step")
-    ax.set_ylabel("training loss")
+    ax.set_ylabel("loss")
+    if len(series) > 1:
+        ax.legend()
     ax.grid(alpha=0.3)
     fig.tight_layout()
     fig.savefig(path)
     plt.close(fig)
 
 
-def _draw_pillow(points: list[tuple[float, float]], path: Path) -> None:
+def _draw_pillow(series: list, path: Path) -> None:
     from PIL import Image, ImageDraw
 
     img = Image.new("RGB", (WIDTH, HEIGHT), "white")
     draw = ImageDraw.Draw(img)
-    xs, ys = [p[0] for p in points], [p[1] for p in points]
+    every = [p for _, points, _ in series for p in points]
+    xs, ys = [p[0] for p in every], [p[1] for p in every]
     x0, x1, y0, y1 = min(xs), max(xs), min(ys), max(ys)
     x_span, y_span = (x1 - x0) or 1.0, (y1 - y0) or 1.0
     left, right, top, bottom = MARGIN + 12, WIDTH - MARGIN // 2, MARGIN // 2, HEIGHT - MARGIN
@@ -73,6 +87,8 @@ def _draw_pillow(points: list[tuple[float, float]], path: Path) -> None:
         draw.text((4, py - 6), f"{y:.2f}", fill="#374151")
     draw.text((left, bottom + 8), f"step {x0:g}", fill="#374151")
     draw.text((right - 70, bottom + 8), f"step {x1:g}", fill="#374151")
-    draw.text((left + 8, top), "training loss", fill="#374151")
-    draw.line([at(x, y) for x, y in points], fill="#2563eb", width=2)
+    for i, (label, points, colour) in enumerate(series):
+        draw.text((left + 8 + 120 * i, top), label, fill=colour)
+        if len(points) > 1:
+            draw.line([at(x, y) for x, y in points], fill=colour, width=2)
     img.save(path, format="PNG")
