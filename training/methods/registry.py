@@ -110,6 +110,18 @@ _GENERATION_CONTROLS = (
                   "to the dashboard as a table.", "bool", True),
 )
 
+_REINFORCEMENT = dict(  # what GRPO and RLOO share: prompts in, sampled answers scored by no-code rewards
+    formats=("prompt_only",),
+    defaults={"learning_rate": 1e-5, "batch_size": 8, "grad_accum": 4, "max_length": 1024},
+    demo_defaults=_demo_defaults(max_steps=30, learning_rate=3e-3),
+    demo_controls={"num_generations": 4, "max_completion_length": 16},
+    demo_view="prompt_answer",
+    uses_rewards=True,
+    default_rewards=({"name": "contains", "weight": 1.0, "column": "answer"}, {"name": "no_repetition", "weight": 0.5, "n": 3}),
+    demo_rewards=({"name": "length", "weight": 1.0, "target": 6, "unit": "words"},
+                  {"name": "contains", "weight": 1.0, "column": "answer"}),
+)
+
 METHODS: dict[str, MethodSpec] = {
     "sft": MethodSpec(
         name="sft",
@@ -150,24 +162,15 @@ METHODS: dict[str, MethodSpec] = {
         description="The model answers each prompt several times; reward functions you choose (no code) score the "
                     "answers and the model learns from the better ones. Needs a prompt column, plus reference "
                     "columns (e.g. answer) for matching rewards.",
-        formats=("prompt_only",),
         trainer_class="GRPOTrainer",
         config_class="GRPOConfig",
         key_metrics=("train/reward", "train/reward_std", "train/completions/mean_length", "train/loss", "train/kl"),
-        defaults={"learning_rate": 1e-5, "batch_size": 8, "grad_accum": 4, "max_length": 1024},
-        demo_defaults=_demo_defaults(max_steps=30, learning_rate=3e-3),
         controls=(
             *_GENERATION_CONTROLS,
             MethodControl("beta", "KL penalty (beta)", "Penalty for drifting from the starting model. 0 (TRL's "
                           "default) needs no reference model and saves memory.", "float", 0.0, 0.0, 10.0),
         ),
-        demo_controls={"num_generations": 4, "max_completion_length": 16},
-        demo_view="prompt_answer",
-        uses_rewards=True,
-        default_rewards=({"name": "contains", "weight": 1.0, "column": "answer"},
-                         {"name": "no_repetition", "weight": 0.5, "n": 3}),
-        demo_rewards=({"name": "length", "weight": 1.0, "target": 6, "unit": "words"},
-                      {"name": "contains", "weight": 1.0, "column": "answer"}),
+        **_REINFORCEMENT,
     ),
     "kto": MethodSpec(
         name="kto",
@@ -214,25 +217,16 @@ METHODS: dict[str, MethodSpec] = {
         label="RLOO: reinforcement learning, leave-one-out baseline",
         description="Like GRPO: several answers per prompt scored by your reward functions, with each answer "
                     "compared with the mean of the others. Needs a prompt column.",
-        formats=("prompt_only",),
         trainer_class="RLOOTrainer",
         config_class="RLOOConfig",
         key_metrics=("train/reward", "train/reward_std", "train/completions/mean_length", "train/kl", "train/loss"),
-        defaults={"learning_rate": 1e-5, "batch_size": 8, "grad_accum": 4, "max_length": 1024},
-        demo_defaults=_demo_defaults(max_steps=30, learning_rate=3e-3),
         controls=(
             *_GENERATION_CONTROLS[:3],
             MethodControl("beta", "KL penalty (beta)", "Penalty for drifting from the starting model (TRL's default "
                           "0.05).", "float", 0.05, 0.0, 10.0),
             _GENERATION_CONTROLS[3],
         ),
-        demo_controls={"num_generations": 4, "max_completion_length": 16},
-        demo_view="prompt_answer",
-        uses_rewards=True,
-        default_rewards=({"name": "contains", "weight": 1.0, "column": "answer"},
-                         {"name": "no_repetition", "weight": 0.5, "n": 3}),
-        demo_rewards=({"name": "length", "weight": 1.0, "target": 6, "unit": "words"},
-                      {"name": "contains", "weight": 1.0, "column": "answer"}),
+        **_REINFORCEMENT,
     ),
 }
 
