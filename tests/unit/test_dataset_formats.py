@@ -294,3 +294,16 @@ def test_every_format_has_a_normaliser_that_survives_odd_values():
             record = dict.fromkeys(fmt.required + fmt.optional, odd)
             row, problems = normalise_record(record, fmt)
             assert (row is None) == bool(problems)
+
+
+def test_jsonl_whose_first_line_is_longer_than_the_sniffed_head(tmp_path):
+    """A first row longer than 4 KB is still read as JSONL, not as one broken JSON document."""
+    long_answer = "word " * 2000
+    path = tmp_path / "long.jsonl"
+    rows = [{"messages": [{"role": "user", "content": "Say a lot"}, {"role": "assistant", "content": long_answer}]},
+            {"messages": [{"role": "user", "content": "Hi"}, {"role": "assistant", "content": "Hello"}]}]
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    from training.data.validation import validate_dataset
+
+    report = validate_dataset(str(path), "sft")
+    assert report.valid and report.usable_rows == 2, report.errors

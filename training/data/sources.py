@@ -108,9 +108,9 @@ def _sniff_kind(path: Path, head: bytes) -> str:
     if stripped.startswith(b"["):
         return "json"
     if stripped.startswith(b"{"):
-        # one JSON document, or one object per line
-        first_line, _, rest = stripped.partition(b"\n")
-        if path.suffix.lower() == ".json" and not rest.strip():
+        # one JSON document, or one object per line; the first line is read whole, however long
+        first_line, rest = _first_line(path)
+        if path.suffix.lower() == ".json" and not rest:
             return "json"  # a one-line .json document
         try:
             jsonio.loads(first_line.strip())
@@ -118,6 +118,16 @@ def _sniff_kind(path: Path, head: bytes) -> str:
         except (ValueError, RecursionError):
             return "json"
     return FILE_SUFFIXES.get(path.suffix.lower(), "csv")
+
+
+def _first_line(path: Path) -> tuple[bytes, bool]:
+    """The file's first non-blank line (BOM and spaces stripped) and whether anything follows it."""
+    with path.open("rb") as fh:
+        for raw in fh:
+            line = raw.strip(b"\xef\xbb\xbf \t\r\n")
+            if line:
+                return line, any(more.strip() for more in fh)
+    return b"", False
 
 
 def _load_file(path: Path, limit: int | None) -> LoadedRecords:
