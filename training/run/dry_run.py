@@ -76,13 +76,13 @@ class _MemoryMeter:
         if self.cuda:
             import torch
 
-            self.peak = max(self.peak, torch.cuda.max_memory_allocated())
+            self.peak = max(self.peak, torch.cuda.max_memory_reserved())  # an out-of-memory error happens against reserved
         else:
             self.peak = max(self.peak, _rss_bytes() or 0)
 
     @property
     def kind(self) -> str:
-        return "GPU max allocated" if self.cuda else "CPU resident (RSS)"
+        return "GPU peak reserved" if self.cuda else "CPU resident (RSS)"
 
 
 def _step_timer(times: list[float], meter: _MemoryMeter):
