@@ -1,7 +1,7 @@
 """Check it runs: a few real optimizer steps with the exact settings, on a handful of examples.
 
 `dry_run(config)` proves that the data, tokenisation, masking, the reward functions, the model and its
-memory work together, and measures seconds per step and peak memory (GPU max allocated, or the
+memory work together, and measures seconds per step and peak memory (GPU peak reserved, or the
 process's resident memory on CPU) for the estimate. Nothing is saved and nothing reaches Trackio; a
 failure comes back as a plain-language cause in `DryRunReport.error`, never as an exception.
 """
@@ -28,7 +28,7 @@ class DryRunReport:
     seconds_per_step: float | None  # mean over the steps after the first (the first warms up), or the only one
     first_step_seconds: float | None
     peak_memory_gb: float | None
-    memory_kind: str  # "GPU max allocated" or "CPU resident (RSS)"
+    memory_kind: str  # "GPU peak reserved" or "CPU resident (RSS)"
     total_seconds: float
     error: str | None = None
     notes: list[str] = field(default_factory=list)
