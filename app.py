@@ -13,7 +13,6 @@ import gradio as gr
 
 from components.access import handle_access, sign_in_supported
 from components.api import register_api
-from components.config_mapping import settings_inputs
 from components.dry_run_panel import create_dry_run_panel, wire_dry_run
 from components.estimate_panel import create_estimate_panel, wire_estimate
 from components.export_panel import create_export_panel, wire_export_panel
@@ -26,21 +25,14 @@ from components.run_panels import (
     handle_check_all,
     handle_compare,
     handle_stop,
-    handle_train,
     render_dashboard,
     render_dashboard_waiting,
     render_progress,
     render_status,
     render_where,
+    wire_train,
 )
-from components.settings_panels import (
-    create_dataset_panel,
-    create_hyperparams_panel,
-    create_lora_panel,
-    create_method_panel,
-    create_model_panel,
-    wire_method_defaults,
-)
+from components.settings_panels import create_settings_form
 from components.validate_panel import create_validate_panel
 from training.config.schema import RunConfig
 from training.hosting.access import AccessPolicy
@@ -111,15 +103,10 @@ def build_app() -> gr.Blocks:
         with gr.Row():
             with gr.Column(scale=1):
                 gr.Markdown("## 1. Model, data and method")
-                model = create_model_panel(config, note)
-                dataset = create_dataset_panel(config)
-                method = create_method_panel(config)
-                lora = create_lora_panel(config)
-                hyper = create_hyperparams_panel(config)
-                inputs = settings_inputs(model, dataset, method, lora, hyper)
+                form = create_settings_form(config, note)
             with gr.Column(scale=1):
                 gr.Markdown("## 2. Validate")
-                create_validate_panel(inputs)
+                create_validate_panel(form)
                 gr.Markdown("## 3. Estimate")
                 estimate = create_estimate_panel(detect_flavor())
                 dry = create_dry_run_panel()
@@ -137,11 +124,9 @@ def build_app() -> gr.Blocks:
         export = create_export_panel()
         shown_run = gr.State(None)
 
-        wire_method_defaults(model, method, hyper)
-        wire_estimate(estimate, inputs)
-        wire_dry_run(dry, inputs)
-        train.train.click(handle_train, inputs, [train.status, train.config_view, train.config_file],
-                          concurrency_limit=None, api_visibility="private")
+        wire_estimate(estimate, form)
+        wire_dry_run(dry, form)
+        wire_train(train, form)
         train.stop.click(handle_stop, None, train.status, concurrency_limit=None, api_visibility="private")
         train.cancel.click(handle_cancel, None, train.status, concurrency_limit=None, api_visibility="private")
         result.compare.click(handle_compare, result.prompt, [result.base_answer, result.tuned_answer], concurrency_limit=1)
@@ -154,7 +139,8 @@ def build_app() -> gr.Blocks:
         wire_export_panel(export)
         register_api()
         demo.load(handle_access, None, [train.access_note, train.train, train.stop, train.cancel], queue=False)
-        model.trust_remote_code.change(warn_remote_code, model.trust_remote_code, None, queue=False)
+        trust = form.widgets["model.trust_remote_code"]
+        trust.change(warn_remote_code, trust, None, queue=False)
     return demo
 
 

@@ -1,45 +1,73 @@
-"""Mapping UI values to a RunConfig: one ordered list of inputs, one function to build the config."""
+"""The settings form's values, by name, to a RunConfig and back.
+
+Values are keyed by name, never by position:
+
+- a field path (`train.learning_rate`) for every setting with one widget of its own (components/setting_widgets.py
+  converts it by the field's declared kind), and
+- "<path>:<part>" for the parts of the few composite settings whose value several controls make together:
+  data.source (source kind, upload, Hub id), lora.target_modules (preset, custom list), lora.quantization (the
+  QLoRA box), method_args (every method's controls, "method_args:dpo.beta") and rewards (the reward editor,
+  "rewards:exact.weight"); the last two are generated from training/methods/registry.py and rewards.py.
+
+`config_from_form(values)` builds and checks the config (raising ConfigError naming the field);
+`form_values_by_name(config)` is the reverse. A value left out keeps the method's preset.
+"""
 
 from __future__ import annotations
 
-import json
 import shutil
 import uuid
+from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
+from components.setting_widgets import config_value, widget_value
 from training.config.schema import (
     ConfigError,
-    DataSettings,
-    LoraSettings,
-    ModelSettings,
     RunConfig,
-    TrainSettings,
     apply_method_defaults,
+    get_value,
+    set_value,
+    setting_fields,
+    validate_config,
 )
 from training.hosting.paths import uploads_dir
 from training.methods.registry import METHODS, get_method
 from training.methods.rewards import REWARD_KINDS
 
 UPLOAD_SUFFIXES = (".csv", ".tsv", ".json", ".jsonl", ".ndjson", ".parquet")
+SOURCE_KINDS = ("demo", "upload", "hub")
+
+# The parts of the composite settings.
+SOURCE_KIND = "data.source:kind"  # demo, upload or hub
+UPLOAD = "data.source:upload"  # the uploaded file (used when the kind is upload)
+HUB_ID = "data.source:hub_id"  # a Hub dataset id, or a file path on the server (used when the kind is hub)
+TARGET_PRESET = "lora.target_modules:preset"  # all-linear, attention or custom
+TARGET_CUSTOM = "lora.target_modules:custom"  # module names, used when the preset is custom
+QLORA = "lora.quantization:4bit"  # True: 4-bit base (QLoRA), when LoRA is on
+COMPOSITE_PATHS = ("data.source", "lora.target_modules", "lora.quantization", "method_args", "rewards")
 
 
-def settings_inputs(model, dataset, method, lora, hyper) -> list:
-    """The components whose values `config_from_values` takes, in order: the 20 base settings, then the
-    adapter extras (EXTRA_LORA_KEYS), every method's controls (method_control_keys) and the reward
-    editor (reward_input_keys), so that a new registry entry needs no change here."""
-    return [model.name, model.trust_remote_code, dataset.source, dataset.upload, dataset.hub_id, dataset.split,
-            dataset.column_map, method.method, lora.enabled, lora.r, lora.alpha, lora.dropout, lora.target_modules,
-            hyper.num_epochs, hyper.max_steps, hyper.learning_rate, hyper.batch_size, hyper.grad_accum,
-            hyper.max_length, hyper.precision,
-            lora.quantize_4bit, lora.use_rslora, lora.use_dora, lora.target_preset,
-            *method.control_inputs, *method.reward_inputs]
+def control_name(method: str, key: str) -> str:
+    return f"method_args:{method}.{key}"
 
 
-EXTRA_LORA_KEYS = ("quantize_4bit", "use_rslora", "use_dora", "target_preset")
+def reward_name(kind: str, key: str) -> str:
+    return f"rewards:{kind}.{key}"
+
+
+def field_path(name: str) -> str:
+    """The config field a form value belongs to: `train.seed` -> itself, `rewards:exact.weight` -> `rewards`."""
+    return name.split(":", 1)[0]
+
+
+def plain_fields() -> list:
+    """The settings that have one widget of their own: every declared field that is not hidden or composite."""
+    return [f for f in setting_fields() if f.setting.group != "hidden" and f.path not in COMPOSITE_PATHS]
 
 
 def method_control_keys() -> list[tuple[str, str]]:
-    """(method, control name) of every method's extra controls, in the order the UI lists their components."""
+    """(method, control name) of every method's extra controls."""
     return [(name, c.name) for name, spec in METHODS.items() for c in spec.controls]
 
 
@@ -49,56 +77,60 @@ def reward_input_keys() -> list[tuple[str, str]]:
             for key in ("enabled", "weight", *(p.name for p in kind.params))]
 
 
-def reward_input_values(rewards: list[dict]) -> list:
-    """The reward editor's values showing `rewards` (the first of each kind; others at their defaults, off)."""
-    chosen = {}
+def reward_input_values(rewards: list[dict]) -> dict[str, Any]:
+    """The reward editor's values, by name, showing `rewards` (the first of each kind; others at their defaults, off)."""
+    chosen: dict[str, dict] = {}
     for spec in rewards:
         chosen.setdefault(spec.get("name"), spec)
-    out = []
+    out = {}
     for kind, key in reward_input_keys():
         spec = chosen.get(kind)
         if key == "enabled":
-            out.append(spec is not None)
+            value = spec is not None
         elif key == "weight":
-            out.append(float((spec or {}).get("weight", 1.0)))
+            value = float((spec or {}).get("weight", 1.0))
         else:
             param = next(p for p in REWARD_KINDS[kind].params if p.name == key)
-            out.append((spec or {}).get(key, param.default))
+            value = (spec or {}).get(key, param.default)
+        out[reward_name(kind, key)] = value
     return out
 
 
-def rewards_from_values(values: list) -> list[dict]:
-    """The reward specs the editor's values describe (only the kinds switched on)."""
-    specs: dict[str, dict] = {}
-    on: set[str] = set()
-    for (kind, key), value in zip(reward_input_keys(), values, strict=False):
-        if key == "enabled":
-            if value:
-                on.add(kind)
-            specs[kind] = {"name": kind}
-        elif key == "weight":
-            specs[kind]["weight"] = _float(value, f"rewards.{kind}.weight")
-        else:
-            param = next(p for p in REWARD_KINDS[kind].params if p.name == key)
-            specs[kind][key] = _int(value, f"rewards.{kind}.{key}") if param.type == "int" else (
-                value.strip() if isinstance(value, str) else value)
-    return [spec for kind, spec in specs.items() if kind in on]
-
-
-def method_args_from_values(method: str, values: list) -> dict:
-    """The chosen method's settings from the values of every method's controls."""
-    out = {}
-    for (name, key), value in zip(method_control_keys(), values, strict=False):
-        if name != method:
+def rewards_from_values(values: Mapping[str, Any], order: list[str] = ()) -> list[dict]:
+    """The reward specs the editor's values describe (only the kinds switched on): the kinds named in `order`
+    (the method preset's) in that order, then the others in the editor's."""
+    out = []
+    rank = {name: i for i, name in enumerate(order)}
+    kinds = sorted(REWARD_KINDS.values(), key=lambda k: rank.get(k.name, len(rank)))
+    for kind in kinds:
+        if not values.get(reward_name(kind.name, "enabled")):
             continue
-        control = get_method(name).control(key)
+        spec: dict[str, Any] = {"name": kind.name,
+                                "weight": _float(values.get(reward_name(kind.name, "weight"), 1.0),
+                                                 f"rewards.{kind.name}.weight")}
+        for param in kind.params:
+            value = values.get(reward_name(kind.name, param.name), param.default)
+            spec[param.name] = (_int(value, f"rewards.{kind.name}.{param.name}") if param.type == "int"
+                                else value.strip() if isinstance(value, str) else value)
+        out.append(spec)
+    return out
+
+
+def method_args_from_values(method: str, values: Mapping[str, Any], preset: dict) -> dict:
+    """The method's settings: its controls' values where given, else `preset`'s."""
+    out = dict(preset)
+    for control in get_method(method).controls:
+        name = control_name(method, control.name)
+        if name not in values:
+            continue
+        value, where = values[name], f"method_args.{control.name}"
         if control.type == "int":
-            value = _int(value, f"method_args.{key}")
+            value = _int(value, where)
         elif control.type == "float":
-            value = _float(value, f"method_args.{key}")
+            value = _float(value, where)
         elif control.type == "bool":
             value = bool(value)
-        out[key] = value
+        out[control.name] = value
     return out
 
 
@@ -112,92 +144,136 @@ def store_upload(temp_path: str) -> str:
     return str(target)
 
 
-def dataset_source(source: str, upload, hub_id: str) -> str:
-    if source == "upload":
-        if not upload:
+def upload_path(upload) -> str | None:
+    """The temporary path of a gr.File value (a path, a FileData-like object or a dict), or None."""
+    if not upload:
+        return None
+    return upload if isinstance(upload, str) else getattr(upload, "name", None) or upload.get("path")
+
+
+def readable_source(kind: str, upload, hub_id: str) -> str:
+    """Where the data is read from, without copying an upload: demo, the upload's temporary path or a Hub id."""
+    if kind == "upload":
+        path = upload_path(upload)
+        if not path:
             raise ConfigError([("dataset", "no file uploaded yet; drop a CSV, TSV, JSON, JSONL or Parquet file")])
-        path = upload if isinstance(upload, str) else getattr(upload, "name", None) or upload.get("path")
-        return store_upload(path)
-    if source == "hub":
+        return path
+    if kind == "hub":
         if not (hub_id or "").strip():
             raise ConfigError([("dataset", "enter a Hub dataset id such as trl-lib/Capybara")])
         return hub_id.strip()
     return "demo"
 
 
-def parse_column_map(text: str) -> dict[str, str]:
-    text = (text or "").strip()
-    if not text:
-        return {}
-    try:
-        value = json.loads(text)
-    except ValueError:
-        raise ConfigError([("data.column_map", 'is not valid JSON; write it like {"question": "prompt"}')]) from None
-    if not isinstance(value, dict):
-        raise ConfigError([("data.column_map", 'must be a JSON object like {"question": "prompt"}')])
-    return value
+def dataset_source(kind: str, upload, hub_id: str) -> str:
+    """data.source for the source controls; an upload is copied into the data folder first."""
+    source = readable_source(kind, upload, hub_id)
+    return store_upload(source) if kind == "upload" else source
 
 
 def _int(value, name: str) -> int:
     if value is None or value == "":
         raise ConfigError([(name, "is empty; enter a whole number")])
-    if float(value) != int(value):
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        raise ConfigError([(name, f"is {value!r}; enter a whole number")]) from None
+    if not number.is_integer():
         raise ConfigError([(name, f"is {value}; enter a whole number")])
-    return int(value)
+    return int(number)
 
 
 def _float(value, name: str) -> float:
     if value is None or value == "":
         raise ConfigError([(name, "is empty; enter a number")])
-    return float(value)
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        raise ConfigError([(name, f"is {value!r}; enter a number")]) from None
 
 
-def config_from_values(name, trust, source, upload, hub_id, split, column_map, method, lora_on, r, alpha, dropout,
-                       target, epochs, max_steps, lr, batch, accum, max_length, precision, *extra) -> RunConfig:
-    """Build the RunConfig from the UI values; raises ConfigError naming the field.
-
-    `extra` holds, in settings_inputs order, the adapter extras, every method's controls and the reward editor;
-    without them (older callers) the method's defaults apply."""
-    config = _base_config(name, trust, source, upload, hub_id, split, column_map, method, lora_on, r, alpha, dropout,
-                          target, epochs, max_steps, lr, batch, accum, max_length, precision)
-    spec = get_method(method) if method in METHODS else None
-    if spec is None:
+def method_preset(model_name: str, method: str) -> RunConfig:
+    """The config a form starts from: the method's preset (the demo's own for the demo model)."""
+    demo = (model_name or "").strip() == "demo"
+    if method not in METHODS:  # left as it is, for validate_config to name
+        config = RunConfig.demo() if demo else RunConfig()
+        config.method = method
         return config
-    demo = RunConfig.demo(method) if (name or "").strip() == "demo" else apply_method_defaults(RunConfig(), method)
-    if not extra:
-        config.method_args, config.rewards = demo.method_args, demo.rewards if spec.uses_rewards else []
-        return config
-    n_lora, n_controls = len(EXTRA_LORA_KEYS), len(method_control_keys())
-    quantize, rslora, dora, preset = extra[:n_lora]
-    config.lora.quantization = "4bit" if quantize and config.lora.enabled else "none"
-    config.lora.use_rslora, config.lora.use_dora = bool(rslora), bool(dora)
-    if preset and preset != "custom":
-        config.lora.target_modules = preset
-    config.method_args = method_args_from_values(method, list(extra[n_lora:n_lora + n_controls]))
-    config.rewards = rewards_from_values(list(extra[n_lora + n_controls:])) if spec.uses_rewards else []
+    return RunConfig.demo(method) if demo else apply_method_defaults(RunConfig(), method)
+
+
+def config_from_form(values: Mapping[str, Any], check: bool = True) -> RunConfig:
+    """The RunConfig the form's values (by name) describe, checked against every declaration.
+
+    Starts from the method's preset, sets each plain setting from its widget (by its declared kind) and the
+    composite ones from their parts. Raises ConfigError naming every field that is wrong; with `check=False` only
+    for values that cannot be read at all (JSON that does not parse, no file uploaded). An upload is copied into
+    the data folder only once the rest of the config is valid."""
+    model_name = str(values.get("model.name_or_path") or "").strip()
+    method = values.get("method") or "sft"
+    config = method_preset(model_name, method)
+    problems: list[tuple[str, str]] = []
+
+    def collect(fn, *args):
+        try:
+            return fn(*args)
+        except ConfigError as exc:
+            problems.extend(exc.problems)
+            return None
+
+    for f in plain_fields():
+        if f.path in values:
+            value = collect(config_value, f, values[f.path])
+            if not any(name == f.path for name, _ in problems):
+                set_value(config, f.path, value)
+    kind = values.get(SOURCE_KIND)
+    if kind is not None:
+        source = collect(readable_source, kind, values.get(UPLOAD), values.get(HUB_ID))
+        if source is not None:
+            config.data.source = source
+    if TARGET_PRESET in values or TARGET_CUSTOM in values:
+        preset = values.get(TARGET_PRESET) or "custom"
+        config.lora.target_modules = preset if preset != "custom" else str(values.get(TARGET_CUSTOM) or "").strip()
+    if QLORA in values:
+        config.lora.quantization = "4bit" if values[QLORA] and config.lora.enabled else "none"
+    if method in METHODS:
+        args = collect(method_args_from_values, method, values, config.method_args)
+        if args is not None:
+            config.method_args = args
+        if get_method(method).uses_rewards and any(field_path(n) == "rewards" for n in values):
+            rewards = collect(rewards_from_values, values, [r.get("name") for r in config.rewards])
+            if rewards is not None:
+                config.rewards = rewards
+    if check:
+        reported = {name for name, _ in problems}
+        problems += [(name, msg) for name, msg in validate_config(config) if name not in reported]
+    if problems:
+        raise ConfigError(problems)
+    if kind == "upload":
+        config.data.source = store_upload(config.data.source)
     return config
 
 
-def _base_config(name, trust, source, upload, hub_id, split, column_map, method, lora_on, r, alpha, dropout,
-                 target, epochs, max_steps, lr, batch, accum, max_length, precision) -> RunConfig:
-    return RunConfig(
-        model=ModelSettings(name_or_path=(name or "").strip(), trust_remote_code=bool(trust)),
-        data=DataSettings(source=dataset_source(source, upload, hub_id), split=(split or "train").strip(),
-                          column_map=parse_column_map(column_map)),
-        method=method,
-        lora=LoraSettings(enabled=bool(lora_on), r=_int(r, "lora.r"), alpha=_int(alpha, "lora.alpha"),
-                          dropout=_float(dropout, "lora.dropout"), target_modules=(target or "").strip()),
-        train=TrainSettings(num_epochs=_float(epochs, "train.num_epochs"), max_steps=_int(max_steps, "train.max_steps"),
-                            learning_rate=_float(lr, "train.learning_rate"), batch_size=_int(batch, "train.batch_size"),
-                            grad_accum=_int(accum, "train.grad_accum"), max_length=_int(max_length, "train.max_length"),
-                            precision=precision, **_demo_train_extras(name, method)),
-    )
+def form_values_by_name(config: RunConfig) -> dict[str, Any]:
+    """What the form shows for `config`, by name: the reverse of `config_from_form`.
 
+    The upload is not set (a file path on the server is shown as a Hub id, which reads it as that file); the custom
+    target modules only when the preset is custom; method controls only the config's method's; the reward editor
+    only for methods that use rewards."""
+    from training.models.adapters import target_preset
 
-def _demo_train_extras(name: str, method: str = "sft") -> dict:
-    """Settings the UI does not show, taken from the method's demo preset for the demo model, else the defaults."""
-    if (name or "").strip() == "demo":
-        preset = RunConfig.demo(method if method in METHODS else "sft").train
-    else:
-        preset = TrainSettings()
-    return {"warmup_ratio": preset.warmup_ratio, "logging_steps": preset.logging_steps}
+    out = {f.path: widget_value(f, get_value(config, f.path)) for f in plain_fields()}
+    source = config.data.source
+    out[SOURCE_KIND], out[HUB_ID] = ("demo", "") if source == "demo" else ("hub", source)
+    preset = target_preset(config.lora.target_modules)
+    out[TARGET_PRESET] = preset
+    if preset == "custom":
+        out[TARGET_CUSTOM] = config.lora.target_modules
+    out[QLORA] = config.lora.quantization == "4bit"
+    if config.method in METHODS:
+        spec = get_method(config.method)
+        for control in spec.controls:
+            out[control_name(spec.name, control.name)] = config.method_args.get(control.name, control.default)
+        if spec.uses_rewards:
+            out.update(reward_input_values(config.rewards))
+    return out

@@ -1,20 +1,24 @@
 """The "Check it runs" button: a few real optimizer steps with the exact settings, then seconds/step and peak memory.
 
-Wiring in app.py (after `inputs = settings_inputs(...)`):
+Wiring in app.py (after `form = create_settings_form(...)`):
 
     dry = create_dry_run_panel()      # where the button should appear, e.g. under Estimate
-    wire_dry_run(dry, inputs)
+    wire_dry_run(dry, form)
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
 import gradio as gr
 
-from components.config_mapping import config_from_values
+from components.config_mapping import config_from_form
 from components.messages import describe_config_error
-from training.config.schema import ConfigError, check_config
+from training.config.schema import ConfigError
+
+if TYPE_CHECKING:
+    from components.settings_panels import SettingsForm
 
 
 @dataclass
@@ -48,7 +52,8 @@ def render_dry_run(report) -> str:
     return "\n\n".join(lines)
 
 
-def handle_dry_run(*values) -> str:
+def handle_dry_run(values: dict[str, Any]) -> str:
+    """3 real optimizer steps with the settings (by name) of the form."""
     from training.models.adapters import qlora_unavailable_reason
     from training.run.dry_run import dry_run
     from training.run.manager import get_run_manager
@@ -57,7 +62,7 @@ def handle_dry_run(*values) -> str:
         gr.Warning("A run is training; check after it finishes.")
         return "⚠️ A run is training now; check it runs after it finishes (both would compete for the same memory)."
     try:
-        config = check_config(config_from_values(*values))
+        config = config_from_form(values)
     except ConfigError as exc:
         return describe_config_error(exc)
     if config.peft_mode == "qlora" and qlora_unavailable_reason():
@@ -65,5 +70,6 @@ def handle_dry_run(*values) -> str:
     return render_dry_run(dry_run(config))
 
 
-def wire_dry_run(panel: DryRunPanel, inputs: list) -> None:
-    panel.button.click(handle_dry_run, inputs, panel.summary, concurrency_limit=1, api_visibility="private")
+def wire_dry_run(panel: DryRunPanel, form: SettingsForm) -> None:
+    panel.button.click(form.bind(handle_dry_run), form.inputs, panel.summary, concurrency_limit=1,
+                       api_visibility="private", api_name="handle_dry_run")

@@ -3,7 +3,7 @@
 The summary speaks plainly about the chosen hardware; the table lists every flavor with this
 machine marked and the cheapest flavor that fits highlighted; the details list the assumptions.
 It refreshes by itself when a setting changes (queued, latest settings win), so it never blocks
-the page. Handlers are thin: map UI values to a RunConfig, call training.estimate.quote.
+the page. Handlers are thin: map the form's values (by name) to a RunConfig, call training.estimate.quote.
 """
 
 from __future__ import annotations
@@ -12,13 +12,17 @@ import json
 import os
 import threading
 from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
 import gradio as gr
 
-from components.config_mapping import config_from_values, store_upload
+from components.config_mapping import HUB_ID, SOURCE_KIND, UPLOAD, config_from_form, store_upload, upload_path
 from components.messages import describe_config_error
-from training.config.schema import ConfigError, check_config
+from training.config.schema import ConfigError
 from training.estimate.hardware import CATALOGUE
+
+if TYPE_CHECKING:
+    from components.settings_panels import SettingsForm
 
 TABLE_HEADERS = ["", "Hardware", "Time", "Cost", "Memory needed", "Fits"]
 _REPORTS_KEPT = 8
@@ -50,17 +54,21 @@ def create_estimate_panel(current_flavor: str) -> EstimatePanel:
     return EstimatePanel(hardware, button, summary, table, details)
 
 
-def wire_estimate(panel: EstimatePanel, inputs: list) -> None:
+def wire_estimate(panel: EstimatePanel, form: SettingsForm) -> None:
     """The button, plus a refresh whenever a setting changes: text and numbers on blur/Enter (not every
     keystroke), choices on change. All share one queue slot; only the latest pending request runs."""
     triggers = [panel.button.click, panel.hardware.change]
-    for comp in inputs:
+    for comp in form.components.values():
         if isinstance(comp, (gr.Textbox, gr.Number)):
             triggers += [comp.blur, comp.submit]
         else:
             triggers.append(comp.change)
-    gr.on(triggers, handle_estimate, [panel.hardware, *inputs], panel.outputs, trigger_mode="always_last",
-          concurrency_limit=2, concurrency_id="estimate", show_progress="minimal")
+
+    def on_estimate(values: dict):
+        return handle_estimate(values[panel.hardware], form.named(values))
+
+    gr.on(triggers, on_estimate, {panel.hardware, *form.inputs}, panel.outputs, trigger_mode="always_last",
+          concurrency_limit=2, concurrency_id="estimate", show_progress="minimal", api_name="handle_estimate")
 
 
 # --- handler -----------------------------------------------------------------------------------
@@ -70,21 +78,19 @@ _reports: dict[tuple, object] = {}
 _cache_lock = threading.Lock()
 
 
-def _stored_upload(values: list) -> list:
+def _stored_upload(values: dict[str, Any]) -> dict[str, Any]:
     """Copy an upload into the data folder once per uploaded file, not on every refresh."""
-    source, upload = values[2], values[3]
-    if source != "upload" or not upload:
+    temp = upload_path(values.get(UPLOAD))
+    if values.get(SOURCE_KIND) != "upload" or not temp:
         return values
-    temp = upload if isinstance(upload, str) else getattr(upload, "name", None) or upload.get("path")
     with _cache_lock:
         stored = _uploads.get(temp)
     if stored is None or not os.path.exists(stored):
         stored = store_upload(temp)
         with _cache_lock:
             _uploads[temp] = stored
-    values = list(values)
-    values[2], values[4] = "hub", stored  # an existing file path given as the source is read as that file
-    return values
+    # an existing file path given as the Hub id is read as that file
+    return {**values, SOURCE_KIND: "hub", HUB_ID: stored}
 
 
 def _report_key(config) -> tuple:
@@ -135,7 +141,7 @@ def render_summary(est, best, report) -> str:
         head += (f"\n\n❌ **Does not fit.** Cheapest change that fits: **{est.fix['change']}** "
                  f"(needs {est.fix['gpu_memory_gb']:.1f} GB).")
         if s.get("quantization") or s.get("gradient_checkpointing"):
-            head += " QLoRA and gradient checkpointing are not yet settings of this app; the CLI estimate shows them."
+            head += " Gradient checkpointing and QLoRA (NVIDIA GPU only) are under Advanced settings."
     elif est.verdict == "does not fit":
         head += "\n\n❌ **Does not fit on any flavor.** Pick a smaller model."
     if best is not None and best.hardware != est.hardware:
@@ -152,11 +158,12 @@ def render_details(est) -> str:
             f"{'a measured run' if est.time_source == 'measured' else 'the FLOP model'}.\n\n" + "\n".join(lines))
 
 
-def handle_estimate(hardware, *values):
+def handle_estimate(hardware: str, values: dict[str, Any]):
+    """Time, cost and memory of the run the form's values (by name) describe, on every flavor."""
     from training.estimate.quote import cheapest_fitting, estimate_all_for_config
 
     try:
-        config = check_config(config_from_values(*_stored_upload(list(values))))
+        config = config_from_form(_stored_upload(values))
         key = _report_key(config)
         with _cache_lock:
             report = _reports.get(key)

@@ -7,15 +7,19 @@ import json
 import os
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlencode
 
 import gradio as gr
 
 from components.access import refusal
-from components.config_mapping import config_from_values
+from components.config_mapping import config_from_form
 from components.messages import describe_config_error
 from training.config.schema import ConfigError
 from training.run.manager import RunActiveError, RunStatus, get_run_manager
+
+if TYPE_CHECKING:
+    from components.settings_panels import SettingsForm
 
 TRACKIO_PATH = "/trackio/"
 
@@ -85,13 +89,14 @@ def render_status(s: RunStatus) -> str:
     return "\n\n".join(lines)
 
 
-def handle_train(profile: gr.OAuthProfile | None, *values):
+def handle_train(profile: gr.OAuthProfile | None, values: dict[str, Any]):
+    """Start a run with the settings (by name) of the form."""
     reason = refusal(profile)
     if reason:
         gr.Warning(reason)
         return f"🔒 {reason}", gr.skip(), gr.skip()
     try:
-        config = config_from_values(*values)
+        config = config_from_form(values)
         run_id = get_run_manager().start(config)
     except RunActiveError as exc:
         gr.Warning(str(exc))
@@ -103,6 +108,14 @@ def handle_train(profile: gr.OAuthProfile | None, *values):
     cfg_path = Path(s.output_dir) / "config.json"
     cfg_path.write_text(json.dumps(s.config, indent=2))
     return f"Started run `{run_id}`.", json.dumps(s.config, indent=2), str(cfg_path)
+
+
+def wire_train(panel: TrainPanel, form: SettingsForm) -> None:
+    def on_train(values: dict, profile: gr.OAuthProfile | None):
+        return handle_train(profile, form.named(values))
+
+    panel.train.click(on_train, form.inputs, [panel.status, panel.config_view, panel.config_file],
+                      concurrency_limit=None, api_visibility="private", api_name="handle_train")
 
 
 def handle_stop(profile: gr.OAuthProfile | None):

@@ -1,126 +1,249 @@
-"""Input panels: model, dataset, method, LoRA and hyperparameters.
+"""The settings form: every RunConfig setting's widget, generated from its declaration.
 
-Labels and help text come from the config dataclasses' field metadata, so the UI, the CLI
-and the docs say the same thing.
+`create_settings_form(config, note)` walks `setting_fields()` section by section (model, data, method, LoRA,
+training): the "basic" settings are shown, the "advanced" ones go in one closed "Advanced settings" accordion,
+"hidden" ones get no widget. Each plain setting's widget comes from `create_setting_widget` (components/
+setting_widgets.py); nothing here names a plain field. Hand-made, and kept small, are only the composite controls
+whose value is not one widget's: the dataset source (demo / upload / Hub id), the column mapping's Suggest
+button, the method with its own controls and reward editor (generated from the method registry), the LoRA target
+preset and the QLoRA box. Widgets of settings that apply only to some methods or only with LoRA show and hide with
+the method and the LoRA box (`Setting.applies`).
+
+The form (`SettingsForm`) names every component: a field path for a setting's widget, "<path>:<part>" for a
+composite's parts (components/config_mapping.py). Handlers take `form.inputs` (a set: Gradio passes one dict
+{component: value}) and read it by name with `form.named(values)`.
 """
 
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from typing import Any
 
 import gradio as gr
 
+from components.config_mapping import (
+    HUB_ID,
+    QLORA,
+    SOURCE_KIND,
+    SOURCE_KINDS,
+    TARGET_CUSTOM,
+    TARGET_PRESET,
+    UPLOAD,
+    UPLOAD_SUFFIXES,
+    control_name,
+    field_path,
+    form_values_by_name,
+    method_preset,
+    readable_source,
+    reward_input_keys,
+    reward_input_values,
+    reward_name,
+)
+from components.setting_widgets import applies, conditional, create_setting_widget, is_compact
 from training.config.schema import (
     TARGET_MODULE_PRESETS,
-    DataSettings,
-    LoraSettings,
-    ModelSettings,
+    ConfigError,
     RunConfig,
-    TrainSettings,
-    apply_method_defaults,
-    field_help,
+    SettingField,
+    get_value,
     is_demo_model,
+    setting_field,
+    setting_fields,
 )
 from training.methods.registry import METHODS
 
-
-def _kw(section: type, name: str) -> dict:
-    label, help_text = field_help(section, name)
-    return {"label": label, "info": help_text}
-
-
-@dataclass
-class ModelPanel:
-    name: gr.Textbox
-    trust_remote_code: gr.Checkbox
-    note: gr.Markdown
-
-
-def create_model_panel(default: RunConfig, note: str | None) -> ModelPanel:
-    with gr.Group():
-        name = gr.Textbox(value=default.model.name_or_path, elem_id="model-name", **_kw(ModelSettings, "name_or_path"))
-        trust = gr.Checkbox(value=False, **_kw(ModelSettings, "trust_remote_code"))
-    note_md = gr.Markdown(f"⚠️ {note}" if note else "", elem_id="model-note")
-    return ModelPanel(name, trust, note_md)
+# Section (the part of the field path before the name) -> (heading among the basic settings, heading in Advanced).
+SECTIONS = {
+    "model": ("Model", "Model"),
+    "data": ("Dataset", "Dataset"),
+    "": ("Method", "Run"),
+    "lora": ("Adapter: LoRA, QLoRA or full fine-tuning", "Adapter (LoRA)"),
+    "train": ("Training", "Training"),
+}
+SECTION_NOTES = {
+    "lora": "The built-in demo model is random-init (1M parameters): LoRA is off for it, because there is no "
+            "pretrained knowledge to adapt. Turn LoRA on for real models; off means full fine-tuning.",
+}
+ROW_SIZE = 3  # compact widgets (numbers, choices, check boxes) per row
 
 
 @dataclass
-class DatasetPanel:
-    source: gr.Radio
-    upload: gr.File
-    hub_id: gr.Textbox
-    split: gr.Textbox
-    column_map: gr.Textbox
-    suggest: gr.Button
-    mapping_note: gr.Markdown
+class SettingsForm:
+    """Every settings component, by name. `widgets` holds one widget per plain setting, keyed by field path (the
+    method dropdown and the column-mapping box among them); the rest are the composite settings' parts."""
+
+    widgets: dict[str, gr.components.Component] = field(default_factory=dict)
+    # data.source: the source kind, the upload and the Hub id (with the split beside it)
+    source: gr.Radio | None = None
+    upload: gr.File | None = None
+    hub_id: gr.Textbox | None = None
+    suggest: gr.Button | None = None
+    mapping_note: gr.Markdown | None = None
+    model_note: gr.Markdown | None = None
+    # method: its description, each method's own controls (in a group per method) and the reward editor
+    method_description: gr.Markdown | None = None
+    method_groups: dict[str, gr.Group] = field(default_factory=dict)
+    controls: dict[str, gr.components.Component] = field(default_factory=dict)  # control_name(method, key) -> widget
+    rewards_group: gr.Accordion | None = None
+    reward_inputs: dict[str, gr.components.Component] = field(default_factory=dict)  # reward_name(kind, key) -> widget
+    # lora.target_modules and lora.quantization
+    target_preset: gr.Radio | None = None
+    target_custom: gr.Textbox | None = None
+    qlora: gr.Checkbox | None = None
+    advanced: gr.Accordion | None = None
+    # field path -> the block that shows or hides with Setting.applies (a widget, or a composite's container)
+    conditional_blocks: dict[str, gr.blocks.Block] = field(default_factory=dict)
+    # a section's container -> its settings, where every one of them is conditional (shown while any applies)
+    conditional_sections: dict[gr.blocks.Block, list[SettingField]] = field(default_factory=dict)
+
+    @property
+    def parts(self) -> dict[str, gr.components.Component]:
+        """The composite settings' components, by name."""
+        out = {SOURCE_KIND: self.source, UPLOAD: self.upload, HUB_ID: self.hub_id, TARGET_PRESET: self.target_preset,
+               TARGET_CUSTOM: self.target_custom, QLORA: self.qlora, **self.controls, **self.reward_inputs}
+        return {name: comp for name, comp in out.items() if comp is not None}
+
+    @property
+    def components(self) -> dict[str, gr.components.Component]:
+        """Every component whose value goes into the config, by name."""
+        return {**self.widgets, **self.parts}
+
+    @property
+    def inputs(self) -> set:
+        """The components as a set: an event given them calls its handler with one dict {component: value}."""
+        return set(self.components.values())
+
+    def named(self, values: dict) -> dict[str, Any]:
+        """{component: value} (what a handler of `inputs` receives) as {name: value}; other components are left out."""
+        return {name: values[comp] for name, comp in self.components.items() if comp in values}
+
+    def form_values(self, config: RunConfig, paths: Iterable[str] | None = None) -> dict:
+        """{component: value} showing `config` (only the settings in `paths`, when given): for an event's return."""
+        wanted = None if paths is None else set(paths)
+        comps = self.components
+        return {comps[name]: value for name, value in form_values_by_name(config).items()
+                if name in comps and (wanted is None or field_path(name) in wanted)}
+
+    def bind(self, fn: Callable[[dict], Any]) -> Callable[[dict], Any]:
+        """An event handler for `inputs`: calls fn with the values by name."""
+        def handler(values: dict):
+            return fn(self.named(values))
+
+        handler.__name__ = getattr(fn, "__name__", "handler")
+        return handler
 
 
-def create_dataset_panel(default: RunConfig) -> DatasetPanel:
-    with gr.Group():
-        source = gr.Radio(["demo", "upload", "hub"], value="demo", label="Dataset source",
-                          info="demo: built-in invented facts. upload: CSV, TSV, JSON, JSONL or Parquet. hub: a Hub dataset id.",
-                          elem_id="dataset-source")
-        upload = gr.File(label="Upload a dataset file", file_types=[".csv", ".tsv", ".json", ".jsonl", ".parquet"],
-                         visible=False, elem_id="dataset-upload")
-        with gr.Row(visible=True):
-            hub_id = gr.Textbox(label="Hub dataset id", placeholder="e.g. trl-lib/Capybara", visible=False, elem_id="hub-id")
-            split = gr.Textbox(value=default.data.split, visible=False, **_kw(DataSettings, "split"))
-        with gr.Row(equal_height=True):
-            column_map = gr.Textbox(value="", placeholder='{"question": "prompt", "answer": "completion"}', lines=1,
-                                    elem_id="column-map", scale=4, **_kw(DataSettings, "column_map"))
-            suggest = gr.Button("Suggest mapping", size="sm", scale=1, elem_id="suggest-mapping-btn")
-    mapping_note = gr.Markdown(elem_id="mapping-note")
-    source.change(lambda s: (gr.update(visible=s == "upload"), gr.update(visible=s == "hub"), gr.update(visible=s == "hub")),
-                  source, [upload, hub_id, split], queue=False)
-    suggest.click(handle_suggest_mapping, [source, upload, hub_id, split, column_map], [column_map, mapping_note],
-                  concurrency_limit=4)
-    return DatasetPanel(source, upload, hub_id, split, column_map, suggest, mapping_note)
+# --- building ------------------------------------------------------------------------------------------------
 
 
-def _readable_source(source: str, upload, hub_id: str) -> str:
-    """Where to read a few rows from, without copying an upload."""
-    if source == "upload":
-        path = upload if isinstance(upload, str) else getattr(upload, "name", None) or (upload or {}).get("path")
-        if not path:
-            raise ValueError("no file uploaded yet; drop a CSV, TSV, JSON, JSONL or Parquet file first")
-        return path
-    if source == "hub":
-        if not (hub_id or "").strip():
-            raise ValueError("enter a Hub dataset id first")
-        return hub_id.strip()
-    return "demo"
+def create_settings_form(default: RunConfig, note: str | None = None) -> SettingsForm:
+    """Build every settings widget from the declarations, showing `default`, and wire the form's own events."""
+    form = SettingsForm()
+    fields = [f for f in setting_fields() if f.setting.group != "hidden"]
+    sections = list(dict.fromkeys(f.section for f in fields))
+    claimed = {path for builder in COMPOSITES.values() for path in builder.paths[1:]}
+
+    def section_fields(section: str, group: str) -> list[SettingField]:
+        return [f for f in fields if f.section == section and f.setting.group == group and f.path not in claimed]
+
+    for section in sections:
+        basic = section_fields(section, "basic")
+        if not basic:
+            continue
+        gr.Markdown(f"### {SECTIONS.get(section, (section.title(),))[0]}")
+        if section in SECTION_NOTES:
+            gr.Markdown(SECTION_NOTES[section], elem_classes=["hint"])
+        _render(form, basic, default)
+        if section == "model":
+            form.model_note = gr.Markdown(f"⚠️ {note}" if note else "", elem_id="model-note")
+    with gr.Accordion("Advanced settings", open=False, elem_id="advanced-settings") as form.advanced:
+        for section in sections:
+            advanced = section_fields(section, "advanced")
+            if not advanced:
+                continue
+            shown = any(applies(f, default.method, default.lora.enabled) for f in advanced)
+            with gr.Column(visible=shown) as column:  # a section whose settings all hide (LoRA off) hides too
+                gr.Markdown(f"**{SECTIONS.get(section, ('', section.title()))[1]}**")
+                _render(form, advanced, default)
+            if all(conditional(f) for f in advanced):
+                form.conditional_sections[column] = advanced
+    _wire(form)
+    return form
 
 
-def handle_suggest_mapping(source: str, upload, hub_id: str, split: str, current: str):
-    """Fill the column mapping from synonyms (question → prompt, winner → chosen, ...), from the first rows."""
-    from training.data.column_mapping import suggest_column_map
-    from training.data.formats import detect_format
-    from training.data.sources import DataSourceError, load_records
+def _render(form: SettingsForm, fields: list[SettingField], default: RunConfig) -> None:
+    """Lay the fields out in declaration order: compact widgets share rows, composites and text take a full row."""
+    method, lora_on = default.method, default.lora.enabled
+    row: list[SettingField] = []
 
-    try:
-        loaded = load_records(_readable_source(source, upload, hub_id), split=(split or "train").strip(), limit=200)
-    except (DataSourceError, ValueError) as exc:
-        return gr.skip(), f"⚠️ Cannot suggest a mapping: {exc}"
-    columns = loaded.columns
-    suggestion = suggest_column_map(columns, sample=[r for _, r in loaded.records[:20]])
-    if suggestion is None:
-        return gr.skip(), (f"⚠️ No mapping found for columns {', '.join(columns) or '(none)'}. Rename them by hand, e.g. "
-                           '`{"your_question_column": "prompt", "your_answer_column": "completion"}`.')
-    if not suggestion.column_map:
-        fmt = detect_format(columns)
-        return gr.skip(), f"✅ Columns already match: {fmt.description if fmt else suggestion.describe()}. No mapping needed."
-    return json.dumps(suggestion.column_map), f"💡 Suggested: {suggestion.describe()}. Validate to check every row."
+    def flush():
+        if row:
+            with gr.Row():
+                for f in row:
+                    _plain_widget(form, f, default, method, lora_on)
+            row.clear()
+
+    for f in fields:
+        if f.path in COMPOSITES:
+            flush()
+            COMPOSITES[f.path].build(form, default)
+        elif is_compact(f):
+            row.append(f)
+            if len(row) == ROW_SIZE:
+                flush()
+        else:
+            flush()
+            _plain_widget(form, f, default, method, lora_on)
+    flush()
 
 
-@dataclass
-class MethodPanel:
-    method: gr.Dropdown
-    description: gr.Markdown
-    groups: dict  # method name -> gr.Group of its extra controls (methods without controls have none)
-    control_inputs: list  # every method's controls, in config_mapping.method_control_keys() order
-    rewards_group: gr.Group
-    reward_inputs: list  # the reward editor, in config_mapping.reward_input_keys() order
+def _plain_widget(form: SettingsForm, f: SettingField, default: RunConfig, method: str, lora_on: bool):
+    widget = create_setting_widget(f, get_value(default, f.path), visible=applies(f, method, lora_on))
+    form.widgets[f.path] = widget
+    if conditional(f):
+        form.conditional_blocks[f.path] = widget
+    return widget
+
+
+# --- the composite settings ------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Composite:
+    """Hand-made controls for the settings in `paths`, built where the first of them is declared."""
+
+    paths: tuple[str, ...]
+    build: Callable[[SettingsForm, RunConfig], None]
+
+
+def _build_source(form: SettingsForm, default: RunConfig) -> None:
+    """data.source from three controls: demo, an uploaded file or a Hub id; the split (a plain setting) beside the id."""
+    f = setting_field("data.source")
+    source = default.data.source
+    kind = "demo" if source == "demo" else "hub"
+    form.source = gr.Radio(list(SOURCE_KINDS), value=kind, label=f.setting.label, elem_id=f.elem_id,
+                           info="demo: built-in invented facts. upload: CSV, TSV, JSON, JSONL or Parquet. hub: a Hub "
+                                "dataset id.")
+    form.upload = gr.File(label="Upload a dataset file", file_types=list(UPLOAD_SUFFIXES), visible=False,
+                          elem_id="dataset-upload")
+    with gr.Row():
+        form.hub_id = gr.Textbox(value="" if kind == "demo" else source, label="Hub dataset id",
+                                 placeholder="e.g. trl-lib/Capybara", visible=kind == "hub", elem_id="hub-id")
+        split = setting_field("data.split")
+        if split.setting.group != "hidden":
+            form.widgets[split.path] = create_setting_widget(split, default.data.split, visible=kind == "hub")
+
+
+def _build_column_map(form: SettingsForm, default: RunConfig) -> None:
+    """The column mapping (a plain setting's widget) with a Suggest button and its note."""
+    f = setting_field("data.column_map")
+    with gr.Row(equal_height=True):
+        form.widgets[f.path] = create_setting_widget(f, default.data.column_map, scale=4,
+                                                     placeholder='{"question": "prompt", "answer": "completion"}')
+        form.suggest = gr.Button("Suggest mapping", size="sm", scale=1, elem_id="suggest-mapping-btn")
+    form.mapping_note = gr.Markdown(elem_id="mapping-note")
 
 
 def _control_component(control, value, elem_id: str):
@@ -160,129 +283,158 @@ def _default_rewards(default: RunConfig) -> list[dict]:
     return list(first.demo_rewards if is_demo_model(default) and first.demo_rewards else first.default_rewards)
 
 
-def create_method_panel(default: RunConfig) -> MethodPanel:
+def _build_method(form: SettingsForm, default: RunConfig) -> None:
     """The method dropdown, and below it the chosen method's own settings and (GRPO, RLOO) its reward functions,
     all rendered from the registry: a new method needs only its registry entry."""
-    from components.config_mapping import reward_input_keys, reward_input_values
-
+    f = setting_field("method")
     choices = [(spec.label, name) for name, spec in METHODS.items()]
-    method = gr.Dropdown(choices, value=default.method, label="Method", elem_id="method")
-    description = gr.Markdown(METHODS[default.method].description, elem_id="method-description")
+    form.widgets[f.path] = gr.Dropdown(choices, value=default.method, label=f.setting.label, info=f.setting.help,
+                                       elem_id=f.elem_id)
+    form.method_description = gr.Markdown(METHODS[default.method].description, elem_id="method-description")
     demo = is_demo_model(default)
-    groups, control_inputs = {}, []
-    for name, spec in METHODS.items():
-        if not spec.controls:
-            continue
-        values = default.method_args if name == default.method else spec.control_defaults(demo)
-        with gr.Group(visible=name == default.method) as group:
-            gr.Markdown(f"**{spec.name.upper()} settings**", elem_classes=["hint"])
-            for control in spec.controls:
-                control_inputs.append(_control_component(control, values.get(control.name, control.default),
-                                                         f"{name}-{control.name}".replace("_", "-")))
-        groups[name] = group
-    with gr.Accordion("Reward functions (no code)", open=True, visible=METHODS[default.method].uses_rewards,
-                      elem_id="rewards-editor") as rewards_group:
+    with gr.Column(elem_id=setting_field("method_args").elem_id):
+        for name, spec in METHODS.items():
+            if not spec.controls:
+                continue
+            values = default.method_args if name == default.method else spec.control_defaults(demo)
+            with gr.Group(visible=name == default.method) as form.method_groups[name]:
+                gr.Markdown(f"**{spec.name.upper()} settings**", elem_classes=["hint"])
+                for control in spec.controls:
+                    form.controls[control_name(name, control.name)] = _control_component(
+                        control, values.get(control.name, control.default), f"{name}-{control.name}".replace("_", "-"))
+    rewards = setting_field("rewards")
+    with gr.Accordion(f"{rewards.setting.label} (no code)", open=True, visible=METHODS[default.method].uses_rewards,
+                      elem_id=rewards.elem_id) as form.rewards_group:
         gr.Markdown("Tick the rewards to use and give each a weight. The rewards that read a column need it in "
                     "your data (e.g. `answer`).", elem_classes=["hint"])
-        reward_inputs, row = [], None
-        for (kind, key), value in zip(reward_input_keys(), reward_input_values(_default_rewards(default)), strict=True):
+        values, row = reward_input_values(_default_rewards(default)), None
+        for kind, key in reward_input_keys():
             if key == "enabled":
                 row = gr.Row(equal_height=True)
             with row:
-                reward_inputs.append(_reward_component(kind, key, value))
-    method.change(lambda m: METHODS[m].description, method, description, queue=False)
-    method.change(lambda m: [gr.update(visible=n == m) for n in groups] + [gr.update(visible=METHODS[m].uses_rewards)],
-                  method, [*groups.values(), rewards_group], queue=False)
-    return MethodPanel(method, description, groups, control_inputs, rewards_group, reward_inputs)
+                name = reward_name(kind, key)
+                form.reward_inputs[name] = _reward_component(kind, key, values[name])
 
 
-def handle_method_defaults(model_name: str, method: str):
-    """Training settings, method settings and rewards that suit `method` (the demo model's own for `demo`)."""
-    from components.config_mapping import method_control_keys, reward_input_values
+def _build_targets(form: SettingsForm, default: RunConfig) -> None:
+    """lora.target_modules from a preset (all-linear, attention) or, for custom, a list of module names."""
+    from training.models.adapters import target_preset
 
-    config = RunConfig(model=ModelSettings(name_or_path=(model_name or "").strip() or "demo"))
-    apply_method_defaults(config, method)
-    t = config.train
-    controls = [config.method_args[key] if name == method else gr.skip() for name, key in method_control_keys()]
-    rewards = reward_input_values(config.rewards) if METHODS[method].uses_rewards else [gr.skip()] * len(
-        reward_input_values([]))
-    return [t.num_epochs, t.max_steps, t.learning_rate, t.batch_size, t.grad_accum, t.max_length, *controls, *rewards]
-
-
-def wire_method_defaults(model: ModelPanel, method: MethodPanel, hyper: HyperparamsPanel) -> None:
-    """Choosing a method fills in the settings that suit it (learning rate, steps, batch, its own settings)."""
-    outputs = [hyper.num_epochs, hyper.max_steps, hyper.learning_rate, hyper.batch_size, hyper.grad_accum,
-               hyper.max_length, *method.control_inputs, *method.reward_inputs]
-    method.method.input(handle_method_defaults, [model.name, method.method], outputs, queue=False)
-
-
-@dataclass
-class LoraPanel:
-    enabled: gr.Checkbox
-    r: gr.Number
-    alpha: gr.Number
-    dropout: gr.Number
-    target_modules: gr.Textbox
-    quantize_4bit: gr.Checkbox
-    use_rslora: gr.Checkbox
-    use_dora: gr.Checkbox
-    target_preset: gr.Radio
+    f = setting_field("lora.target_modules")
+    value = default.lora.target_modules
+    preset = target_preset(value)
+    with gr.Column(visible=applies(f, default.method, default.lora.enabled)) as block:
+        form.target_preset = gr.Radio(list(TARGET_MODULE_PRESETS), value=preset, label=f.setting.label,
+                                      info="all-linear: every linear layer (best quality); attention: q, k, v, o "
+                                           "projections only (smaller); custom: the names you list below.",
+                                      elem_id="target-preset")
+        form.target_custom = gr.Textbox(value=value if preset == "custom" else "q_proj,v_proj",
+                                        label=f"Custom {f.setting.label.lower()}",
+                                        info="Comma-separated module names, used when the preset is custom.",
+                                        placeholder=f.setting.placeholder, visible=preset == "custom", elem_id=f.elem_id)
+    form.conditional_blocks[f.path] = block
 
 
-def create_lora_panel(default: RunConfig) -> LoraPanel:
-    """LoRA (r, alpha, dropout, target presets, rsLoRA, DoRA), QLoRA (disabled with its reason where it cannot run)
-    or, with Use LoRA off, full fine-tuning."""
-    from training.models.adapters import qlora_unavailable_reason, target_preset
+def _build_qlora(form: SettingsForm, default: RunConfig) -> None:
+    """lora.quantization as one box, disabled with the reason where QLoRA cannot run."""
+    from training.models.adapters import qlora_unavailable_reason
 
-    lo = default.lora
-    qlora_reason = qlora_unavailable_reason()
-    with gr.Accordion("Adapter: LoRA, QLoRA or full fine-tuning", open=True):
-        enabled = gr.Checkbox(value=lo.enabled, elem_id="lora-enabled", **_kw(LoraSettings, "enabled"))
-        gr.Markdown("The built-in demo model is random-init (1M parameters): LoRA is off for it, because there is no "
-                    "pretrained knowledge to adapt. Turn LoRA on for real models; off means full fine-tuning.",
-                    elem_classes=["hint"])
-        label, help_text = field_help(LoraSettings, "quantization")
-        quantize = gr.Checkbox(value=lo.quantization == "4bit" and qlora_reason is None, label=label,
-                               info=f"Unavailable here: {qlora_reason}" if qlora_reason else help_text,
-                               interactive=qlora_reason is None, elem_id="qlora")
-        with gr.Row():
-            r = gr.Number(value=lo.r, precision=0, **_kw(LoraSettings, "r"))
-            alpha = gr.Number(value=lo.alpha, precision=0, **_kw(LoraSettings, "alpha"))
-            dropout = gr.Number(value=lo.dropout, **_kw(LoraSettings, "dropout"))
-        preset = gr.Radio(list(TARGET_MODULE_PRESETS), value=target_preset(lo.target_modules), label="Target modules",
-                          info="all-linear: every linear layer (best quality); attention: q, k, v, o projections only "
-                               "(smaller); custom: the names you list below.", elem_id="target-preset")
-        target = gr.Textbox(value=lo.target_modules if target_preset(lo.target_modules) == "custom" else "q_proj,v_proj",
-                            label="Custom target modules", info="Comma-separated module names, used when the preset "
-                            "is custom.", visible=target_preset(lo.target_modules) == "custom")
-        with gr.Row():
-            rslora = gr.Checkbox(value=lo.use_rslora, **_kw(LoraSettings, "use_rslora"))
-            dora = gr.Checkbox(value=lo.use_dora, **_kw(LoraSettings, "use_dora"))
-    preset.change(lambda p: gr.update(visible=p == "custom"), preset, target, queue=False)
-    return LoraPanel(enabled, r, alpha, dropout, target, quantize, rslora, dora, preset)
+    f = setting_field("lora.quantization")
+    reason = qlora_unavailable_reason()
+    form.qlora = gr.Checkbox(value=default.lora.quantization == "4bit" and reason is None, label=f.setting.label,
+                             info=f"Unavailable here: {reason}" if reason else f.setting.help,
+                             interactive=reason is None, elem_id=f.elem_id,
+                             visible=applies(f, default.method, default.lora.enabled))
+    form.conditional_blocks[f.path] = form.qlora
 
 
-@dataclass
-class HyperparamsPanel:
-    num_epochs: gr.Number
-    max_steps: gr.Number
-    learning_rate: gr.Number
-    batch_size: gr.Number
-    grad_accum: gr.Number
-    max_length: gr.Number
-    precision: gr.Dropdown
+COMPOSITES: dict[str, Composite] = {c.paths[0]: c for c in (
+    Composite(("data.source", "data.split"), _build_source),
+    Composite(("data.column_map",), _build_column_map),
+    Composite(("method", "method_args", "rewards"), _build_method),
+    Composite(("lora.target_modules",), _build_targets),
+    Composite(("lora.quantization",), _build_qlora),
+)}
 
 
-def create_hyperparams_panel(default: RunConfig) -> HyperparamsPanel:
-    t = default.train
-    with gr.Accordion("Training settings", open=True):
-        with gr.Row():
-            epochs = gr.Number(value=t.num_epochs, **_kw(TrainSettings, "num_epochs"))
-            max_steps = gr.Number(value=t.max_steps, precision=0, elem_id="max-steps", **_kw(TrainSettings, "max_steps"))
-            lr = gr.Number(value=t.learning_rate, elem_id="learning-rate", **_kw(TrainSettings, "learning_rate"))
-        with gr.Row():
-            batch = gr.Number(value=t.batch_size, precision=0, **_kw(TrainSettings, "batch_size"))
-            accum = gr.Number(value=t.grad_accum, precision=0, **_kw(TrainSettings, "grad_accum"))
-            max_length = gr.Number(value=t.max_length, precision=0, **_kw(TrainSettings, "max_length"))
-        precision = gr.Dropdown(["auto", "bf16", "fp16", "fp32"], value=t.precision, **_kw(TrainSettings, "precision"))
-    return HyperparamsPanel(epochs, max_steps, lr, batch, accum, max_length, precision)
+# --- events ----------------------------------------------------------------------------------------------------
+
+
+def preset_paths() -> set[str]:
+    """The settings a method's preset sets (training.config.schema.apply_method_defaults): the training settings any
+    method overrides, its own settings and its rewards. Choosing a method resets these, and only these."""
+    keys = {key for spec in METHODS.values() for key in (*spec.defaults, *spec.demo_defaults)}
+    return {f"train.{key}" for key in keys} | {"method_args", "rewards"}
+
+
+def handle_method_defaults(form: SettingsForm, values: dict[str, Any]) -> dict:
+    """Training settings, method settings and rewards that suit the chosen method (the demo model's own for `demo`)."""
+    config = method_preset(values.get("model.name_or_path") or "demo", values["method"])
+    return form.form_values(config, preset_paths())
+
+
+def handle_applies(form: SettingsForm, values: dict[str, Any]) -> dict:
+    """Show the widgets of the settings that apply to the chosen method and LoRA state; hide the others."""
+    method, lora_on = values.get("method"), values.get("lora.enabled", True)
+    fields = {f.path: f for f in setting_fields()}
+    out = {block: gr.update(visible=applies(fields[path], method, lora_on))
+           for path, block in form.conditional_blocks.items()}
+    out.update({column: gr.update(visible=any(applies(f, method, lora_on) for f in section))
+                for column, section in form.conditional_sections.items()})
+    return out
+
+
+def handle_suggest_mapping(values: dict[str, Any]):
+    """Fill the column mapping from synonyms (question → prompt, winner → chosen, ...), from the first rows."""
+    from training.data.column_mapping import suggest_column_map
+    from training.data.formats import detect_format
+    from training.data.sources import DataSourceError, load_records
+
+    try:
+        source = readable_source(values.get(SOURCE_KIND), values.get(UPLOAD), values.get(HUB_ID))
+        split = (values.get("data.split") or "train").strip()
+        loaded = load_records(source, split=split, limit=200)
+    except ConfigError as exc:
+        return gr.skip(), f"⚠️ Cannot suggest a mapping: {exc.problems[0][1]}"
+    except (DataSourceError, ValueError) as exc:
+        return gr.skip(), f"⚠️ Cannot suggest a mapping: {exc}"
+    columns = loaded.columns
+    suggestion = suggest_column_map(columns, sample=[r for _, r in loaded.records[:20]])
+    if suggestion is None:
+        return gr.skip(), (f"⚠️ No mapping found for columns {', '.join(columns) or '(none)'}. Rename them by hand, e.g. "
+                           '`{"your_question_column": "prompt", "your_answer_column": "completion"}`.')
+    if not suggestion.column_map:
+        fmt = detect_format(columns)
+        return gr.skip(), f"✅ Columns already match: {fmt.description if fmt else suggestion.describe()}. No mapping needed."
+    return json.dumps(suggestion.column_map), f"💡 Suggested: {suggestion.describe()}. Validate to check every row."
+
+
+def _wire(form: SettingsForm) -> None:
+    method, lora_on = form.widgets["method"], form.widgets.get("lora.enabled")
+    split = form.widgets.get("data.split")
+    # The dataset source shows the upload or the Hub id (and its split).
+    shown_for_hub = [form.hub_id] + ([split] if split is not None else [])
+    form.source.change(lambda s: [gr.update(visible=s == "upload")] + [gr.update(visible=s == "hub")] * len(shown_for_hub),
+                       form.source, [form.upload, *shown_for_hub], queue=False, api_visibility="private")
+    column_map = form.widgets["data.column_map"]
+    form.suggest.click(form.bind(handle_suggest_mapping), {form.source, form.upload, *shown_for_hub},
+                       [column_map, form.mapping_note], concurrency_limit=4, api_name="handle_suggest_mapping")
+    # The method: its description, its own controls and, for GRPO and RLOO, the reward editor.
+    method.change(lambda m: METHODS[m].description, method, form.method_description, queue=False,
+                  api_visibility="private")
+    method.change(lambda m: [gr.update(visible=n == m) for n in form.method_groups]
+                  + [gr.update(visible=METHODS[m].uses_rewards)],
+                  method, [*form.method_groups.values(), form.rewards_group], queue=False, api_visibility="private")
+    # Choosing a method fills in the settings that suit it.
+    preset_outputs = [comp for name, comp in form.components.items() if field_path(name) in preset_paths()]
+    method.input(lambda values: handle_method_defaults(form, form.named(values)),
+                 {form.widgets["model.name_or_path"], method}, preset_outputs, queue=False,
+                 api_name="handle_method_defaults")
+    # Settings that apply only to some methods, or only with LoRA, show and hide.
+    if form.conditional_blocks:
+        triggers = [method.change] + ([lora_on.change] if lora_on is not None else [])
+        gr.on(triggers, lambda values: handle_applies(form, form.named(values)),
+              {method, *([lora_on] if lora_on is not None else [])},
+              [*form.conditional_blocks.values(), *form.conditional_sections], queue=False, api_visibility="private")
+    form.target_preset.change(lambda p: gr.update(visible=p == "custom"), form.target_preset, form.target_custom,
+                              queue=False, api_visibility="private")

@@ -2,21 +2,25 @@
 of the examples exactly as the trainer will see them.
 
 `create_validate_panel()` works with app.py's own wiring of `button` (three outputs: summary, errors, preview).
-Given the settings inputs, `create_validate_panel(inputs)` wires its events itself, including the
-"Full check" that reads every row of a Hub dataset.
+Given the settings form, `create_validate_panel(form)` wires its events itself, including the
+"Full check" that reads every row of a Hub dataset. The handlers take the form's values by name.
 """
 
 from __future__ import annotations
 
 import json
 from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
 import gradio as gr
 
-from components.config_mapping import config_from_values
+from components.config_mapping import config_from_form
 from components.dataset_views import compatibility_markdown, preview_html
 from components.messages import describe_config_error
 from training.config.schema import ConfigError
+
+if TYPE_CHECKING:
+    from components.settings_panels import SettingsForm
 
 ERROR_HEADERS = ["row", "field", "problem"]
 
@@ -34,20 +38,22 @@ class ValidatePanel:
         return [self.summary, self.errors, self.preview]
 
 
-def create_validate_panel(inputs: list | None = None) -> ValidatePanel:
-    """Build the panel; with `inputs` (components/config_mapping.settings_inputs) it wires its own events."""
+def create_validate_panel(form: SettingsForm | None = None) -> ValidatePanel:
+    """Build the panel; with the settings `form` (components/settings_panels.py) it wires its own events."""
     with gr.Row():
         button = gr.Button("Validate dataset", variant="secondary", elem_id="validate-btn")
-        full_check = gr.Button("Full check (every row of a Hub dataset)", size="sm", visible=inputs is not None,
+        full_check = gr.Button("Full check (every row of a Hub dataset)", size="sm", visible=form is not None,
                                elem_id="full-check-btn")
     summary = gr.Markdown(elem_id="validate-summary")
     errors = gr.Dataframe(headers=ERROR_HEADERS, value=[], label="Errors (row numbers: file lines, or records)",
                           interactive=False, wrap=True, elem_id="validate-errors", visible=False)
     preview = gr.HTML(elem_id="validate-preview")
     panel = ValidatePanel(button, full_check, summary, errors, preview)
-    if inputs is not None:
-        button.click(handle_validate, inputs, panel.outputs, concurrency_limit=4)
-        full_check.click(handle_full_check, inputs, panel.outputs, concurrency_limit=2)
+    if form is not None:
+        button.click(form.bind(handle_validate), form.inputs, panel.outputs, concurrency_limit=4,
+                     api_name="handle_validate")
+        full_check.click(form.bind(handle_full_check), form.inputs, panel.outputs, concurrency_limit=2,
+                         api_name="handle_full_check")
     return panel
 
 
@@ -91,11 +97,11 @@ def summary_markdown(report, tokenizer_note: str | None) -> str:
     return "\n\n".join(lines)
 
 
-def _validate(values, full: bool):
+def _validate(values: dict[str, Any], full: bool):
     from training.data.validation import HUB_STREAM_ROWS, validate_dataset
 
     try:
-        config = config_from_values(*values)
+        config = config_from_form(values)
     except ConfigError as exc:
         return describe_config_error(exc), gr.update(value=[], visible=False), ""
     tokenizer, note = _tokenizer(config.model.name_or_path, config.model.trust_remote_code)
@@ -107,11 +113,11 @@ def _validate(values, full: bool):
     return summary_markdown(report, note), gr.update(value=errors, visible=bool(errors)), preview_html(report.to_dict())
 
 
-def handle_validate(*values):
+def handle_validate(values: dict[str, Any]):
     """Validate (a Hub dataset: its first rows, streamed) with the model's tokenizer for statistics and preview."""
     return _validate(values, full=False)
 
 
-def handle_full_check(*values):
+def handle_full_check(values: dict[str, Any]):
     """Validate every row, a Hub dataset included."""
     return _validate(values, full=True)

@@ -72,7 +72,7 @@ def test_bad_settings_get_a_clear_message(app_server, browser):
     page = browser.new_page(viewport={"width": 1400, "height": 1100})
     page.goto(app_server, wait_until="load")
     page.wait_for_selector("#validate-btn")
-    page.fill("#learning-rate input", "0")
+    page.fill("#train-learning-rate input", "0")
     page.click("#estimate-btn")
     page.locator("#estimate-summary").get_by_text("train.learning_rate", exact=False).wait_for(timeout=30_000)
     assert "greater than 0" in page.locator("#estimate-summary").inner_text()

@@ -17,7 +17,7 @@ def _shot(page, name: str) -> None:
 
 
 def _upload(page, path) -> None:
-    page.locator("#dataset-source").get_by_role("radio", name="upload").check()
+    page.locator("#data-source").get_by_role("radio", name="upload").check()
     page.locator("#dataset-upload").wait_for(state="visible", timeout=15_000)
     page.locator("#dataset-upload input[type=file]").wait_for(state="attached", timeout=15_000)
     page.set_input_files("#dataset-upload input[type=file]", str(path))
@@ -87,9 +87,9 @@ def test_mapping_histogram_and_highlighted_preview(page, tmp_path):
 
     # Suggest mapping fills the column-map box from synonyms.
     page.click("#suggest-mapping-btn")
-    box = page.locator("#column-map textarea, #column-map input").first
+    box = page.locator("#data-column-map textarea, #data-column-map input").first
     page.wait_for_function(
-        "() => { const el = document.querySelector('#column-map textarea, #column-map input'); return el && el.value.includes('prompt'); }",
+        "() => { const el = document.querySelector('#data-column-map textarea, #data-column-map input'); return el && el.value.includes('prompt'); }",
         timeout=30_000)
     assert json.loads(box.input_value()) == {"question": "prompt", "answer": "completion"}
     page.locator("#mapping-note").get_by_text("Suggested", exact=False).wait_for(timeout=10_000)

@@ -1,13 +1,22 @@
-"""A non-SFT method through the UI: pick DPO with the demo dataset, train a few steps, see it complete and the
-dashboard open on DPO's key metrics."""
+"""A non-SFT method through the UI: pick DPO with the demo dataset, set a few advanced settings (generated from their
+declarations), train a few steps, see it complete with those settings and the dashboard open on DPO's key metrics."""
 
 from __future__ import annotations
+
+import json
+from pathlib import Path
 
 import pytest
 
 from tests.e2e.conftest import ARTIFACTS
 
 pytestmark = pytest.mark.e2e
+
+
+def _client(url):
+    from gradio_client import Client
+
+    return Client(url, verbose=False)
 
 
 def test_dpo_on_demo_data_trains_from_the_ui(app_server, browser):
@@ -20,14 +29,33 @@ def test_dpo_on_demo_data_trains_from_the_ui(app_server, browser):
     page.get_by_role("option", name="DPO: learn from preferred vs rejected answers").click()
     page.locator("#dpo-beta").wait_for(state="visible", timeout=15_000)
     assert page.locator("#dpo-beta input").input_value() == "0.1"
-    assert not page.locator("#rewards-editor").is_visible()
+    assert not page.locator("#rewards").is_visible()
 
     # A few steps only.
-    page.fill("#max-steps input", "6")
-    page.locator("#max-steps input").press("Tab")
+    page.fill("#train-max-steps input", "6")
+    page.locator("#train-max-steps input").press("Tab")
+
+    # Advanced settings: the SFT-only ones are hidden for DPO, LoRA's show only with LoRA on.
+    page.locator("#advanced-settings").get_by_text("Advanced settings").first.click()
+    page.locator("#train-seed").wait_for(state="visible", timeout=15_000)
+    assert not page.locator("#train-packing").is_visible() and not page.locator("#lora-r").is_visible()
+    page.locator("#lora-enabled input").check()
+    page.locator("#lora-r").wait_for(state="visible", timeout=15_000)
+    page.locator("#lora-enabled input").uncheck()  # the random-init demo model trains all weights
+    page.locator("#lora-r").wait_for(state="hidden", timeout=15_000)
+    page.fill("#train-seed input", "7")
+    page.locator("#train-seed input").press("Tab")
+    page.locator("#train-gradient-checkpointing").get_by_role("radio", name="off").check()
+    page.locator("#run-name").locator("textarea, input").first.fill("dpo-from-the-ui")
+
     page.click("#train-btn")
     page.wait_for_selector('.run-progress[data-state="completed"]', timeout=240_000)
     assert "completed" in page.locator("#train-status").inner_text()
+    status = json.loads(_client(app_server).predict(api_name="/run_status"))
+    config = json.loads((Path(status["output_dir"]) / "config.json").read_text())
+    assert config["method"] == "dpo" and config["train"]["max_steps"] == 6 and config["train"]["seed"] == 7
+    assert config["train"]["gradient_checkpointing"] is False and config["run_name"] == "dpo-from-the-ui"
+    assert config["lora"]["enabled"] is False and config["method_args"]["beta"] == 0.1
 
     # The dashboard opens on DPO's metrics first.
     src = page.locator("#trackio-frame").get_attribute("src")

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-DEMO_VALUES = ["demo", False, "demo", None, "", "train", "", "sft", False, 16, 32, 0.05, "all-linear",
-               1.0, 400, 3e-3, 16, 1, 128, "auto"]
+from components.config_mapping import form_values_by_name
+from training.config.schema import RunConfig
+
+DEMO_VALUES = form_values_by_name(RunConfig.demo())  # the settings form's values, by name
 
 
 @pytest.fixture
@@ -18,7 +20,7 @@ def test_handle_estimate_lists_every_flavor(no_gpu, demo_model_path):
     from components.estimate_panel import TABLE_HEADERS, handle_estimate
     from training.estimate.hardware import CATALOGUE
 
-    summary, rows, details = handle_estimate("cpu-basic", *DEMO_VALUES)
+    summary, rows, details = handle_estimate("cpu-basic", DEMO_VALUES)
     assert "needs about" in summary and "this machine" in summary and "free" in summary
     assert len(rows) == len(CATALOGUE) and all(len(r) == len(TABLE_HEADERS) for r in rows)
     marks = [r[0] for r in rows]
@@ -31,7 +33,7 @@ def test_handle_estimate_lists_every_flavor(no_gpu, demo_model_path):
 def test_handle_estimate_for_another_flavor_names_the_cheapest(no_gpu, demo_model_path):
     from components.estimate_panel import handle_estimate
 
-    summary, rows, _ = handle_estimate("h100", *DEMO_VALUES)
+    summary, rows, _ = handle_estimate("h100", DEMO_VALUES)
     assert "Nvidia H100" in summary and "Cheapest flavor that fits: **CPU basic" in summary
     assert any("selected" in r[0] for r in rows)
 
@@ -39,9 +41,8 @@ def test_handle_estimate_for_another_flavor_names_the_cheapest(no_gpu, demo_mode
 def test_handle_estimate_reports_bad_settings(no_gpu):
     from components.estimate_panel import handle_estimate
 
-    values = list(DEMO_VALUES)
-    values[15] = -1.0  # learning rate
-    summary, rows, details = handle_estimate("cpu-basic", *values)
+    values = {**DEMO_VALUES, "train.learning_rate": -1.0}
+    summary, rows, details = handle_estimate("cpu-basic", values)
     assert "train.learning_rate" in summary and rows == [] and details == ""
 
 

@@ -40,7 +40,7 @@ def test_entry_is_complete_and_names_real_trl_classes(name):
     assert spec.name == name and spec.label and spec.description
     assert spec.formats and set(spec.formats) <= TRL_TYPES
     assert hasattr(trl, spec.trainer_class) and hasattr(trl, spec.config_class)
-    assert spec.key_metrics and all(m.startswith("train/") for m in spec.key_metrics)
+    assert spec.key_metrics and all(m.startswith(("train/", "eval/")) for m in spec.key_metrics)
     config_fields = set(getattr(trl, spec.config_class).__dataclass_fields__)
     for control in spec.controls:  # every control is a real field of the method's TRL config
         assert control.name in config_fields, control.name
@@ -166,16 +166,21 @@ def test_qlora_without_lora_and_bad_quantization_are_named():
 
 
 def test_peft_config_carries_rslora_dora_and_targets():
-    from training.models.adapters import build_peft_config, target_preset
+    from peft import LoraConfig
+
+    from training.models.adapters import target_preset
+    from training.recipe import resolve_run
 
     config = RunConfig()
+    config.method = "reward"
     config.lora.use_rslora = config.lora.use_dora = True
     config.lora.target_modules = "attention"
-    peft = build_peft_config(config, "SEQ_CLS")
+    resolved = resolve_run(config.to_dict(), {"accelerator": "cpu"})
+    peft = LoraConfig(**resolved.peft)
     assert peft.use_rslora and peft.use_dora and set(peft.target_modules) == {"q_proj", "k_proj", "v_proj", "o_proj"}
     assert str(peft.task_type).endswith("SEQ_CLS")
     assert target_preset("q_proj, v_proj") == "custom" and target_preset("all-linear") == "all-linear"
-    assert build_peft_config(set_peft_mode(config, "full")) is None
+    assert resolve_run(set_peft_mode(config, "full").to_dict(), {"accelerator": "cpu"}).peft is None
 
 
 def test_qlora_is_unavailable_without_a_gpu(monkeypatch):
@@ -271,25 +276,33 @@ def test_demo_views_have_right_and_wrong_facts():
 # --- UI value mapping (pure) ----------------------------------------------------------------------------------
 
 
-def test_config_from_values_reads_method_controls_and_rewards():
+def test_config_from_form_reads_method_controls_and_rewards():
     from components.config_mapping import (
-        config_from_values,
-        method_control_keys,
+        QLORA,
+        TARGET_PRESET,
+        config_from_form,
+        control_name,
+        form_values_by_name,
         reward_input_keys,
         reward_input_values,
     )
 
-    base = ["demo", False, "demo", None, "", "train", "", "grpo", True, 16, 32, 0.05, "", 1.0, 10, 1e-3, 8, 1, 128, "auto"]
-    controls = [4 if key == "num_generations" else get_method(m).control(key).default for m, key in method_control_keys()]
+    values = form_values_by_name(RunConfig.demo("grpo"))
+    values.update({"train.max_steps": 10.0, "train.learning_rate": 1e-3, "lora.enabled": True, "lora.use_rslora": True,
+                   TARGET_PRESET: "attention", QLORA: True, control_name("grpo", "num_generations"): 4.0})
     rewards = reward_input_values([{"name": "exact", "weight": 2.0, "column": "answer"}])
     assert len(rewards) == len(reward_input_keys())
-    config = config_from_values(*base, True, True, False, "attention", *controls, *rewards)
+    values.update(rewards)
+    config = config_from_form(values)
     assert config.method == "grpo" and config.method_args["num_generations"] == 4
+    assert isinstance(config.method_args["num_generations"], int) and config.train.max_steps == 10
     assert config.rewards == [{"name": "exact", "weight": 2.0, "column": "answer"}]
     assert config.lora.use_rslora and config.lora.target_modules == "attention" and config.peft_mode == "qlora"
     assert validate_config(config) == []
-    old_style = config_from_values(*base)  # callers that pass only the 20 base values get the method's defaults
-    assert old_style.rewards and old_style.method_args["num_generations"] == 4
+    # values left out (here all but the model and method) keep the method's preset
+    preset_only = config_from_form({"model.name_or_path": "demo", "method": "grpo"})
+    assert preset_only.rewards and preset_only.method_args["num_generations"] == 4
+    assert preset_only == RunConfig.demo("grpo")
 
 
 def test_dry_run_config_cuts_steps_and_rows_only():

@@ -198,8 +198,8 @@ def write_demo_dataset(folder: Path, view: str = "chat") -> Path:
 def demo_source_for(method: str) -> str:
     """The data source `demo` means for a method: `demo` itself for the chat view (SFT), else the path of the
     method's view (written on first use into the data folder)."""
-    from training.methods.registry import get_method
     from training.hosting.paths import data_dir
+    from training.methods.registry import get_method
 
     view = get_method(method).demo_view
     if view == "chat":

@@ -16,8 +16,8 @@ from dataclasses import dataclass, field
 
 from training.data import jsonio
 from training.data.column_mapping import method_compatibility, suggest_column_map
-from training.data.sources import DataSourceError, LoadedRecords, RowIssue, classify_source, load_records
 from training.data.formats import NORMALISERS, TRL_TYPE_COLUMNS, detect_format, record_text
+from training.data.sources import DataSourceError, LoadedRecords, RowIssue, classify_source, load_records
 from training.methods.registry import MethodSpec, get_method
 
 MAX_LISTED_ERRORS = 50

@@ -130,7 +130,7 @@ METHODS: dict[str, MethodSpec] = {
         formats=("conversational", "prompt_completion", "text"),
         trainer_class="SFTTrainer",
         config_class="SFTConfig",
-        key_metrics=("train/loss", "eval/loss", "train/mean_token_accuracy"),
+        key_metrics=("train/loss", "train/mean_token_accuracy", "eval/loss"),
         defaults={"learning_rate": 2e-4},
         demo_defaults=_demo_defaults(max_steps=400, learning_rate=3e-3, batch_size=16, logging_steps=10),
     ),
