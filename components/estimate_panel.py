@@ -152,10 +152,18 @@ def render_summary(est, best, report) -> str:
     return head
 
 
-def render_details(est) -> str:
+def render_details(est, config=None) -> str:
     lines = [f"- {a}" for a in est.assumptions]
-    return (f"Estimate for **{est.hardware_label}** ({est.hardware}); time from "
+    text = (f"Estimate for **{est.hardware_label}** ({est.hardware}); time from "
             f"{'a measured run' if est.time_source == 'measured' else 'the FLOP model'}.\n\n" + "\n".join(lines))
+    if est.resolved:
+        shown = ", ".join(f"{k.replace('_', ' ')} **{v}**" for k, v in est.resolved.items() if k not in ("method", "trainer"))
+        text += f"\n\n**As the trainer will run it on {est.hardware}:** {shown}."
+    if config is not None:
+        from training.cli.command import command_line
+
+        text += f"\n\nThe same run from the command line:\n\n```bash\n{command_line(config)}\n```"
+    return text
 
 
 def handle_estimate(hardware: str, values: dict[str, Any]):
@@ -178,4 +186,4 @@ def handle_estimate(hardware: str, values: dict[str, Any]):
         return f"**Cannot estimate:** {exc}", [], ""
     selected = next((e for e in estimates if e.hardware == hardware), None) or next(e for e in estimates if e.current)
     best = cheapest_fitting(estimates)
-    return render_summary(selected, best, report), flavor_rows(estimates, selected.hardware), render_details(selected)
+    return render_summary(selected, best, report), flavor_rows(estimates, selected.hardware), render_details(selected, config)

@@ -59,7 +59,7 @@ def _fmt_seconds(seconds: float | None) -> str:
 
 def render_progress(s: RunStatus) -> str:
     pct = 100.0 * s.step / s.total if s.total else (100.0 if s.state == "completed" else 0.0)
-    label = {"idle": "Ready", "running": "Training" if s.phase == "training" else "Preparing (loading model and data)",
+    label = {"idle": "Ready", "running": "Training" if s.phase == "training" else f"Preparing ({s.stage or 'loading model and data'})",
              "stopping": "Stopping at the next step", "completed": "Completed", "stopped": "Stopped",
              "failed": "Failed", "cancelled": "Cancelled", "interrupted": "Interrupted: resume it from History"}.get(s.state, s.state)
     eta = f" · ETA {_fmt_seconds(s.eta_seconds)}" if s.state == "running" and s.phase == "training" else ""
