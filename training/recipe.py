@@ -204,6 +204,7 @@ def resolve_run(config: dict, hardware: dict, *, rows: int | None = None, output
         wanted = bool(t["assistant_only_loss"])
         masks = (trl_type in (None, "conversational")) if assistant_masks is None else (assistant_masks and trl_type == "conversational")
         args.update(assistant_only_loss=wanted and masks, completion_only_loss=None if wanted else False, packing=bool(t["packing"]))
+        args["neftune_noise_alpha"] = t["neftune_noise_alpha"] or None
     if spec.uses_rewards:  # GRPO, RLOO: prompts and completions are sized by the generation settings
         args["num_completions_to_print"] = COMPLETIONS_TO_PRINT
         args["reward_weights"] = [float(r.get("weight", 1.0)) for r in config.get("rewards") or []]

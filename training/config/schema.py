@@ -122,6 +122,8 @@ class TrainSettings:
                                                  "(off on CPU).", "tristate")
     packing: bool = setting(False, "Packing (SFT)", "Pack several short examples into each sequence of Max length: "
                             "faster on data with many short rows.", "bool", methods=("sft",))
+    neftune_noise_alpha: float = setting(0.0, "NEFTune noise", "Noise added to the embeddings while fine-tuning (NEFTune); "
+                                         "5 is typical, 0 turns it off.", "float", minimum=0, maximum=100, methods=("sft",))
     eval_fraction: float = setting(0.0, "Eval fraction", "Fraction of the rows (at most half) kept out of training; "
                                    "their loss is logged and plotted beside the train loss. 0: no eval split.", "float",
                                    minimum=0, maximum=0.5)
