@@ -27,6 +27,7 @@ from training.config.schema import (
     RunConfig,
     apply_method_defaults,
     get_value,
+    set_value,
     setting_field,
     setting_fields,
 )
@@ -70,6 +71,11 @@ def _non_default_config() -> RunConfig:
     t.gradient_checkpointing, t.packing, t.eval_fraction, t.logging_steps, t.seed = True, True, 0.1, 2, 7
     t.save_steps, t.save_total_limit, t.assistant_only_loss = 10, 3, False
     c.run_name = "my-run"
+    for f in setting_fields():  # a plain number added later gets a valid non-default value from its declaration
+        if f.setting.kind in ("int", "float") and not f.setting.optional and get_value(c, f.path) == f.default:
+            other = f.default + 1 if f.setting.maximum is None or f.default + 1 <= f.setting.maximum else f.setting.minimum
+            set_value(c, f.path, other if f.setting.kind == "float" else int(other))
+            assert f.setting.problem(get_value(c, f.path)) is None, f.path
     return c
 
 
