@@ -37,7 +37,7 @@ from training.recipe import resolve_run
 # 120 ms per step at batch 16 (1,186 tokens) and 36 ms per step at batch 4 give 10 ms fixed per step
 # and ~70 GFLOP/s, i.e. 40-45% of the nominal 0.16 TFLOP/s (fp32 matmuls in oneDNN reach that on
 # AVX-512). Check with bench/estimate_accuracy.py on an idle machine; a measured run overrides both.
-MFU = {"gpu": 0.35, "cpu": 0.47}  # cpu: fitted on an idle 2-vCPU machine (bench/estimate_accuracy.py)
+MFU = {"gpu": 0.35, "cpu": 0.59}  # cpu: fitted on an idle 2-vCPU machine (bench/estimate_accuracy.py), checkpointing off as resolved
 STEP_OVERHEAD_S = {"gpu": 0.05, "cpu": 0.010}  # optimizer, data collation, logging, per step
 STARTUP_S = {"gpu": 5.0, "cpu": 1.5}  # tokenizer, dataset preparation, trainer construction
 IMPORT_S = {"gpu": 20.0, "cpu": 15.0}  # importing torch, transformers and TRL, once per process
