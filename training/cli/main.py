@@ -25,10 +25,10 @@ from training.config.schema import (
     apply_method_defaults,
     set_peft_mode,
     set_value,
+    setting_field,
     setting_fields,
     validate_config,
 )
-from training.methods.registry import method_names
 
 
 class _Parser(argparse.ArgumentParser):
@@ -241,13 +241,12 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
     v = sub.add_parser("validate", help="Check every row of a dataset for a method.")
     v.add_argument("source", help="A file path, a Hub dataset id, or `demo`.")
-    v.add_argument("--method", default="sft", choices=method_names())
-    v.add_argument("--model", help="Tokenizer for token statistics.")
-    v.add_argument("--max-length", type=int, default=1024)
-    v.add_argument("--split", default="train")
-    v.add_argument("--subset")
-    v.add_argument("--column-map", help='JSON object, e.g. \'{"question": "prompt"}\'')
-    v.add_argument("--max-rows", type=int)
+    for path, type_ in (("method", str), ("train.max_length", int), ("data.split", str), ("data.subset", str),
+                        ("data.column_map", str), ("data.max_rows", int)):  # the run settings validation reads
+        f = setting_field(path)
+        v.add_argument(*f.flags, dest=f.name, type=type_, default=None if f.setting.kind == "dict" else f.default,
+                       choices=f.setting.allowed_choices() or None, help=f"{f.setting.label}: {f.setting.help}")
+    v.add_argument("--model", help="Tokenizer for token statistics (`demo`, a folder or a Hub id).")
     v.add_argument("--full", action="store_true", help="Read every row of a Hub dataset (default: stream the first rows).")
     v.add_argument("--stream-rows", type=int, help="Rows a Hub dataset's quick check streams (default: 1000).")
     v.add_argument("--json", action="store_true", help="Print one JSON object.")
