@@ -6,6 +6,19 @@ TRL types (see TRL's docs/source/dataset_formats.md): `conversational` ({"messag
 ShareGPT-style turns ({from, value}) inside preference data become {role, content} messages;
 KTO labels given as 0/1 or "true"/"false" become booleans. Pure Python, no heavy imports.
 
+Files written for other fine-tuning tools are read as they are (see `FORMATS`):
+- LLaMA-Factory: ShareGPT preference (`conversations` + single-message `chosen`/`rejected`), KTO
+  (`messages` or `conversations` + `label`/`kto_tag`), and its v1 messages, whose content is a list of
+  `{"type": "text" | "reasoning" | "tool_call", "value": ...}` parts with a per-message `loss_weight`;
+  v1 preference rows (`chosen_messages`/`rejected_messages`).
+- OpenAI fine-tuning JSONL: chat rows (`messages`, with a per-assistant `weight` of 0/1, `tools`,
+  `tool_calls`) and preference rows (`input.messages`, `preferred_output`, `non_preferred_output`).
+Content parts are joined into text; reasoning parts become the assistant message's `reasoning_content`
+(chat templates of reasoning models render it, e.g. as <think>...</think>). Per-message weights: TRL has
+no per-turn loss weights, so an SFT conversation is cut after its last trained (weight > 0) assistant
+reply; a weight-0 reply before that stays as context and is trained on like the others (`row_notes`
+says so, and the validation report warns).
+
 Each normaliser returns `(row in TRL shape, [])` or `(None, [(field, message), ...])`, where the
 message says what is wrong and how to fix it.
 """
@@ -22,6 +35,11 @@ SHAREGPT_ROLES = {"system": "system", "human": "user", "user": "user", "gpt": "a
                   "function_call": "assistant", "observation": "tool", "tool": "tool"}
 _SHAREGPT_LOOKUP = {**SHAREGPT_ROLES, "model": "assistant", "bot": "assistant", "chatgpt": "assistant", "function": "tool"}
 MESSAGE_KEYS = ("tool_calls", "name", "tool_call_id", "reasoning_content", "thinking")  # kept next to role/content
+WEIGHT_KEYS = ("weight", "loss_weight")  # OpenAI's 0/1 per assistant message; LLaMA-Factory v1's per message
+TEXT_PARTS = frozenset(("text", "input_text", "output_text"))
+REASONING_PARTS = frozenset(("reasoning", "thinking"))
+TOOL_CALL_PARTS = frozenset(("tool_call", "tool_calls", "function_call"))
+COLUMN_ALIASES = {"kto_tag": "label"}  # LLaMA-Factory's name for the KTO label column
 LABEL_WORDS = {"true": True, "false": False, "1": True, "0": False}
 
 Problems = list[tuple[str, str]]
@@ -39,6 +57,20 @@ class FormatInfo:
 
 # In detection order: the first whose required columns are all present wins (see `candidate_formats`).
 FORMATS = {
+    "sharegpt_preference": FormatInfo("sharegpt_preference", "preference",
+                                      "ShareGPT preference (conversations + chosen/rejected, LLaMA-Factory)",
+                                      ("conversations", "chosen", "rejected"), ("system", "tools")),
+    "messages_preference": FormatInfo("messages_preference", "preference",
+                                      "preference conversations (chosen_messages/rejected_messages)",
+                                      ("chosen_messages", "rejected_messages"), ("tools",)),
+    "openai_preference": FormatInfo("openai_preference", "preference",
+                                    "OpenAI preference (input + preferred_output/non_preferred_output)",
+                                    ("input", "preferred_output", "non_preferred_output")),
+    "messages_kto": FormatInfo("messages_kto", "unpaired_preference", "chat messages with a good/bad label (KTO)",
+                               ("messages", "label"), ("system", "tools")),
+    "sharegpt_kto": FormatInfo("sharegpt_kto", "unpaired_preference",
+                               "ShareGPT conversations with a good/bad label (KTO)", ("conversations", "label"),
+                               ("system", "tools")),
     "preference": FormatInfo("preference", "preference", "preference pairs (chosen/rejected)", ("chosen", "rejected"),
                              ("prompt", "tools")),
     "unpaired_preference": FormatInfo("unpaired_preference", "unpaired_preference",
@@ -70,8 +102,9 @@ def apply_column_map(record: dict, column_map: dict[str, str]) -> dict:
 
 
 def candidate_formats(columns) -> list[FormatInfo]:
-    """Every format whose required columns are present, most specific first."""
+    """Every format whose required columns are present, most specific first (`kto_tag` counts as `label`)."""
     cols = set(columns)
+    cols.update(COLUMN_ALIASES[c] for c in COLUMN_ALIASES if c in cols)
     return [f for f in FORMATS.values() if cols.issuperset(f.required)]
 
 
@@ -92,14 +125,60 @@ def _type_name(value: object) -> str:
     return "null" if value is None else type(value).__name__
 
 
-def _content_text(content: object) -> str | None:
-    """A message's content as text: a string, or a list of {type, text} parts."""
-    if isinstance(content, str):
-        return content
-    if isinstance(content, list) and all(isinstance(p, dict) for p in content):
-        texts = [p.get("text") for p in content if p.get("type", "text") == "text"]
-        if all(isinstance(t, str) for t in texts):
-            return "".join(texts)
+def _part_call(value: object) -> dict | None:
+    """A tool_call part's value ({"name", "arguments"}, or that object as JSON text) as a TRL tool call."""
+    if isinstance(value, str):
+        try:
+            value = json.loads(value)
+        except ValueError:
+            return None
+    if isinstance(value, dict) and isinstance(value.get("function"), dict):
+        return value  # already {"type": "function", "function": {...}}
+    if isinstance(value, dict) and isinstance(value.get("name"), str):
+        return {"type": "function", "function": value}
+    return None
+
+
+def _read_parts(content: object, fld: str) -> tuple[str, str, list[dict], tuple[str, str] | None]:
+    """Content given as parts: (text, reasoning, tool calls, problem). Parts are {type, text} (OpenAI, TRL) or
+    {type, value} (LLaMA-Factory v1); text parts are joined, reasoning parts and tool_call parts kept apart."""
+    parts = [content] if isinstance(content, dict) else content
+    if not isinstance(parts, list):
+        return "", "", [], (fld, f"must be text (or a list of {{type: text, text}} parts), got {_type_name(content)}")
+    texts: list[str] = []
+    reasoning: list[str] = []
+    calls: list[dict] = []
+    for i, part in enumerate(parts):
+        where = f"{fld}[{i}]" if content is parts else fld
+        if isinstance(part, str):  # a bare string among parts
+            texts.append(part)
+            continue
+        if not isinstance(part, dict):
+            return "", "", [], (where, f"must be a {{type, text}} part, got {_type_name(part)}")
+        kind = part.get("type", "text")
+        value = part["text"] if "text" in part else part.get("value", part.get("content"))
+        if kind in TEXT_PARTS or kind in REASONING_PARTS:
+            if not isinstance(value, str):
+                return "", "", [], (where, f"is a {kind!r} part without text; put its words under \"text\" (or \"value\"), "
+                                           f"got {_type_name(value)}")
+            (texts if kind in TEXT_PARTS else reasoning).append(value)
+        elif kind in TOOL_CALL_PARTS:
+            call = _part_call(value)
+            if call is None:
+                return "", "", [], (where, 'is a tool_call part whose value is not {"name": ..., "arguments": {...}} '
+                                           "(as an object or JSON text)")
+            calls.append(call)
+        else:
+            return "", "", [], (where, f"is a {kind!r} part; only text, reasoning and tool_call parts can be trained on "
+                                       "here (images and audio are not supported); remove it or describe it in text")
+    return "".join(texts), "\n".join(reasoning), calls, None
+
+
+def _weight(msg: dict) -> object:
+    """The message's own loss weight (OpenAI `weight`, LLaMA-Factory `loss_weight`), None when it has none."""
+    for key in WEIGHT_KEYS:
+        if key in msg:
+            return msg[key]
     return None
 
 
@@ -148,6 +227,7 @@ def _check_messages(messages: object, fld: str, need_assistant: bool = False, co
         return [], [(fld, "is an empty conversation; add at least a user and an assistant message")]
     problems: Problems = []
     out: list[dict] = []
+    weights: dict[int, object] = {}  # index in `out` -> that message's own loss weight
     previous = None
     for i, msg in enumerate(messages):
         if type(msg) is not dict:
@@ -162,6 +242,7 @@ def _check_messages(messages: object, fld: str, need_assistant: bool = False, co
             continue
         content = msg.get("content")
         tool_calls = msg.get("tool_calls")
+        reasoning = ""
         if type(content) is not str:
             if content is None and role == "assistant" and tool_calls:
                 content = ""
@@ -170,12 +251,24 @@ def _check_messages(messages: object, fld: str, need_assistant: bool = False, co
                 previous = UNKNOWN
                 continue
             else:
-                content = _content_text(content)
-                if content is None:
-                    got = _type_name(msg.get("content"))
-                    problems.append((f"{fld}[{i}].content", f"must be text (or a list of {{type: text, text}} parts), got {got}"))
+                content, reasoning, part_calls, problem = _read_parts(content, f"{fld}[{i}].content")
+                if problem is None and (reasoning or part_calls) and role != "assistant":
+                    what = "reasoning" if reasoning else "tool_call"
+                    problem = (f"{fld}[{i}].content", f"has a {what} part in a {role} message; only the assistant's "
+                                                       "messages can carry them")
+                if problem is not None:
+                    problems.append(problem)
                     previous = UNKNOWN
                     continue
+                if part_calls:
+                    tool_calls = [*(tool_calls if isinstance(tool_calls, list) else []), *part_calls]
+        weight = _weight(msg)
+        if weight is not None and (type(weight) not in (int, float) or not 0 <= weight):
+            key = "weight" if "weight" in msg else "loss_weight"
+            problems.append((f"{fld}[{i}].{key}", f"is {weight!r}; a message's {key} must be a number: 1 to train on "
+                                                  "the reply, 0 to keep it as context only"))
+            previous = UNKNOWN
+            continue
         if role != "system" and (not content or content.isspace()) and not tool_calls:
             problems.append((f"{fld}[{i}].content", f"the {role} message is empty; write its text or remove the message"))
             previous = UNKNOWN
@@ -205,14 +298,73 @@ def _check_messages(messages: object, fld: str, need_assistant: bool = False, co
                 value = msg.get(key)
                 if value is not None:
                     clean[key] = value
+            if tool_calls:
+                clean["tool_calls"] = tool_calls
+            if reasoning and not clean.get("reasoning_content"):
+                clean["reasoning_content"] = reasoning
             out.append(clean)
+            if weight is not None:
+                weights[len(out) - 1] = weight
         previous = role
+    if not problems and need_assistant and weights:
+        out, problem = _trim_untrained(out, weights, fld)
+        if problem:
+            problems.append(problem)
     if not problems and need_assistant:
         if not any(m["role"] == "assistant" for m in out):
             problems.append((fld, "has no assistant message, so there is nothing to learn; add the reply"))
         elif out[-1]["role"] in ("user", "tool"):
             problems.append((fld, f"ends on a {out[-1]['role']} message; end each conversation with the assistant's reply"))
     return out, problems
+
+
+def _trim_untrained(out: list[dict], weights: dict[int, object], fld: str) -> tuple[list[dict], tuple[str, str] | None]:
+    """SFT with per-message weights, when the last assistant reply has weight 0: cut the conversation after the
+    last reply that is trained on (weight > 0; no weight counts as 1). What follows it is never learned and is no
+    one's context. TRL cannot mask single turns, so weight-0 replies before that one stay (see `row_notes`)."""
+    replies = [j for j, m in enumerate(out) if m["role"] == "assistant"]
+    if not replies or weights.get(replies[-1], 1) != 0:
+        return out, None
+    trained = [j for j in replies if weights.get(j, 1) != 0]
+    if not trained:
+        return out, (fld, "every assistant message has weight 0, so there is nothing to learn; give the reply to "
+                          "train on weight 1, or drop the row")
+    return out[:trained[-1] + 1], None
+
+
+def row_notes(record: dict) -> tuple[str, ...]:
+    """What normalising this (valid) conversational record cannot honour, as keys of NOTES."""
+    notes: list[str] = []
+    for key in ("messages", "conversations"):
+        msgs = record.get(key)
+        if not isinstance(msgs, list):
+            continue
+        untrained_before = middle = odd = False
+        for msg in msgs:
+            if type(msg) is not dict or msg.get("role", msg.get("from")) not in ("assistant", "gpt"):
+                continue
+            weight = _weight(msg) if len(msg) > 2 else None
+            if type(weight) not in (int, float):
+                weight = 1
+            if weight == 0:
+                untrained_before = True
+                continue
+            middle = middle or untrained_before  # a weight-0 reply before a trained one is learned too
+            odd = odd or weight != 1
+        if middle:
+            notes.append("weight_0_in_middle")
+        if odd:
+            notes.append("fractional_weight")
+    return tuple(notes)
+
+
+NOTES = {
+    "weight_0_in_middle": "have an assistant reply with weight 0 before a trained one; TRL cannot leave out single "
+                          "turns, so those replies are trained on too (give them weight 1, or end the conversation "
+                          "before them)",
+    "fractional_weight": "have assistant weights between 0 and 1; TRL cannot scale the loss per message, so they "
+                         "count as 1",
+}
 
 
 def _sharegpt_to_messages(turns: object, fld: str) -> tuple[list | None, Problems]:
@@ -415,17 +567,125 @@ def _preference(record: dict, need_assistant: bool) -> tuple[dict | None, Proble
     return _finish(record, row, problems, "prompt" if explicit else None, ("chosen", "rejected"))
 
 
+def _label(record: dict, problems: Problems) -> bool | None:
+    """The KTO label, from `label` or LLaMA-Factory's `kto_tag`."""
+    name = "label" if "label" in record or "kto_tag" not in record else "kto_tag"
+    got = record.get(name)
+    label = parse_label(got)
+    if label is None:
+        problems.append((name, f"is {got!r} ({_type_name(got)}); a KTO label must be true (a good answer) or false "
+                               "(a bad one); 1/0 and \"true\"/\"false\" also work"))
+    return label
+
+
 def _unpaired_preference(record: dict, need_assistant: bool) -> tuple[dict | None, Problems]:
     prompt, problems = _text_or_messages(record, "prompt", conversation=True)
     completion, more = _text_or_messages(record, "completion", conversation=False)
     problems += more
-    label = parse_label(record.get("label"))
-    if label is None:
-        got = record.get("label")
-        problems.append(("label", f"is {got!r} ({_type_name(got)}); a KTO label must be true (a good answer) or false "
-                                  "(a bad one); 1/0 and \"true\"/\"false\" also work"))
+    label = _label(record, problems)
     row = {"prompt": prompt, "completion": completion, "label": label}
     return _finish(record, row, problems, "prompt", ("completion",))
+
+
+def _chat(record: dict, name: str, need_assistant: bool) -> tuple[list[dict] | None, Problems]:
+    """A whole conversation from column `name`: {role, content} messages or ShareGPT turns, plus a `system` column."""
+    given = record.get(name)
+    msgs, problems = _sharegpt_to_messages(given, name) if isinstance(given, list) else (given, [])
+    if problems:
+        return None, problems
+    out, problems = _check_messages(_with_system(msgs, record) if msgs else msgs, name, need_assistant)
+    if problems:
+        return None, _sharegpt_fields(problems, name) if msgs is not given else problems
+    return out, []
+
+
+def _prompt_ends_on_user(msgs: list[dict], name: str) -> Problems:
+    if msgs[-1]["role"] in ("user", "tool"):
+        return []
+    return [(name, f"ends on a {msgs[-1]['role']} message; the prompt should end with the user's turn the answers "
+                   "reply to, with the answers in chosen and rejected")]
+
+
+def _sharegpt_preference(record: dict, need_assistant: bool) -> tuple[dict | None, Problems]:
+    """LLaMA-Factory: the prompt in `conversations`, chosen and rejected as single {from, value} messages."""
+    prompt, problems = _chat(record, "conversations", need_assistant=False)
+    if prompt is not None:
+        problems = _prompt_ends_on_user(prompt, "conversations")
+    row: dict = {"prompt": prompt}
+    for side in ("chosen", "rejected"):
+        if record.get(side) is None:
+            problems.append((side, f"is missing or null; every pair needs both a chosen and a rejected answer. "
+                                   f"Fill in {side}, or drop the row"))
+            continue
+        row[side], more = _text_or_messages(record, side, conversation=False, role="assistant")
+        problems += more
+    return _finish(record, row, problems, "prompt", ("chosen", "rejected"))
+
+
+def _split_pair(chosen: list[dict], rejected: list[dict]) -> dict:
+    """Two whole conversations as TRL preference: their shared start, up to a user (or tool) turn, is the prompt."""
+    shared = 0
+    for a, b in zip(chosen, rejected, strict=False):
+        if a != b:
+            break
+        shared += 1
+    shared = min(shared, len(chosen) - 1, len(rejected) - 1)
+    while shared and chosen[shared - 1]["role"] not in ("user", "tool"):
+        shared -= 1
+    if not shared:  # nothing shared: TRL takes them as conversations with an implicit prompt
+        return {"chosen": chosen, "rejected": rejected}
+    return {"prompt": chosen[:shared], "chosen": chosen[shared:], "rejected": rejected[shared:]}
+
+
+def _messages_preference(record: dict, need_assistant: bool) -> tuple[dict | None, Problems]:
+    """`chosen_messages`/`rejected_messages` (LLaMA-Factory v1): two whole conversations, the same up to the answer."""
+    problems: Problems = []
+    sides = {}
+    for side in ("chosen_messages", "rejected_messages"):
+        msgs, more = _chat(record, side, need_assistant=True)
+        problems += more
+        sides[side] = msgs
+    if problems:
+        return None, problems
+    row = _split_pair(sides["chosen_messages"], sides["rejected_messages"])
+    return _finish(record, row, problems, None, ())
+
+
+def _openai_preference(record: dict, need_assistant: bool) -> tuple[dict | None, Problems]:
+    """OpenAI's preference JSONL: {"input": {"messages": [...], "tools": [...]}, "preferred_output": [assistant
+    message], "non_preferred_output": [assistant message]}."""
+    given = record.get("input")
+    if not isinstance(given, dict):
+        return None, [("input", f'must be an object {{"messages": [...]}}, got {_type_name(given)}')]
+    prompt, problems = _check_messages(given.get("messages"), "input.messages")
+    if not problems:
+        problems = _prompt_ends_on_user(prompt, "input.messages")
+    row: dict = {"prompt": prompt}
+    for side, name in (("chosen", "preferred_output"), ("rejected", "non_preferred_output")):
+        value = record.get(name)
+        if isinstance(value, dict):
+            value = [value]
+        msgs, more = _check_messages(value, name, conversation=False)
+        if not more and msgs[-1]["role"] != "assistant":
+            more = [(name, f"ends on a {msgs[-1]['role']} message; it should end with the assistant's reply")]
+        row[side] = msgs
+        problems += more
+    tools = {"tools": given["tools"]} if given.get("tools") is not None else record
+    return _finish(tools, row, problems, "prompt", ("chosen", "rejected"))
+
+
+def _chat_kto(name: str) -> Callable[[dict, bool], tuple[dict | None, Problems]]:
+    def normalise(record: dict, need_assistant: bool) -> tuple[dict | None, Problems]:
+        """LLaMA-Factory KTO: a conversation and a label; the last assistant reply is the completion it judges."""
+        msgs, problems = _chat(record, name, need_assistant=True)
+        label = _label(record, problems)
+        if problems:
+            return None, problems
+        row = {"prompt": msgs[:-1], "completion": msgs[-1:], "label": label}
+        return _finish(record, row, problems, "prompt", ("completion",))
+
+    normalise.__name__ = f"_{name}_kto"
+    return normalise
 
 
 NORMALISERS: dict[str, Callable[[dict, bool], tuple[dict | None, Problems]]] = {
@@ -437,6 +697,11 @@ NORMALISERS: dict[str, Callable[[dict, bool], tuple[dict | None, Problems]]] = {
     "prompt_only": _prompt_only,
     "preference": _preference,
     "unpaired_preference": _unpaired_preference,
+    "sharegpt_preference": _sharegpt_preference,
+    "messages_preference": _messages_preference,
+    "openai_preference": _openai_preference,
+    "messages_kto": _chat_kto("messages"),
+    "sharegpt_kto": _chat_kto("conversations"),
 }
 
 

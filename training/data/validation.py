@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 
 from training.data import jsonio
 from training.data.column_mapping import method_compatibility, suggest_column_map
-from training.data.formats import NORMALISERS, TRL_TYPE_COLUMNS, detect_format, record_text
+from training.data.formats import NORMALISERS, NOTES, TRL_TYPE_COLUMNS, detect_format, record_text, row_notes
 from training.data.sources import DataSourceError, LoadedRecords, RowIssue, classify_source, load_records
 from training.methods.registry import MethodSpec, get_method
 
@@ -213,6 +213,8 @@ def _normalise_rows(report: ValidationReport, records: list[tuple[int, dict]], f
     duplicates: list[tuple[int, int]] = []
     same_pairs: list[int] = []
     long_rows: list[int] = []
+    noted: dict[str, list[int]] = {}  # what a row's format cannot honour (per-message weights) -> rows
+    notes = row_notes if need_assistant else None
     for number, record in records:
         if column_map:
             record = {column_map.get(k, k): v for k, v in record.items()}
@@ -224,6 +226,9 @@ def _normalise_rows(report: ValidationReport, records: list[tuple[int, dict]], f
             continue
         out.append(row)
         out_rows.append(number)
+        if notes is not None:
+            for note in notes(record):
+                noted.setdefault(note, []).append(number)
         blob = dumps(row)
         first = seen.setdefault(hash(blob), number)
         if first != number:
@@ -243,6 +248,8 @@ def _normalise_rows(report: ValidationReport, records: list[tuple[int, dict]], f
     if same_pairs:
         report.warnings.append(f"{len(same_pairs)} pair(s) have chosen identical to rejected ({_rows(same_pairs)}): they "
                                "teach nothing. Fix the rejected answer or drop those rows.")
+    for note, numbers in noted.items():
+        report.warnings.append(f"{len(numbers)} row(s) ({_rows(numbers)}) {NOTES[note]}.")
     if long_rows:
         report.warnings.append(f"{len(long_rows)} very long row(s), over {LONG_ROW_CHARS:,} characters ({_rows(long_rows)}): "
                                "they will be truncated at max length. Split them, or raise max length if memory allows.")
