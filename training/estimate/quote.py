@@ -6,8 +6,9 @@ generations for methods that need them, declared as data in METHOD_COSTS), divid
 hardware's peak at a stated utilisation (MFU), plus a fixed cost per step, model loading,
 checkpoints and evaluation. When a completed run on the same model, method, LoRA/full and
 hardware measured its throughput, that measurement replaces the model and the estimate says
-"measured". Memory adds weights (by dtype or 4-bit), gradients and AdamW states of the trainable
-parameters, activations (with or without gradient checkpointing) and the logits. Every
+"measured". Memory is PyTorch's peak reserved GPU memory: weights (by dtype or 4-bit), gradients and optimizer
+states of the trainable parameters, activations of the longest batch (with or without gradient checkpointing),
+TRL's chunked LM-head buffers, and the allocator's cache (checked on an H100 grid, tests/unit/test_estimate_gpu_grid.py). Every
 assumption is listed in the result; when the run does not fit, the cheapest change that fits is
 found by re-running the same model with the change applied.
 """
@@ -45,7 +46,10 @@ LOAD_BYTES_PER_S = 400e6  # reading weights from local disk
 DOWNLOAD_BYTES_PER_S = 100e6  # fetching weights from the Hub on first use
 MULTI_GPU_SCALING = 0.8  # data-parallel efficiency per extra GPU
 PADDING_FACTOR = 1.15  # batches pad to their longest example
-GPU_RUNTIME_GB = 0.8  # CUDA context, kernels, allocator slack
+# Memory peaks at the run's longest batch: without token statistics (estimate_run's longest_tokens), the longest
+# example is taken as twice the mean (an assumption, not a fit: the calibration data's is 1.7x; real chat data's
+# tails are often longer, and max_length caps it).
+LONGEST_OVER_MEAN = 2.0
 CPU_RUNTIME_GB = 1.5  # Python, torch and the app in RAM
 FITS_BELOW = 0.85  # of the memory: above it, "tight"
 GENERATE_TOKEN_OVERHEAD_S = {"gpu": 0.02, "cpu": 0.004}  # Python and kernel launches per generated token
@@ -172,37 +176,92 @@ def _steps(t, rows: int, rows_per_step: float) -> int:
     return max(1, math.ceil(rows * t.num_epochs / rows_per_step))
 
 
+# --- memory (peak reserved by PyTorch's CUDA allocator; checked against an H100 grid in tests/unit/test_estimate_gpu_grid.py)
+# Bytes each optimizer keeps per trainable parameter, in units of the parameter's own size (torch keeps AdamW moments
+# in the parameter's dtype); 8-bit AdamW: two 1-byte states (quoted as 2 bytes), adafactor (no momentum by default,
+# factored second moment) and plain SGD: about nothing.
+OPTIMIZER_STATE_BYTES = {"adamw_torch": ("x", 2), "adamw_torch_fused": ("x", 2), "adamw_bnb_8bit": ("b", 2),
+                         "paged_adamw_8bit": ("b", 2), "adafactor": ("b", 0), "sgd": ("b", 0)}
+# TRL 1.16 computes the loss of SFT, DPO, KTO, GRPO and RLOO with a chunked LM head (trl.kernels.chunked_logprob):
+# (up to 4,096 tokens) x (32,768 vocabulary entries) logit tiles, never the full (batch x seq x vocab) logits.
+LM_HEAD_TOKEN_TILE, LM_HEAD_VOCAB_TILE = 4096, 32768
+# PyTorch's caching allocator reserves more than it allocates (1.06-1.30x on the H100 grid), and the more so the more
+# the batch shapes vary from step to step. Weights, gradients and optimizer states are allocated once in the same
+# sizes and add no slack; activations and LM-head buffers, reallocated each step in new sizes, do: this factor on them
+# is the model's one fitted constant, fitted on half the grid (the even rows), checked on the other half
+# (tests/unit/test_estimate_gpu_grid.py).
+RESERVED_OVER_ALLOCATED = 1.185
+GPU_CONTEXT_GB = 0.5  # CUDA context and kernels: outside PyTorch's allocator, counted when checking the fit
+
+
+def activation_bytes_per_token(facts: ModelFacts, precision: str, lora: bool, target: str = "all-linear",
+                               dropout: float = 0.05) -> tuple[float, float]:
+    """(bytes one decoder layer keeps for backward per token, bytes of its input), counted from what autograd saves
+    in a Llama/Qwen-style layer under autocast with SDPA attention (memory-efficient kernel: no seq x seq scores).
+
+    Each RMSNorm keeps its fp32 upcast (4h); SDPA keeps q, k, v (GQA heads repeated when there is a padding mask) and
+    its output; the SwiGLU MLP keeps gate, SiLU(gate) and up. Full fine-tuning also keeps every linear layer's input
+    (the norms' outputs, the attention output and the MLP product); a frozen base keeps none, but each LoRA adapter
+    keeps its own input and dropout mask."""
+    e = 2 if precision in ("bf16", "fp16") else 4
+    h, inter, aw = facts.hidden, facts.mlp, facts.attention_width
+    per = 2 * 4 * h + 4 * aw * e + 3 * inter * e
+    if lora:
+        adapted = 3 * h + aw + (2 * h + inter if target != "attention" else 0)
+        per += adapted * (e + (1 if dropout else 0))
+    else:
+        per += 2 * 2 * h * e + aw * e + inter * e
+    return per, h * e
+
+
 def estimate_memory(facts: ModelFacts, precision: str, trainable: float, lora: bool, batch: int, seq: float,
                     gradient_checkpointing: bool = False, quantization: str | None = None,
-                    cost: MethodCost | None = None, gen_batch: int = 0, gpu: bool = True) -> dict[str, float]:
-    """GB per part for one training process (one GPU's share under data parallelism)."""
+                    cost: MethodCost | None = None, gen_batch: int = 0, gpu: bool = True, *,
+                    optimizer: str = "adamw_torch_fused", target: str = "all-linear", dropout: float = 0.05,
+                    chunked_head: bool = True) -> dict[str, float]:
+    """GB per part at the peak of one training process (one GPU's share under data parallelism). `seq` is the padded
+    length of the longest batch. On a GPU the parts sum to PyTorch's peak *reserved* memory (what an out-of-memory
+    error is checked against; the CUDA context comes on top); on a CPU to the process's RAM."""
     cost = cost or METHOD_COSTS["sft"]
     # The engine loads bf16 weights for bf16, fp32 weights for fp16 (mixed precision keeps fp32 masters) and fp32.
     w_bytes = 2 if precision == "bf16" else 4
-    act_bytes = 2 if precision in ("bf16", "fp16") else 4
+    e = 2 if precision in ("bf16", "fp16") else 4
     if quantization == "4bit":
         weights = (facts.params - facts.embedding_params) * 0.53 + facts.embedding_params * 2  # NF4 + scales; embeddings 16-bit
     else:
         weights = facts.params * w_bytes
     if cost.reference_copy and not lora:
         weights *= 2  # a frozen reference model (LoRA uses the base with adapters disabled instead)
-    t_bytes = 4 if lora else w_bytes  # LoRA adapters train in fp32
+    # LoRA adapters train in fp32 (PEFT's autocast_adapter_dtype); TRL casts QLoRA adapters to bf16
+    t_bytes = (2 if precision == "bf16" else 4) if quantization == "4bit" else 4 if lora else w_bytes
     grads = trainable * t_bytes
-    optimizer = trainable * 2 * t_bytes  # AdamW: two moments in the parameter's dtype
-    seqs = batch * cost.sequences_per_row
-    per_layer_token = (10 * facts.hidden + 6 * facts.mlp) * act_bytes / 2
-    if gradient_checkpointing:
-        activations = facts.layers * seq * seqs * facts.hidden * act_bytes + seq * seqs * per_layer_token
+    kind, states = OPTIMIZER_STATE_BYTES.get(optimizer, ("x", 2))
+    optimizer_bytes = trainable * states * (t_bytes if kind == "x" else 1)
+    tokens = batch * cost.sequences_per_row * seq  # tokens of the longest batch
+    per_layer, layer_input = activation_bytes_per_token(facts, precision, lora, target, dropout)
+    if gradient_checkpointing:  # each layer's input is kept; one layer at a time is recomputed for its backward
+        kept, recomputed = tokens * facts.layers * layer_input, tokens * per_layer
     else:
-        activations = facts.layers * seq * seqs * per_layer_token
-    logits = seq * seqs * facts.vocab * (act_bytes + 8)  # logits, their fp32 copy for the loss, and its gradient
+        kept, recomputed = tokens * facts.layers * per_layer, 0.0
+    activations = kept + recomputed
+    # The backward pass frees each layer's saved activations as it writes that layer's gradients, so the peak holds
+    # max(kept activations, gradients), not their sum: only the gradients beyond the activations count.
+    grads -= min(grads, kept)
+    if chunked_head:  # logit tiles, the fp32 gradient of the last hidden states, and the LM head's fp32 gradient
+        logits = min(tokens, LM_HEAD_TOKEN_TILE) * min(facts.vocab, LM_HEAD_VOCAB_TILE) * e + tokens * facts.hidden * 4
+        logits += 0 if lora else facts.vocab * facts.hidden * 4
+    else:  # full logits, their fp32 copy for the loss, and its gradient
+        logits = tokens * facts.vocab * (e + 8)
     kv_cache = 0.0
     if cost.generations_per_prompt:
         kv_width = (facts.kv_heads * facts.head_dim) or facts.hidden
-        kv_cache = 2 * facts.layers * kv_width * (seq + cost.completion_tokens) * gen_batch * act_bytes
-    parts = {"weights": weights, "gradients": grads, "optimizer": optimizer, "activations": activations,
-             "logits": logits, "generation_kv_cache": kv_cache,
-             "runtime": (GPU_RUNTIME_GB if gpu else CPU_RUNTIME_GB) * 1e9}
+        kv_cache = 2 * facts.layers * kv_width * (seq + cost.completion_tokens) * gen_batch * e
+    parts = {"weights": weights, "gradients": grads, "optimizer": optimizer_bytes, "activations": activations,
+             "logits": logits, "generation_kv_cache": kv_cache}
+    if gpu:
+        parts["allocator_cache"] = (activations + logits + kv_cache) * (RESERVED_OVER_ALLOCATED - 1)
+    else:
+        parts["runtime"] = CPU_RUNTIME_GB * 1e9
     return {k: round(v / 1e9, 3) for k, v in parts.items()}
 
 
@@ -227,7 +286,8 @@ def estimate_run(config: RunConfig, rows: int, mean_tokens: float, hardware: str
                  token_source: str = "measured with the model's tokenizer", *, quantization: str | None = None,
                  gradient_checkpointing: bool | None = None, eval_rows: int = 0, evals: int = 1,
                  use_measurements: bool = True, suggest: bool = True, prices: dict | None | bool = True,
-                 calibration: Path | None = None, padding: float | None = None) -> Estimate:
+                 calibration: Path | None = None, padding: float | None = None,
+                 longest_tokens: float | None = None) -> Estimate:
     """Time, cost and memory of `config` on `hardware` (default: this machine).
 
     quantization="4bit" estimates QLoRA (the config has no switch for it yet). prices=True fetches
@@ -294,10 +354,13 @@ def estimate_run(config: RunConfig, rows: int, mean_tokens: float, hardware: str
         assumptions.append("Full fine-tuning: 6N FLOPs per token")
     pad = (padding or PADDING_FACTOR) if t.batch_size > 1 else 1.0
     gen_batch = t.batch_size * t.grad_accum
-    seq_mem = min(t.max_length, prompt_tokens * pad)
+    longest = longest_tokens if longest_tokens and longest_tokens > 0 else mean_tokens * LONGEST_OVER_MEAN
+    seq_mem = min(t.max_length, max(prompt_tokens, longest))  # the longest batch sets the peak
+    mem_kw = dict(optimizer=t.optimizer, target=config.lora.target_modules, dropout=config.lora.dropout)
     if gradient_checkpointing is None and t.gradient_checkpointing == "auto" and flavor.is_gpu:
-        without = estimate_memory(facts, precision, trainable, lora, t.batch_size, seq_mem, False, quantization, cost, gen_batch, True)
-        hw["fits_without_checkpointing"] = sum(without.values()) <= FITS_BELOW * flavor.device_memory_gb
+        without = estimate_memory(facts, precision, trainable, lora, t.batch_size, seq_mem, False, quantization, cost, gen_batch, True,
+                                  **mem_kw)
+        hw["fits_without_checkpointing"] = sum(without.values()) + GPU_CONTEXT_GB <= FITS_BELOW * flavor.device_memory_gb
         resolved = resolve_run(config.to_dict(), hw, rows=rows)
         base["resolved"] = resolved.summary()
     ckpt = resolved.args["gradient_checkpointing"] if gradient_checkpointing is None else gradient_checkpointing
@@ -380,15 +443,18 @@ def estimate_run(config: RunConfig, rows: int, mean_tokens: float, hardware: str
     assumptions.append(f"${usd_per_hour:.2f}/hour ({price_source})")
 
     breakdown = estimate_memory(facts, precision, trainable, lora, t.batch_size, seq_mem, ckpt, quantization, cost,
-                                gen_batch, flavor.is_gpu)
+                                gen_batch, flavor.is_gpu, **mem_kw)
     memory = round(sum(breakdown.values()), 2)
     available = flavor.device_memory_gb
-    verdict = "fits" if memory <= FITS_BELOW * available else ("tight" if memory <= available else "does not fit")
+    needed = memory + (GPU_CONTEXT_GB if flavor.is_gpu else 0.0)
+    verdict = "fits" if needed <= FITS_BELOW * available else ("tight" if needed <= available else "does not fit")
     if mode == "qlora" and not flavor.is_gpu:
         verdict = "does not fit"
         assumptions.append("QLoRA's 4-bit loading needs an NVIDIA GPU: it cannot run on a CPU flavor")
     where = "per GPU (each GPU holds a full copy)" if gpus > 1 else "of GPU memory" if flavor.is_gpu else "of RAM"
     assumptions.append(f"Memory {where}: " + ", ".join(f"{k.replace('_', ' ')} {v:.2f} GB" for k, v in breakdown.items() if v)
+                       + f" (peak reserved, longest batch {t.batch_size} x {seq_mem:.0f} tokens)"
+                       + (f", plus {GPU_CONTEXT_GB:g} GB CUDA context" if flavor.is_gpu else "")
                        + f"; {'with' if ckpt else 'no'} gradient checkpointing; 'tight' above {FITS_BELOW:.0%}")
     est = Estimate(seconds=round(seconds, 1), cost_usd=round(cost_usd, 4), gpu_memory_gb=memory, fits=verdict != "does not fit",
                    verdict=verdict, params=facts.params, trainable_params=trainable, assumptions=assumptions,
@@ -396,7 +462,7 @@ def estimate_run(config: RunConfig, rows: int, mean_tokens: float, hardware: str
                    time_breakdown=time_breakdown, **base)
     if suggest and verdict == "does not fit":
         est.fix = suggest_fix(config, rows, mean_tokens, flavor.name, token_source, quantization=quantization,
-                              gradient_checkpointing=ckpt, prices=live)
+                              gradient_checkpointing=ckpt, prices=live, longest_tokens=longest_tokens)
     est.summary = plain_summary(est)
     return est
 
@@ -445,7 +511,8 @@ def _fix_candidates(config: RunConfig, quantization: str | None, gradient_checkp
 
 
 def suggest_fix(config: RunConfig, rows: int, mean_tokens: float, hardware: str, token_source: str = "",
-                *, quantization: str | None = None, gradient_checkpointing: bool = False, prices=None) -> dict | None:
+                *, quantization: str | None = None, gradient_checkpointing: bool = False, prices=None,
+                longest_tokens: float | None = None) -> dict | None:
     """The least disruptive change that fits, found by re-running the estimate with each change applied.
 
     On this hardware, tried in order: smaller batch with more accumulation (same effective batch, same
@@ -465,7 +532,8 @@ def suggest_fix(config: RunConfig, rows: int, mean_tokens: float, hardware: str,
 
     def run(variant: RunConfig, name: str, kw: dict) -> Estimate:
         kw = {"quantization": quantization, "gradient_checkpointing": gradient_checkpointing, **kw}
-        return estimate_run(variant, rows, mean_tokens, name, token_source, suggest=False, prices=prices, **kw)
+        return estimate_run(variant, rows, mean_tokens, name, token_source, suggest=False, prices=prices,
+                            longest_tokens=longest_tokens, **kw)
 
     for text, variant, kw in candidates:
         est = run(variant, hardware, kw)
@@ -572,14 +640,23 @@ def padding_from_stats(report) -> float | None:
     return max(1.0, min(PADDING_FACTOR, stats["max_tokens"] / stats["mean_tokens"]))
 
 
+def longest_from_stats(report) -> float | None:
+    """The longest example's tokens (memory peaks at the longest batch), when the dataset's token statistics have it."""
+    stats = getattr(report, "token_stats", None)
+    longest = (stats or {}).get("max_tokens")
+    return float(longest) if isinstance(longest, (int, float)) and longest > 0 else None
+
+
 def estimate_for_config(config: RunConfig, hardware: str | None = None, report=None, **kw) -> tuple[Estimate, object]:
     """Estimate from the config's dataset. Returns (estimate, validation report)."""
     rows, mean, source, report = dataset_tokens(config, report)
     kw.setdefault("padding", padding_from_stats(report))
+    kw.setdefault("longest_tokens", longest_from_stats(report))
     return estimate_run(config, rows, mean, hardware, token_source=source, **kw), report
 
 
 def estimate_all_for_config(config: RunConfig, report=None, **kw) -> tuple[list[Estimate], object]:
     rows, mean, source, report = dataset_tokens(config, report)
     kw.setdefault("padding", padding_from_stats(report))
+    kw.setdefault("longest_tokens", longest_from_stats(report))
     return estimate_all(config, rows, mean, source, **kw), report
