@@ -158,6 +158,10 @@ def preflight(config: RunConfig) -> None:
     from training.models.loading import ModelLoadError, model_reachable
 
     problems = validate_config(config)
+    try:
+        _refuse_unavailable_qlora(config)
+    except ConfigError as exc:
+        problems += exc.problems
     if not any(name == "model.name_or_path" for name, _ in problems):
         try:
             reason = model_reachable(config.model.name_or_path)
@@ -253,6 +257,7 @@ def run_training(
     prepared = None
     try:
         check_config(config)
+        _refuse_unavailable_qlora(config)
         configure_trackio_env()
         progress.phase = "loading"
         _check_dataset(config)
@@ -301,6 +306,16 @@ def run_training(
 
         record_run_throughput(record)  # never raises; later estimates for this model/method/hardware say "measured"
     return record
+
+
+def _refuse_unavailable_qlora(config: RunConfig) -> None:
+    """QLoRA where it cannot run (no NVIDIA GPU, no bitsandbytes): a config error with the reason, before loading."""
+    if config.peft_mode == "qlora":
+        from training.models.adapters import qlora_unavailable_reason
+
+        reason = qlora_unavailable_reason()
+        if reason:
+            raise ConfigError([("lora.quantization", reason)])
 
 
 def _check_dataset(config: RunConfig) -> None:
