@@ -622,14 +622,19 @@ def _sharegpt_preference(record: dict, need_assistant: bool) -> tuple[dict | Non
     return _finish(record, row, problems, "prompt", ("chosen", "rejected"))
 
 
+def common_prefix_length(a: list, b: list) -> int:
+    """How many leading items two sequences share."""
+    n = 0
+    for x, y in zip(a, b, strict=False):
+        if x != y:
+            break
+        n += 1
+    return n
+
+
 def _split_pair(chosen: list[dict], rejected: list[dict]) -> dict:
     """Two whole conversations as TRL preference: their shared start, up to a user (or tool) turn, is the prompt."""
-    shared = 0
-    for a, b in zip(chosen, rejected, strict=False):
-        if a != b:
-            break
-        shared += 1
-    shared = min(shared, len(chosen) - 1, len(rejected) - 1)
+    shared = min(common_prefix_length(chosen, rejected), len(chosen) - 1, len(rejected) - 1)
     while shared and chosen[shared - 1]["role"] not in ("user", "tool"):
         shared -= 1
     if not shared:  # nothing shared: TRL takes them as conversations with an implicit prompt

@@ -16,6 +16,8 @@ from __future__ import annotations
 import re
 from dataclasses import asdict, dataclass, field
 
+from training.data.formats import common_prefix_length
+
 MAX_SHOWN_TOKENS = 2048
 GENERATION_MARKER = re.compile(r"\{%-?\s*generation\s*-?%\}")
 
@@ -58,15 +60,6 @@ def _chat(tokenizer, messages: list[dict], tools=None, **kwargs) -> dict:
 
 def _text_ids(tokenizer, text: str) -> list[int]:
     return _ids(tokenizer(text=text))
-
-
-def _common_prefix(a: list[int], b: list[int]) -> int:
-    n = 0
-    for x, y in zip(a, b, strict=False):
-        if x != y:
-            break
-        n += 1
-    return n
 
 
 def _template_text(tokenizer, messages: list[dict], tools=None, **kwargs) -> str:
@@ -113,7 +106,7 @@ def sft_token_mask(row: dict, tokenizer, assistant_only: bool = True) -> tuple[l
             eos = tokenizer.eos_token or ""
             prompt_ids = _text_ids(tokenizer, prompt)
             ids = _text_ids(tokenizer, prompt + (completion if completion.endswith(eos) else completion + eos))
-        start = _common_prefix(prompt_ids, ids)
+        start = common_prefix_length(prompt_ids, ids)
         if not assistant_only:
             return ids, [1] * len(ids), notes
         return ids, [0] * start + [1] * (len(ids) - start), notes
@@ -180,7 +173,7 @@ def _preference_sides(row: dict, tokenizer) -> dict[str, tuple[list[int] | None,
         else:
             prompt_ids = _text_ids(tokenizer, prompt) if prompt else []
             ids = _text_ids(tokenizer, (prompt or "") + answer)
-        out[side] = (ids, _common_prefix(prompt_ids, ids))
+        out[side] = (ids, common_prefix_length(prompt_ids, ids))
     return out
 
 
