@@ -450,3 +450,26 @@ def test_token_statistics_with_demo_tokenizer(demo_model_path):
     assert short["total_tokens"] == 240 * 8
     truncated = validate_dataset("demo", tokenizer=tokenizer, max_length=8)
     assert any("will be truncated" in w for w in truncated.warnings)
+
+
+def test_train_reuses_the_verdict_of_validate_until_the_file_changes(tmp_path, monkeypatch):
+    """Validate reads every row once; Train's check of the same unchanged file with the same settings does not read
+    it again, and any change to the file (or the settings) reads it afresh."""
+    import os
+
+    from training.data import validation
+
+    path = tmp_path / "chat.jsonl"
+    good = {"messages": [{"role": "user", "content": "Hi"}, {"role": "assistant", "content": "Hello"}]}
+    path.write_text(json.dumps(good) + "\n")
+    assert validation.validate_dataset(str(path), "sft").valid
+    calls = []
+    real = validation._check_structure
+    monkeypatch.setattr(validation, "_check_structure", lambda *a, **k: calls.append(a) or real(*a, **k))
+    verdict = validation.dataset_verdict(str(path), "sft")
+    assert verdict.valid and verdict.columns == ["messages"] and calls == []
+    assert validation.dataset_verdict(str(path), "sft", max_rows=1).valid and len(calls) == 1  # other settings: checked
+    path.write_text(json.dumps(good) + "\n" + json.dumps({"messages": [{"role": "user", "content": "no reply"}]}) + "\n")
+    os.utime(path, ns=(1, 1))  # a changed file, even one written within the same clock tick
+    again = validation.dataset_verdict(str(path), "sft")
+    assert not again.valid and again.first_errors[0].row == 2 and len(calls) == 2

@@ -10,9 +10,12 @@ from __future__ import annotations
 
 import gc
 import heapq
+import os
+import threading
 from collections import Counter
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from training.data import jsonio
 from training.data.column_mapping import method_compatibility, suggest_column_map
@@ -116,7 +119,60 @@ def validate_dataset(
     if tokenizer is not None and report.normalised:
         _add_token_views(report, tokenizer, max_length, render)
     report.valid = report.error_count == 0 and report.usable_rows > 0
+    key = _verdict_key(source, method, split, subset, column_map, max_rows)
+    if key is not None:  # a local file is read whole (up to max_rows, which is part of the key)
+        with _verdicts_lock:
+            _verdicts[key] = Verdict(report.valid, [e for e in report.errors[:3]], report.error_count,
+                                     list(report.normalised[0]) if report.normalised else [])
+            while len(_verdicts) > VERDICTS_KEPT:
+                _verdicts.pop(next(iter(_verdicts)))
     return report
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """What a whole-file validation concluded: kept so that Train does not read and check the same file again."""
+
+    valid: bool
+    first_errors: list
+    error_count: int
+    columns: list  # of the first normalised row (reward functions read columns)
+
+
+VERDICTS_KEPT = 32
+_verdicts: dict[tuple, Verdict] = {}
+_verdicts_lock = threading.Lock()
+
+
+def _verdict_key(source: str, method: str, split: str, subset: str | None, column_map: dict | None,
+                 max_rows: int | None) -> tuple | None:
+    """A local file's fingerprint (path, size, modification time) with the settings the checks depend on; None for
+    a Hub dataset (it can change remotely) or a path that cannot be read."""
+    try:
+        path = Path(os.path.expanduser(str(source))).resolve()
+        stat = path.stat()
+    except (OSError, ValueError, RuntimeError):
+        return None
+    if not path.is_file():
+        return None
+    return (str(path), stat.st_size, stat.st_mtime_ns, method, split, subset,
+            tuple(sorted((column_map or {}).items())), max_rows)
+
+
+def dataset_verdict(source: str, method: str = "sft", split: str = "train", subset: str | None = None,
+                    column_map: dict[str, str] | None = None, max_rows: int | None = None) -> Verdict:
+    """Whether every row of the dataset is valid for the method: remembered from an earlier validation of the same
+    unchanged file with the same settings (Validate in the app), else checked now."""
+    from training.data.demo_data import resolve_data_source
+
+    key = _verdict_key(resolve_data_source(source, method), method, split, subset, column_map, max_rows)
+    with _verdicts_lock:
+        cached = _verdicts.get(key) if key is not None else None
+    if cached is not None:
+        return cached
+    report = validate_dataset(source, method, split=split, subset=subset, column_map=column_map, max_rows=max_rows)
+    return Verdict(report.valid, list(report.errors[:3]), report.error_count,
+                   list(report.normalised[0]) if report.normalised else [])
 
 
 @contextmanager

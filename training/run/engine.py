@@ -319,28 +319,29 @@ def _refuse_unavailable_qlora(config: RunConfig) -> None:
 
 
 def _check_dataset(config: RunConfig) -> None:
-    """Validate every row before anything loads: a bad dataset fails with the rows and fields to fix."""
-    from training.data.validation import validate_dataset
+    """Every row valid before anything loads (remembered from Validate when the file has not changed since): a bad
+    dataset fails with the rows and fields to fix."""
+    from training.data.validation import dataset_verdict
 
     d = config.data
-    report = validate_dataset(d.source, config.method, split=d.split,
-                              subset=d.subset, column_map=d.column_map, max_rows=d.max_rows)
-    if not report.valid:
+    verdict = dataset_verdict(d.source, config.method, split=d.split, subset=d.subset, column_map=d.column_map,
+                              max_rows=d.max_rows)
+    if not verdict.valid:
         shown = "; ".join(
-            (f"row {e.row}, {e.field}: {e.message}" if e.row else e.message).rstrip(".") for e in report.errors[:3]
-        )
-        more = f" (and {report.error_count - 3} more)" if report.error_count > 3 else ""
+            (f"row {e.row}, {e.field}: {e.message}" if e.row else e.message).rstrip(".") for e in verdict.first_errors
+        ) or "it has no usable rows"
+        more = f" (and {verdict.error_count - 3} more)" if verdict.error_count > 3 else ""
         raise DatasetInvalidError(f"The dataset is not valid: {shown}{more}. Run Validate for the full report.")
-    _check_reward_columns(config, report.normalised[0])
+    _check_reward_columns(config, verdict.columns)
 
 
-def _check_reward_columns(config: RunConfig, first_row: dict) -> None:
+def _check_reward_columns(config: RunConfig, columns: list[str]) -> None:
     """Fail before loading the model when a reward function reads a column the data does not have."""
     from training.methods.registry import get_method
     from training.methods.rewards import missing_column_problems
 
     if get_method(config.method).uses_rewards:
-        problems = missing_column_problems(config.rewards, list(first_row))
+        problems = missing_column_problems(config.rewards, list(columns))
         if problems:
             raise DatasetInvalidError(" ".join(problems))
 
