@@ -42,7 +42,7 @@ def test_script_shape(monkeypatch):
 
 
 def test_script_ships_the_training_module_verbatim():
-    """No trainer code in strings: the script holds training/recipe.py's functions exactly as the engine runs them."""
+    """No trainer code in strings: the script holds training/recipe/'s functions exactly as the engine runs them."""
     import inspect
 
     from training import recipe
@@ -60,9 +60,9 @@ def test_bundle_refuses_unbundled_imports_and_name_clashes():
     with pytest.raises(BundleError, match="does not bundle"):
         _strip_training_imports("from training.run.engine import read_run\n", "x")
     with pytest.raises(BundleError, match="nested"):
-        _strip_training_imports("def f():\n    from training.recipe import main\n", "x")
+        _strip_training_imports("def f():\n    from training.recipe.train import main\n", "x")
     bundle_source()  # the real modules share one namespace
-    assert BUNDLED_MODULES[-1] == "training.recipe"
+    assert BUNDLED_MODULES[-1] == "training.recipe.train"
 
 
 @pytest.mark.parametrize("method", method_names())

@@ -4,7 +4,7 @@ Each setting is declared once here, as a `setting(...)` field (training/config/s
 declaration holds). `setting_fields()` lists them; the CLI flags, `validate_config`'s type and range checks,
 the Gradio widgets, the config <-> UI mapping, the exported script's environment variables and the model
 card's table are generated from that list. Adding a plain setting is one line here plus, when it reaches TRL,
-its mapping in training/config/resolve.py.
+its mapping in training/recipe/resolve.py.
 """
 
 from __future__ import annotations

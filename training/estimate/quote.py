@@ -155,14 +155,14 @@ class Estimate:
     memory_breakdown: dict = field(default_factory=dict)  # GB per part
     time_breakdown: dict = field(default_factory=dict)  # seconds per part
     fix: dict | None = None  # when it does not fit: the cheapest change that fits
-    resolved: dict = field(default_factory=dict)  # the TRL arguments the run really uses (training/recipe.py resolve_run)
+    resolved: dict = field(default_factory=dict)  # the TRL arguments the run really uses (training/recipe/ resolve_run)
 
     def to_dict(self) -> dict:
         return asdict(self)
 
 
 def hardware_facts(flavor: Flavor) -> dict:
-    """A catalogue flavor as the resolver (training/recipe.py) takes hardware."""
+    """A catalogue flavor as the resolver (training/recipe/) takes hardware."""
     return {"accelerator": "cuda" if flavor.is_gpu else "cpu", "name": flavor.name, "bf16": flavor.bf16,
             "memory_gb": flavor.device_memory_gb if flavor.is_gpu else None, "count": flavor.gpu_count}
 

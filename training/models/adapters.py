@@ -2,7 +2,7 @@
 
 `qlora_unavailable_reason()` says in plain words why QLoRA (LoRA on a 4-bit base, NVIDIA GPU only) cannot run
 here (the UI disables it with that text; the CLI refuses with it). The LoRA and 4-bit settings a run really
-uses are resolved in training/recipe.py.
+uses are resolved in training/recipe/.
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """Export a run as one self-contained Python training script that trains exactly as the app does.
 
-The script is a bundle: the source of training/recipe.py (the one training module the app's engine runs) and
+The script is a bundle: the source of training/recipe/ (the one training module the app's engine runs) and
 of the modules it imports from `training` (setting declarations, format normalisers, method registry, reward
 functions), copied verbatim, then this run's config and its environment overrides. There is no trainer code
 in strings here: what the script runs is what the app's tests run.
@@ -26,9 +26,10 @@ from training.config.schema import RunConfig, check_config, setting_fields
 from training.methods.registry import get_method
 
 SCRIPT_NAME = "train.py"
-# training/recipe.py and, in dependency order, every module of `training` it imports (and those import).
+# training/recipe/ and, in dependency order, every module of `training` it imports (and those import).
 BUNDLED_MODULES = ("training.config.settings", "training.data.formats", "training.methods.rewards",
-                   "training.methods.registry", "training.recipe")
+                   "training.methods.registry", "training.recipe.resolve", "training.recipe.data",
+                   "training.recipe.model", "training.recipe.train")
 SCRIPT_ONLY_ENV = (  # variables the script reads that are not settings
     ("OUTPUT_DIR", "folder for run.json, checkpoints/ and final/ (default: outputs/RUN_NAME)"),
     ("TRACKIO_PROJECT", "Trackio project the run logs into"),

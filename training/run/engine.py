@@ -179,7 +179,7 @@ def preflight(config: RunConfig) -> None:
 
 
 def runnable_config(config: RunConfig) -> dict:
-    """The config as the training module (training/recipe.py) takes it: a dict whose model and dataset are
+    """The config as the training module (training/recipe/) takes it: a dict whose model and dataset are
     loadable references (`demo` becomes the local demo model folder and the method's demo data file) and whose
     held-out row count is decided. Raises ModelLoadError or DataSourceError for a model or dataset that
     cannot be found, before anything is loaded."""

@@ -4,7 +4,7 @@ The demo dataset is a memorisation demo (its before/after questions come from th
 holds nothing out by default; any other dataset holds out `DEFAULT_EVAL_ROWS` rows the model never trains
 on. The engine writes them to RUN_DIR/eval_prompts.jsonl as {"prompt", "system", "reference"}.
 
-The rows are picked and turned into prompts by training/recipe.py (`split_eval_indices`, `eval_record`), which
+The rows are picked and turned into prompts by training/recipe/ (`split_eval_indices`, `eval_record`), which
 the exported script ships too, so the app and the script hold out the same rows.
 """
 
