@@ -295,7 +295,7 @@ def test_multi_gpu_flavors_check_memory_per_gpu():
 
 
 def test_method_costs_are_data():
-    from training.estimate.quote import METHOD_COSTS, method_cost
+    from training.estimate.method_costs import METHOD_COSTS, method_cost
 
     assert method_cost("sft") == METHOD_COSTS["sft"]
     assert method_cost("grpo").generations_per_prompt == 8
@@ -313,7 +313,7 @@ def test_method_costs_are_data():
 
 
 def test_registry_can_declare_method_costs(monkeypatch):
-    from training.estimate.quote import method_cost
+    from training.estimate.method_costs import method_cost
     from training.methods import registry as methods
 
     spec = dataclasses.replace(methods.METHODS["sft"], name="custom")
@@ -412,7 +412,7 @@ def test_record_run_throughput_after_resume_uses_train_seconds(tmp_path):
 
 
 def test_method_settings_change_the_cost():
-    from training.estimate.quote import method_cost
+    from training.estimate.method_costs import method_cost
 
     cost = method_cost("grpo", {"num_generations": 4, "max_completion_length": 64, "beta": 0.04})
     assert (cost.generations_per_prompt, cost.completion_tokens, cost.reference_forwards) == (4, 64, 1.0)

@@ -1,0 +1,77 @@
+"""What each method costs beyond one forward and backward pass per row: sequences per row, reference-model passes,
+generated tokens (declared as data in METHOD_COSTS)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+
+
+@dataclass(frozen=True)
+class MethodCost:
+    """What a method costs beyond one forward and backward pass per dataset row.
+
+    A method in the registry may override these with an `estimate_cost` dict of the same fields.
+    """
+
+    sequences_per_row: float = 1.0  # sequences trained per row (DPO, reward: chosen and rejected)
+    reference_forwards: float = 0.0  # no-grad forward passes of a reference model per trained sequence
+    reference_copy: bool = False  # full fine-tuning keeps a frozen reference copy in memory
+    generations_per_prompt: int = 0  # completions sampled per prompt (GRPO, RLOO)
+    completion_tokens: int = 0  # tokens generated per completion (max_completion_length)
+    note: str = ""
+
+
+METHOD_COSTS: dict[str, MethodCost] = {
+    "sft": MethodCost(note="SFT: one forward and backward pass per example"),
+    "dpo": MethodCost(2, 1, True, note="DPO: chosen and rejected per row, plus reference-model passes (beta > 0)"),
+    "kto": MethodCost(1, 2, True, note="KTO: one sequence per row plus reference and KL passes"),
+    "reward": MethodCost(2, note="Reward: chosen and rejected per row"),
+    "grpo": MethodCost(1, 0, False, 8, 512, note="GRPO: 8 sampled completions of up to 512 tokens per prompt (TRL defaults, beta = 0)"),
+    "rloo": MethodCost(1, 1, True, 2, 512, note="RLOO: 2 sampled completions of up to 512 tokens per prompt, reference passes (beta = 0.05)"),
+}
+# --- methods -----------------------------------------------------------------------------------
+
+
+def method_cost(method: str, method_args: dict | None = None) -> MethodCost:
+    """The method's cost data: the registry's `estimate_cost` if it declares one, else METHOD_COSTS, else SFT's;
+    then the run's own settings (num_generations, max_completion_length, beta), else the registry's defaults."""
+    spec = None
+    try:
+        from training.methods.registry import get_method
+
+        spec = get_method(method)
+    except ValueError:
+        pass
+    declared = getattr(spec, "estimate_cost", None)
+    if isinstance(declared, MethodCost):
+        cost = declared
+    elif isinstance(declared, dict):
+        cost = MethodCost(**declared)
+    elif method in METHOD_COSTS:
+        cost = METHOD_COSTS[method]
+    else:
+        cost = replace(METHOD_COSTS["sft"], note=f"{method}: no cost data, estimated like SFT")
+    settings: dict = {}
+    try:
+        settings.update(spec.control_defaults() if spec is not None and hasattr(spec, "control_defaults") else {})
+    except Exception:  # noqa: BLE001 - a registry without defaults is fine
+        pass
+    settings.update(method_args or {})
+    changes: dict = {}
+    if cost.generations_per_prompt and isinstance(settings.get("num_generations"), int) and settings["num_generations"] > 0:
+        changes["generations_per_prompt"] = settings["num_generations"]
+    if cost.generations_per_prompt and isinstance(settings.get("max_completion_length"), int) and settings["max_completion_length"] > 0:
+        changes["completion_tokens"] = settings["max_completion_length"]
+    beta = settings.get("beta")
+    if isinstance(beta, (int, float)) and not isinstance(beta, bool):
+        if beta == 0:
+            changes.update(reference_forwards=0.0, reference_copy=False)
+        elif cost.reference_forwards == 0 and cost.generations_per_prompt:
+            changes.update(reference_forwards=1.0, reference_copy=True)
+    if changes:
+        cost = replace(cost, **changes)
+        if cost.generations_per_prompt:
+            cost = replace(cost, note=f"{method.upper()}: {cost.generations_per_prompt} sampled completions of up to "
+                                      f"{cost.completion_tokens} tokens per prompt"
+                                      + (", reference-model passes" if cost.reference_forwards else ""))
+    return cost
