@@ -12,13 +12,14 @@ import os
 import gradio as gr
 
 from components.access import handle_access, sign_in_supported
-from components.api import register_api
+from components.api import add_status_fast_path, register_api
 from components.dry_run_panel import create_dry_run_panel, wire_dry_run
 from components.estimate_panel import create_estimate_panel, wire_estimate
 from components.export_panel import create_export_panel, wire_export_panel
 from components.history_panel import create_history_panel, history_rows, wire_history_panel
 from components.method_results import create_scores_panel, wire_scores_panel
 from components.run_panels import (
+    RUN_CONTROL,
     create_result_panel,
     create_train_panel,
     handle_cancel,
@@ -26,29 +27,56 @@ from components.run_panels import (
     handle_compare,
     handle_stop,
     render_dashboard,
+    render_dashboard_empty,
     render_dashboard_waiting,
     render_progress,
     render_status,
     render_where,
     wire_train,
 )
-from components.settings_panels import create_settings_form
-from components.validate_panel import create_validate_panel
+from components.settings_panels import finish_settings_form, new_settings_form, render_sections
+from components.translations import build_i18n, t, tr, use_request_language
+from components.validate_panel import create_validate_panel, wire_validate
 from training.config.schema import RunConfig
 from training.hosting.access import AccessPolicy
 from training.hosting.paths import configure_trackio_env
+from training.hosting.trackio_mount import TrackioMount, capture_configured_token
 from training.methods.registry import get_method
 from training.run.manager import get_run_manager
 
 CSS = """
 .hint {font-size: 0.85em; opacity: 0.8}
+.step-hint {font-size: 1.02em}
 #trackio-frame {background: white}
+/* Fits every screen: wide tables scroll inside their own box instead of widening the page. */
+.table-wrap, .table-container, [data-testid="dataframe"] {max-width: 100%; overflow-x: auto}
+.prose table {display: block; max-width: 100%; overflow-x: auto}
+.prose pre, .prose code {white-space: pre-wrap; overflow-wrap: anywhere}
+#validate-preview, #rendered-preview {max-width: 100%; overflow-x: auto}
+@media (max-width: 640px) {
+  #header {flex-wrap: wrap}
+  #trackio-frame {height: 420px !important}
+}
 """
 
 INTRO = """# Fine-tune Studio
-Pick a model, a dataset and a method. **Validate** reads every row, **Estimate** shows time, cost and memory,
-**Train** runs TRL in the background with live metrics, and the result compares the base and fine-tuned model.
-The defaults run offline: a tiny built-in model memorises invented facts in about a minute on a CPU."""
+Teach a language model from your own examples, in five steps: **1 Data → 2 Model & method → 3 Cost → 4 Train →
+5 Results**. In each step, click the highlighted button, then **Next**. The defaults run offline on a small built-in
+model, so you can click through without changing anything."""
+
+STEPS = ("1 · Data", "2 · Model & method", "3 · Cost", "4 · Train", "5 · Results")
+STEP_HINTS = (
+    "**Step 1 of 5: your data.** Keep the built-in demo dataset or upload your own file, then click **Validate "
+    "dataset**: every row is checked and you see what the model will read.",
+    "**Step 2 of 5: model and method.** The defaults suit the demo. Choose a method if you have other data; the "
+    "advanced settings stay folded away until you need them.",
+    "**Step 3 of 5: cost.** See how long the run takes, what it costs on each kind of hardware and how much memory "
+    "it needs, before you spend anything.",
+    "**Step 4 of 5: train.** Click **Train**. The progress bar and the live loss curve update by themselves; you can "
+    "stop at any time and keep the weights trained so far.",
+    "**Step 5 of 5: results.** Ask the base model and the fine-tuned one the same question, side by side. Your "
+    "past runs, downloads and publishing are below.",
+)
 
 
 def default_config() -> tuple[RunConfig, str | None]:
@@ -62,26 +90,37 @@ def default_config() -> tuple[RunConfig, str | None]:
     return config, note
 
 
-def handle_poll(shown: str | None):
-    """Refresh the live view; the dashboard only when the run changes, the history when its state does."""
+def handle_poll(shown: str | None, request: gr.Request):
+    """Refresh the live view; the dashboard only when the run changes (or the language), the history when its state
+    does."""
+    lang = use_request_language(request)
     s = get_run_manager().status()
     logged = bool(s.metrics)
-    key = f"{s.run_name}|{s.state}|{int(logged)}"
-    old_run, old_state, old_logged = ((shown or "") + "||").split("|")[:3]
+    key = f"{s.run_name}|{s.state}|{int(logged)}|{lang}"
+    old_run, old_state, old_logged, old_lang = ((shown or "") + "|||").split("|")[:4]
     dashboard = history = gr.skip()
-    if (old_run, old_logged) != (str(s.run_name), str(int(logged))):
-        # The dashboard opens on the run's key metrics once they exist (Trackio shows system metrics until then).
-        dashboard = (render_dashboard(s.run_name, get_method((s.config or {}).get("method", "sft")).key_metrics)
-                     if logged or not s.active else render_dashboard_waiting(s.run_name))
+    if (old_run, old_logged, old_lang) != (str(s.run_name), str(int(logged)), lang):
+        dashboard = render_initial_dashboard(s)
     if (old_run, old_state) != (str(s.run_name), s.state):
         history = history_rows()[0]
     return render_progress(s), render_status(s), dashboard, render_where(s), history, key
 
 
-def warn_remote_code(enabled: bool) -> None:
+def render_initial_dashboard(s) -> str:
+    """A friendly note until the first run; the run's key metrics once it logs (Trackio shows system metrics until
+    then); a waiting note while it loads."""
+    if s.run_name is None and s.state == "idle":
+        return render_dashboard_empty()
+    if s.metrics or not s.active:
+        return render_dashboard(s.run_name, get_method((s.config or {}).get("method", "sft")).key_metrics)
+    return render_dashboard_waiting(s.run_name)
+
+
+def warn_remote_code(enabled: bool, request: gr.Request) -> None:
+    use_request_language(request)
     if enabled:
-        gr.Warning("Trust remote code runs Python files from the model repository on this machine. "
-                   "Only turn it on for models whose authors you trust.")
+        gr.Warning(tr("Trust remote code runs Python files from the model repository on this machine. "
+                      "Only turn it on for models whose authors you trust."))
 
 
 def build_app() -> gr.Blocks:
@@ -91,44 +130,62 @@ def build_app() -> gr.Blocks:
     config, note = default_config()
     policy = AccessPolicy.from_env()
     with gr.Blocks(title="Fine-tune Studio") as demo:
-        with gr.Row():
-            gr.Markdown(INTRO)
+        with gr.Row(elem_id="header"):
+            gr.Markdown(t(INTRO), elem_id="intro")
             if policy.requires_sign_in:
                 if sign_in_supported():
                     gr.LoginButton(scale=0, min_width=220)
                 else:
-                    gr.Markdown("Sign-in with Hugging Face is unavailable here (Gradio's login needs a real Space, or a "
-                                "Hub login when run locally), so training is closed to everyone."
-                                + ("" if policy.on_space else " Unset ALLOWED_USERS to train locally."))
-        with gr.Row():
-            with gr.Column(scale=1):
-                gr.Markdown("## 1. Model, data and method")
-                form = create_settings_form(config, note)
-            with gr.Column(scale=1):
-                gr.Markdown("## 2. Validate")
-                create_validate_panel(form)
-                gr.Markdown("## 3. Estimate")
+                    gr.Markdown(t("Sign-in with Hugging Face is unavailable here (Gradio's login needs a real Space, or a "
+                                  "Hub login when run locally), so training is closed to everyone.")
+                                + ("" if policy.on_space else " " + t("Unset ALLOWED_USERS to train locally.")))
+        form = new_settings_form(config, note)
+        with gr.Tabs(selected=1, elem_id="steps") as steps:
+            with gr.Tab(t(STEPS[0]), id=1, elem_id="step-data"):
+                gr.Markdown(t(STEP_HINTS[0]), elem_classes=["step-hint"])
+                render_sections(form, ["data"], "More dataset settings", "advanced-data-settings")
+                validate = create_validate_panel(full_check=True)
+                next_buttons = [gr.Button(t("Next: model and method →"), elem_id="next-1")]
+            with gr.Tab(t(STEPS[1]), id=2, elem_id="step-model"):
+                gr.Markdown(t(STEP_HINTS[1]), elem_classes=["step-hint"])
+                render_sections(form, ["model", "", "lora", "train"])
+                next_buttons.append(gr.Button(t("Next: cost →"), variant="primary", elem_id="next-2"))
+            with gr.Tab(t(STEPS[2]), id=3, elem_id="step-cost"):
+                gr.Markdown(t(STEP_HINTS[2]), elem_classes=["step-hint"])
                 estimate = create_estimate_panel(detect_flavor())
                 dry = create_dry_run_panel()
-                gr.Markdown("## 4. Train")
+                next_buttons.append(gr.Button(t("Next: train →"), elem_id="next-3"))
+            with gr.Tab(t(STEPS[3]), id=4, elem_id="step-train"):
+                gr.Markdown(t(STEP_HINTS[3]), elem_classes=["step-hint"])
                 train = create_train_panel()
-        gr.Markdown("## 5. Live metrics")
-        s = get_run_manager().status()
-        dashboard = gr.HTML(render_dashboard(s.run_name, get_method("sft").key_metrics), elem_id="dashboard")
-        gr.Markdown("## 6. Before vs after")
-        result = create_result_panel([q.question for q in demo_questions()])
-        scores = create_scores_panel()
-        gr.Markdown("## 7. History")
-        history = create_history_panel()
-        gr.Markdown("## 8. Publish, download, script, HF Jobs")
-        export = create_export_panel()
+                gr.Markdown("### " + t("Live metrics"))
+                s = get_run_manager().status()
+                dashboard = gr.HTML(render_initial_dashboard(s), elem_id="dashboard")
+                next_buttons.append(gr.Button(t("Next: results →"), elem_id="next-4"))
+            with gr.Tab(t(STEPS[4]), id=5, elem_id="step-results"):
+                gr.Markdown(t(STEP_HINTS[4]), elem_classes=["step-hint"])
+                gr.Markdown("### " + t("Before vs after"))
+                result = create_result_panel([q.question for q in demo_questions()])
+                scores = create_scores_panel()
+                gr.Markdown("### " + t("History"))
+                history = create_history_panel()
+                gr.Markdown("### " + t("Publish, download, script, HF Jobs"))
+                with gr.Column(elem_id="export-section"):
+                    export = create_export_panel()
+        finish_settings_form(form)  # every setting exists now: wire the events that read all of them
+        wire_validate(validate, form)
+        for number, button in enumerate(next_buttons, start=2):
+            button.click(lambda n=number: gr.Tabs(selected=n), None, steps, queue=False, api_visibility="private",
+                         js="() => { window.scrollTo({top: 0}); }")
         shown_run = gr.State(None)
 
         wire_estimate(estimate, form)
         wire_dry_run(dry, form)
         wire_train(train, form)
-        train.stop.click(handle_stop, None, train.status, concurrency_limit=None, api_visibility="private")
-        train.cancel.click(handle_cancel, None, train.status, concurrency_limit=None, api_visibility="private")
+        train.stop.click(handle_stop, None, train.status, concurrency_limit=1, concurrency_id=RUN_CONTROL,
+                         api_visibility="private")
+        train.cancel.click(handle_cancel, None, train.status, concurrency_limit=1, concurrency_id=RUN_CONTROL,
+                           api_visibility="private")
         result.compare.click(handle_compare, result.prompt, [result.base_answer, result.tuned_answer], concurrency_limit=1)
         result.check_all.click(handle_check_all, None, [result.where, result.scoreboard], concurrency_limit=1)
         timer = gr.Timer(1.0)
@@ -144,46 +201,18 @@ def build_app() -> gr.Blocks:
     return demo
 
 
-class ReadOnlyTrackio:
-    """Trackio's dashboard as a read-only ASGI app, built on its first request so start-up does not import it.
-
-    Training writes Trackio's SQLite directly from the training thread, so no HTTP write is ever needed:
-    every write API (log, delete_run, rename_run, uploads, ...) is refused here for everyone, on top of
-    Trackio's own write-token check. The write token is never shown."""
-
-    def __init__(self):
-        self._app = None
-        self._write_paths: frozenset[str] = frozenset()
-
-    async def __call__(self, scope, receive, send):
-        if self._app is None:
-            import trackio
-            from trackio.server import WRITE_APIS
-
-            self._app, _write_token = trackio.build_starlette_app_only()
-            self._write_paths = frozenset({f"/api/{name}" for name in WRITE_APIS} | {"/api/upload"})
-        path = scope.get("path", "")
-        root = scope.get("root_path", "")
-        path = path[len(root):] if root and path.startswith(root) else path
-        if scope["type"] == "http" and scope.get("method") != "GET" and path.rstrip("/") in self._write_paths:
-            from starlette.responses import JSONResponse
-
-            response = JSONResponse({"error": "This dashboard is read-only: runs are logged by the app itself."}, status_code=403)
-            await response(scope, receive, send)
-            return
-        await self._app(scope, receive, send)
-
-
 def create_server():
     """FastAPI app with Trackio at /trackio and the Gradio UI at /."""
     from fastapi import FastAPI
 
     configure_trackio_env()
+    capture_configured_token()  # TRACKIO_WRITE_TOKEN stays in this process, out of child processes' environment
     server = FastAPI()
-    server.mount("/trackio", ReadOnlyTrackio())
+    server.mount("/trackio", TrackioMount())  # reads open; writes only with the write token (HF Jobs report here)
+    add_status_fast_path(server)  # status polls skip Gradio's per-call session set-up (components/api.py)
     max_mb = int(os.environ.get("MAX_UPLOAD_MB", "500"))
     return gr.mount_gradio_app(server, build_app(), path="/", css=CSS, max_file_size=f"{max_mb}mb",
-                               footer_links=["api", "settings"])
+                               footer_links=["api", "settings"], i18n=build_i18n())
 
 
 def main() -> None:

@@ -46,10 +46,14 @@ def sign_in_supported() -> bool:
         return False
 
 
-def handle_access(profile: gr.OAuthProfile | None):
+def handle_access(profile: gr.OAuthProfile | None, request: gr.Request = None):
     """On page load: enable the write buttons for allowed users; explain to everyone else."""
+    from components.translations import tr, translate_message, use_request_language
+
+    use_request_language(request)
     reason = refusal(profile)
     allowed = reason is None
-    note = "" if allowed else f"🔒 **Validate and Estimate are open to everyone; training is not.** {reason}"
+    note = "" if allowed else (f"🔒 **{tr('Validate and Estimate are open to everyone; training is not.')}** "
+                               f"{translate_message(reason)}")
     button = gr.update(interactive=allowed)
     return note, button, button, button

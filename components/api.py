@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import threading
+import time
 
 import gradio as gr
 
@@ -24,10 +26,33 @@ def start_training(config_json: str, profile: gr.OAuthProfile | None) -> str:
         raise gr.Error(str(exc)) from None
 
 
-def run_status() -> str:
+STATUS_MAX_AGE_S = 0.25  # a crowd of viewers shares one snapshot per quarter second
+_snapshot: tuple[float, str] = (float("-inf"), "")
+_snapshot_lock = threading.Lock()
+
+
+def status_snapshot() -> str:
+    """The run status as JSON, at most STATUS_MAX_AGE_S old: many viewers polling at once share one snapshot
+    instead of each asking the run manager (whose lock the training thread also takes)."""
+    global _snapshot
+    taken, text = _snapshot
+    if time.monotonic() - taken <= STATUS_MAX_AGE_S:
+        return text
+    with _snapshot_lock:
+        taken, text = _snapshot
+        if time.monotonic() - taken > STATUS_MAX_AGE_S:
+            text = json.dumps(get_run_manager().status().to_dict())
+            _snapshot = (time.monotonic(), text)
+    return text
+
+
+async def run_status() -> str:
     """The current run as JSON: state (running, completed, stopped, failed, interrupted, cancelled or idle),
-    step, total, eta_seconds, last_metrics and error."""
-    return json.dumps(get_run_manager().status().to_dict())
+    step, total, eta_seconds, last_metrics and error.
+
+    A coroutine on purpose: Gradio runs it on the event loop instead of handing it to a worker thread, so a poll
+    never waits for a thread (or for the GIL hand-over to one) while the training thread keeps the CPU busy."""
+    return status_snapshot()
 
 
 def stop_training(profile: gr.OAuthProfile | None) -> str:
@@ -36,8 +61,35 @@ def stop_training(profile: gr.OAuthProfile | None) -> str:
     return "stopping" if get_run_manager().stop() else "no run is active"
 
 
+STATUS_PATHS = ("/gradio_api/run/run_status", "/gradio_api/api/run_status")
+
+
+async def _status_response():
+    from starlette.responses import Response
+
+    body = b'{"data":[' + json.dumps(status_snapshot()).encode() + b'],"is_generating":false}'
+    return Response(body, media_type="application/json")
+
+
+def add_status_fast_path(server) -> None:
+    """Answer plain-HTTP calls of /run_status (POST /gradio_api/run/run_status, what a script or a watching
+    dashboard polls) before Gradio's router, with the same {"data": [json]} body.
+
+    Gradio builds a whole session state (the config of every component on the page, about 20 ms of CPU) for each
+    direct call that comes without a session, before running the function; a room of viewers polling status would
+    spend the server's CPU on that while training needs it. gradio_client and the page keep using Gradio's own
+    endpoint (they send a session). Call before mounting Gradio on `server` (FastAPI matches routes in order)."""
+    for path in STATUS_PATHS:
+        for variant in (path, path + "/"):
+            server.add_api_route(variant, _status_response, methods=["POST"], include_in_schema=False)
+
+
 def register_api() -> None:
     """Call inside the Blocks context."""
-    gr.api(start_training, api_name="start_training", concurrency_limit=None)
+    from components.run_panels import RUN_CONTROL
+
+    # Start and Stop: one at a time, in the slot the Train, Stop and Cancel buttons share. Status: off the queue,
+    # so it never waits behind them, behind other events or behind training.
+    gr.api(start_training, api_name="start_training", concurrency_limit=1, concurrency_id=RUN_CONTROL)
     gr.api(run_status, api_name="run_status", concurrency_limit=None, queue=False)
-    gr.api(stop_training, api_name="stop_training", concurrency_limit=None)
+    gr.api(stop_training, api_name="stop_training", concurrency_limit=1, concurrency_id=RUN_CONTROL)

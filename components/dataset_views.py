@@ -9,7 +9,9 @@ from __future__ import annotations
 import html
 import json
 
-STATUS_ICONS = {"ready": "✅ ready", "needs mapping": "🟡 needs mapping", "incompatible": "⛔ incompatible"}
+from components.translations import tr, translate_message
+
+STATUS_ICONS = {"ready": "✅", "needs mapping": "🟡", "incompatible": "⛔"}
 
 STYLE = """<style>
 .tok-hist{font-size:.9em;margin:.25em 0 1em}
@@ -50,22 +52,24 @@ def histogram_html(stats: dict | None) -> str:
                     f'title="{lo}–{hi} tokens: {n} example(s)" data-count="{n}"></div>')
     if max_length < top:
         marker = (f'<div class="tok-maxlen" style="left:{100 * max_length / top:.1f}%" id="max-length-marker">'
-                  f"<span>max length {max_length}</span></div>")
+                  f"<span>{html.escape(tr('max length {n}', n=max_length))}</span></div>")
         beyond = ""
     else:
         marker = ""
-        beyond = f" Max length {max_length} is beyond the longest example, so nothing is cut."
-    how = (f"all {stats['rows']:,} rows" if stats["exact"]
-           else f"an evenly spaced sample of {stats['sampled_rows']:,} of {stats['rows']:,} rows")
+        beyond = " " + tr("Max length {n} is beyond the longest example, so nothing is cut.", n=max_length)
+    how = (tr("all {rows} rows", rows=f"{stats['rows']:,}") if stats["exact"]
+           else tr("an evenly spaced sample of {sampled} of {rows} rows", sampled=f"{stats['sampled_rows']:,}",
+                   rows=f"{stats['rows']:,}"))
     truncated = stats["truncated_pct"]
-    cut = f'<b style="color:#e0533d">{truncated:g}% over max length {max_length}: truncated</b>' if truncated else \
-        f"none over max length {max_length}"
-    head = (f"<b>Tokens per example</b> ({how}, with this model's tokenizer and chat template): mean {stats['mean_tokens']:g}, "
-            f"min {stats['min_tokens']}, max {stats['max_tokens']}; {cut}; about {stats['total_tokens']:,} training tokens "
-            f"per epoch.{beyond}")
+    cut = (f'<b style="color:#e0533d">{tr("{pct}% over max length {n}: truncated", pct=f"{truncated:g}", n=max_length)}</b>'
+           if truncated else tr("none over max length {n}", n=max_length))
+    head = tr("<b>Tokens per example</b> ({how}, with this model's tokenizer and chat template): mean {mean}, min {min}, "
+              "max {max}; {cut}; about {total} training tokens per epoch.{beyond}", how=how,
+              mean=f"{stats['mean_tokens']:g}", min=stats["min_tokens"], max=stats["max_tokens"], cut=cut,
+              total=f"{stats['total_tokens']:,}", beyond=beyond)
     return (f'<div class="tok-hist" id="token-histogram" data-truncated-pct="{truncated}" data-max-length="{max_length}">'
             f'<div>{head}</div><div class="tok-hist-plot">{"".join(bars)}{marker}</div>'
-            f'<div class="tok-axis"><span>0</span><span>{top} tokens</span></div></div>')
+            f'<div class="tok-axis"><span>0</span><span>{html.escape(tr("{n} tokens", n=top))}</span></div></div>')
 
 
 def _span_html(span: dict) -> str:
@@ -77,18 +81,21 @@ def rendered_html(examples: list[dict]) -> str:
     """Examples token by token: loss-carrying tokens highlighted, masked ones grey, cut-off ones struck through."""
     if not examples:
         return ""
-    out = ['<div class="rendered-preview" id="rendered-preview"><div><b>As the trainer sees it</b> '
-           "(chat template applied, one box per token):</div>"
-           '<div class="legend"><span class="tok loss">trained on (carries loss)</span>'
-           '<span class="tok masked">context only (masked)</span><span class="tok cut">cut off at max length</span></div>']
+    out = ['<div class="rendered-preview" id="rendered-preview"><div>'
+           + tr("<b>As the trainer sees it</b> (chat template applied, one box per token):") + "</div>"
+           f'<div class="legend"><span class="tok loss">{html.escape(tr("trained on (carries loss)"))}</span>'
+           f'<span class="tok masked">{html.escape(tr("context only (masked)"))}</span>'
+           f'<span class="tok cut">{html.escape(tr("cut off at max length"))}</span></div>']
     for ex in examples:
         tokens = sum(p["tokens"] for p in ex["parts"])
         loss = sum(p["loss_tokens"] for p in ex["parts"])
-        out.append(f'<div class="example"><div class="ex-head">Row {ex["row"]}: {tokens} tokens, {loss} carry loss</div>')
+        out.append('<div class="example"><div class="ex-head">'
+                   + html.escape(tr("Row {row}: {tokens} tokens, {loss} carry loss", row=ex["row"], tokens=tokens, loss=loss))
+                   + "</div>")
         for part in ex["parts"]:
             spans = "".join(_span_html(s) for s in part["spans"])
             out.append(f'<div class="part-label">{html.escape(part["label"])}</div><pre class="tokens">{spans}</pre>')
-        out += [f'<div class="hint">{html.escape(n)}</div>' for n in ex.get("notes", [])]
+        out += [f'<div class="hint">{html.escape(translate_message(n))}</div>' for n in ex.get("notes", [])]
         out.append("</div>")
     out.append("</div>")
     return "".join(out)
@@ -104,12 +111,13 @@ def plain_preview_html(preview: list[dict]) -> str:
     """The normalised rows without a tokenizer: what each field holds after conversion to TRL's format."""
     if not preview:
         return ""
-    out = ['<div class="rendered-preview" id="plain-preview"><div><b>First rows as the trainer gets them</b> '
-           "(converted to TRL's format; no tokenizer, so no token view):</div>"]
+    out = ['<div class="rendered-preview" id="plain-preview"><div>'
+           + tr("<b>First rows as the trainer gets them</b> (converted to TRL's format; no tokenizer, so no token view):")
+           + "</div>"]
     for p in preview:
         fields = "".join(f'<div class="part-label">{html.escape(k)}</div><pre class="tokens">{html.escape(_plain_value(v))}</pre>'
                          for k, v in p.items() if k != "row")
-        out.append(f'<div class="example"><div class="ex-head">Row {p["row"]}</div>{fields}</div>')
+        out.append(f'<div class="example"><div class="ex-head">{html.escape(tr("Row {row}", row=p["row"]))}</div>{fields}</div>')
     out.append("</div>")
     return "".join(out)
 
@@ -125,10 +133,11 @@ def compatibility_markdown(rows: list[dict]) -> str:
     """Per method: ready / needs mapping (with the map) / incompatible (with the reason)."""
     if not rows:
         return ""
-    lines = ["| Method | Status | Why |", "| --- | --- | --- |"]
+    lines = [f"| {tr('Method')} | {tr('Status')} | {tr('Why')} |", "| --- | --- | --- |"]
     for r in rows:
-        why = r["reason"].replace("|", "\\|")
+        why = translate_message(r["reason"]).replace("|", "\\|")
         if r["status"] == "needs mapping" and r["column_map"]:
-            why += f"; use `{json.dumps(r['column_map'])}`"
-        lines.append(f"| {r['label']} | {STATUS_ICONS.get(r['status'], r['status'])} | {why} |")
+            why += "; " + tr("use {mapping}", mapping=f"`{json.dumps(r['column_map'])}`")
+        status = f"{STATUS_ICONS.get(r['status'], '')} {tr(r['status'])}".strip()
+        lines.append(f"| {r['label']} | {status} | {why} |")
     return "\n".join(lines)

@@ -15,6 +15,7 @@ import gradio as gr
 
 from components.config_mapping import config_from_form
 from components.messages import describe_config_error
+from components.translations import t, tr, translate_message
 from training.config.schema import ConfigError
 
 if TYPE_CHECKING:
@@ -28,9 +29,9 @@ class DryRunPanel:
 
 
 def create_dry_run_panel() -> DryRunPanel:
-    button = gr.Button("Check it runs (3 real steps)", variant="secondary", elem_id="dry-run-btn")
-    summary = gr.Markdown("Runs 3 optimizer steps on a handful of rows with exactly these settings: proves the data, "
-                          "masking, rewards and memory work, and measures speed. Nothing is saved.",
+    button = gr.Button(t("Check it runs (3 real steps)"), variant="secondary", elem_id="dry-run-btn")
+    summary = gr.Markdown(t("Runs 3 optimizer steps on a handful of rows with exactly these settings: proves the data, "
+                            "masking, rewards and memory work, and measures speed. Nothing is saved."),
                           elem_id="dry-run-summary", elem_classes=["hint"])
     return DryRunPanel(button, summary)
 
@@ -38,17 +39,17 @@ def create_dry_run_panel() -> DryRunPanel:
 def render_dry_run(report) -> str:
     """Markdown for a DryRunReport."""
     if not report.ok:
-        return f"❌ **It does not run.** {report.error}"
-    lines = [f"✅ **It runs.** {report.summary()}"]
+        return f"❌ **{tr('It does not run.')}** {translate_message(str(report.error))}"
+    lines = [f"✅ **{tr('It runs.')}** {translate_message(report.summary())}"]
     if report.first_step_seconds is not None:
-        lines.append(f"First step {report.first_step_seconds:.2f} s (includes warm-up); later steps "
-                     f"{report.seconds_per_step:.2f} s each.")
+        lines.append(tr("First step {first} s (includes warm-up); later steps {later} s each.",
+                        first=f"{report.first_step_seconds:.2f}", later=f"{report.seconds_per_step:.2f}"))
     shown = [m for m in report.metrics if len(m) > 2][-1:] if report.metrics else []
     for m in shown:
         figures = ", ".join(f"{k} {v:.4g}" for k, v in m.items() if k not in ("step", "epoch", "learning_rate")
                             and isinstance(v, (int, float)))
-        lines.append(f"Last step's metrics: {figures}")
-    lines += [f"ℹ️ {n}" for n in report.notes]
+        lines.append(tr("Last step's metrics:") + f" {figures}")
+    lines += [f"ℹ️ {translate_message(n)}" for n in report.notes]
     return "\n\n".join(lines)
 
 
@@ -59,14 +60,14 @@ def handle_dry_run(values: dict[str, Any]) -> str:
     from training.run.manager import get_run_manager
 
     if get_run_manager().status().active:
-        gr.Warning("A run is training; check after it finishes.")
-        return "⚠️ A run is training now; check it runs after it finishes (both would compete for the same memory)."
+        gr.Warning(tr("A run is training; check after it finishes."))
+        return "⚠️ " + tr("A run is training now; check it runs after it finishes (both would compete for the same memory).")
     try:
         config = config_from_form(values)
     except ConfigError as exc:
         return describe_config_error(exc)
     if config.peft_mode == "qlora" and qlora_unavailable_reason():
-        return f"❌ {qlora_unavailable_reason()}"
+        return f"❌ {translate_message(qlora_unavailable_reason())}"
     return render_dry_run(dry_run(config))
 
 

@@ -18,6 +18,7 @@ import gradio as gr
 
 from components.config_mapping import HUB_ID, SOURCE_KIND, UPLOAD, config_from_form, store_upload, upload_path
 from components.messages import describe_config_error
+from components.translations import t, tr, translate_message, use_request_language
 from training.config.schema import ConfigError
 from training.estimate.hardware import CATALOGUE
 
@@ -44,12 +45,13 @@ class EstimatePanel:
 def create_estimate_panel(current_flavor: str) -> EstimatePanel:
     with gr.Row():
         hardware = gr.Dropdown([(f.label, f.name) for f in CATALOGUE.values()], value=current_flavor,
-                               label="Hardware", info=f"This machine: {CATALOGUE[current_flavor].label}", elem_id="hardware")
-        button = gr.Button("Estimate", elem_id="estimate-btn")
+                               label=t("Hardware"), info=t("This machine:") + f" {CATALOGUE[current_flavor].label}",
+                               elem_id="hardware")
+        button = gr.Button(t("Estimate"), variant="primary", elem_id="estimate-btn")
     summary = gr.Markdown(elem_id="estimate-summary")
-    table = gr.Dataframe(headers=TABLE_HEADERS, value=[], interactive=False, wrap=True, label="Every flavor",
+    table = gr.Dataframe(headers=TABLE_HEADERS, value=[], interactive=False, wrap=True, label=t("Every flavor"),
                          datatype=["str", "markdown", "markdown", "markdown", "markdown", "markdown"], elem_id="estimate-table")
-    with gr.Accordion("How this was estimated", open=False):
+    with gr.Accordion(t("How this was estimated"), open=False):
         details = gr.Markdown(elem_id="estimate-details")
     return EstimatePanel(hardware, button, summary, table, details)
 
@@ -64,7 +66,8 @@ def wire_estimate(panel: EstimatePanel, form: SettingsForm) -> None:
         else:
             triggers.append(comp.change)
 
-    def on_estimate(values: dict):
+    def on_estimate(values: dict, request: gr.Request):
+        use_request_language(request)
         return handle_estimate(values[panel.hardware], form.named(values))
 
     gr.on(triggers, on_estimate, {panel.hardware, *form.inputs}, panel.outputs, trigger_mode="always_last",
@@ -115,54 +118,78 @@ def flavor_rows(estimates, selected: str) -> list[list[str]]:
     for e in estimates:
         marks = []
         if e.current:
-            marks.append("📍 this machine")
+            marks.append("📍 " + tr("this machine"))
         if best is not None and e.hardware == best.hardware:
-            marks.append("⭐ cheapest that fits")
+            marks.append("⭐ " + tr("cheapest that fits"))
         if e.hardware == selected and not e.current:
-            marks.append("selected")
+            marks.append(tr("selected"))
         strong = best is not None and e.hardware == best.hardware
-        time = "unknown" if e.seconds is None else plain_duration(e.seconds).replace("about ", "~")
+        time = tr("unknown") if e.seconds is None else translate_message(plain_duration(e.seconds)).replace(tr("about") + " ", "~")
         if e.time_source == "measured":
-            time += " (measured)"
-        cost = "unknown" if e.cost_usd is None else plain_cost(e.cost_usd).replace("about ", "~")
-        memory = "unknown" if e.gpu_memory_gb is None else f"{e.gpu_memory_gb:.1f} / {e.available_memory_gb:g} GB"
-        fits = {"fits": "✅ fits", "tight": "⚠️ tight", "does not fit": "❌ no", "unknown": "?"}[e.verdict]
+            time += " (" + tr("measured") + ")"
+        cost = tr("unknown") if e.cost_usd is None else plain_cost(e.cost_usd).replace("about ", "~")
+        memory = tr("unknown") if e.gpu_memory_gb is None else f"{e.gpu_memory_gb:.1f} / {e.available_memory_gb:g} GB"
+        fits = {"fits": "✅ " + tr("fits"), "tight": "⚠️ " + tr("tight"), "does not fit": "❌ " + tr("no"),
+                "unknown": "?"}[e.verdict]
         rows.append([", ".join(marks), _cell(e.hardware_label, strong), _cell(time, strong), _cell(cost, strong),
                      _cell(memory, strong), _cell(fits, strong)])
     return rows
 
 
 def render_summary(est, best, report) -> str:
-    head = f"### {est.summary}"
+    head = f"### {translate_message(est.summary)}"
     if report is not None and not report.valid:
-        head += "\n\n⚠️ The dataset has errors; validate it first. The estimate assumes its usable rows."
+        head += "\n\n⚠️ " + tr("The dataset has errors; validate it first. The estimate assumes its usable rows.")
     if est.verdict == "does not fit" and est.fix:
         s = est.fix["settings"]
-        head += (f"\n\n❌ **Does not fit.** Cheapest change that fits: **{est.fix['change']}** "
-                 f"(needs {est.fix['gpu_memory_gb']:.1f} GB).")
+        from training.estimate.quote import plain_cost, plain_duration
+
+        head += "\n\n❌ " + tr("**Does not fit.** Cheapest change that fits: **{change}** (needs {gb} GB).",
+                                change=translate_message(est.fix["change"]), gb=f"{est.fix['gpu_memory_gb']:.1f}")
+        head += " " + tr("Then: {duration}, {cost}.", duration=translate_message(plain_duration(est.fix["seconds"])),
+                         cost=translate_message(plain_cost(est.fix["cost_usd"])))
         if s.get("quantization") or s.get("gradient_checkpointing"):
-            head += " Gradient checkpointing and QLoRA (NVIDIA GPU only) are under Advanced settings."
+            head += " " + tr("Gradient checkpointing and QLoRA (NVIDIA GPU only) are under Advanced settings.")
     elif est.verdict == "does not fit":
-        head += "\n\n❌ **Does not fit on any flavor.** Pick a smaller model."
+        head += "\n\n❌ " + tr("**Does not fit on any flavor.** Pick a smaller model.")
+    head += checkpointing_trade(est)
     if best is not None and best.hardware != est.hardware:
         from training.estimate.quote import plain_cost, plain_duration
 
-        head += (f"\n\nCheapest flavor that fits: **{best.hardware_label}**, {plain_duration(best.seconds)}, "
-                 f"{plain_cost(best.cost_usd)}.")
+        head += "\n\n" + tr("Cheapest flavor that fits: **{label}**, {duration}, {cost}.", label=best.hardware_label,
+                               duration=translate_message(plain_duration(best.seconds)),
+                               cost=translate_message(plain_cost(best.cost_usd)))
     return head
 
 
+def checkpointing_trade(est) -> str:
+    """One line: what gradient checkpointing costs in time and saves in memory for this run (GPU flavors)."""
+    choice = (getattr(est, "choices", None) or {}).get("gradient_checkpointing")
+    if not choice or not choice["on"].get("seconds") or not choice["off"].get("seconds"):
+        return ""
+    from training.estimate.quote import plain_duration
+
+    on, off = choice["on"], choice["off"]
+    text = tr("Gradient checkpointing {state}: on {on_time} and {on_gb} GB, off {off_time} and {off_gb} GB{oom}.",
+              state=tr("on") if choice["chosen"] else tr("off"), on_time=translate_message(plain_duration(on["seconds"])),
+              on_gb=f"{on['gpu_memory_gb']:.1f}", off_time=translate_message(plain_duration(off["seconds"])),
+              off_gb=f"{off['gpu_memory_gb']:.1f}",
+              oom=tr(" (off does not fit)") if off["verdict"] == "does not fit" else "")
+    return "\n\n" + text
+
+
 def render_details(est, config=None) -> str:
-    lines = [f"- {a}" for a in est.assumptions]
-    text = (f"Estimate for **{est.hardware_label}** ({est.hardware}); time from "
-            f"{'a measured run' if est.time_source == 'measured' else 'the FLOP model'}.\n\n" + "\n".join(lines))
+    lines = [f"- {translate_message(a)}" for a in est.assumptions]
+    source = tr("a measured run") if est.time_source == "measured" else tr("the prior model (not yet measured here)")
+    text = (tr("Estimate for **{label}** ({name}); time from {source}.", label=est.hardware_label, name=est.hardware,
+               source=source) + "\n\n" + "\n".join(lines))
     if est.resolved:
         shown = ", ".join(f"{k.replace('_', ' ')} **{v}**" for k, v in est.resolved.items() if k not in ("method", "trainer"))
-        text += f"\n\n**As the trainer will run it on {est.hardware}:** {shown}."
+        text += "\n\n" + tr("**As the trainer will run it on {name}:** {settings}.", name=est.hardware, settings=shown)
     if config is not None:
         from training.cli.command import command_line
 
-        text += f"\n\nThe same run from the command line:\n\n```bash\n{command_line(config)}\n```"
+        text += "\n\n" + tr("The same run from the command line:") + f"\n\n```bash\n{command_line(config)}\n```"
     return text
 
 
@@ -183,7 +210,7 @@ def handle_estimate(hardware: str, values: dict[str, Any]):
     except ConfigError as exc:
         return describe_config_error(exc), [], ""
     except ValueError as exc:
-        return f"**Cannot estimate:** {exc}", [], ""
+        return f"**{tr('Cannot estimate:')}** {translate_message(str(exc))}", [], ""
     selected = next((e for e in estimates if e.hardware == hardware), None) or next(e for e in estimates if e.current)
     best = cheapest_fitting(estimates)
     return render_summary(selected, best, report), flavor_rows(estimates, selected.hardware), render_details(selected, config)

@@ -1,8 +1,8 @@
 """After training: publish to the Hub, merge and download, get the script, run on Hugging Face Jobs.
 
-Thin handlers over training.publish.hub, training.publish.merge, training.publish.script and training.publish.jobs.
-Pushing, merging (a weights download), submitting and cancelling jobs are guarded by the role rules,
-like the History panel's write actions.
+Thin handlers over training.publish.hub, training.publish.merge and training.publish.script; the HF Jobs tab is
+components.jobs_panel. Pushing and merging (a weights download) are guarded by the role rules, like the History
+panel's write actions; jobs run on the submitter's account (training.hosting.jobs_account).
 """
 
 from __future__ import annotations
@@ -14,9 +14,8 @@ from pathlib import Path
 import gradio as gr
 
 from components.access import refusal
+from components.jobs_panel import JobsPanel, create_jobs_panel, wire_jobs_panel
 from training.run.manager import get_run_manager
-
-JOB_HEADERS = ["job id", "flavor", "status", "weights repo", "estimate", "submitted"]
 
 
 @dataclass
@@ -38,19 +37,7 @@ class ExportPanel:
     get_script: gr.Button
     script_view: gr.Code
     script_file: gr.File
-    flavor: gr.Dropdown
-    hub_model_id: gr.Textbox
-    job_trackio_space: gr.Textbox
-    plan: gr.Button
-    plan_view: gr.Markdown
-    submit: gr.Button
-    jobs_table: gr.Dataframe
-    job_id: gr.Dropdown
-    job_refresh: gr.Button
-    job_logs: gr.Button
-    job_cancel: gr.Button
-    job_message: gr.Markdown
-    logs_view: gr.Code
+    jobs: JobsPanel
 
 
 def finished_run_ids() -> list[str]:
@@ -65,15 +52,6 @@ def run_dir(run_id: str | None) -> Path:
     return get_run_manager().root / run_id
 
 
-def job_rows() -> tuple[list[list], list[str]]:
-    from training.publish.jobs import stored_jobs
-
-    jobs = stored_jobs()
-    rows = [[j.get("job_id"), j.get("flavor"), j.get("status"), j.get("hub_model_id"), j.get("estimate"),
-             (j.get("submitted_at") or "")[:19]] for j in jobs]
-    return rows, [j.get("job_id") for j in jobs]
-
-
 def _token(oauth_token: gr.OAuthToken | None) -> str | None:
     from training.publish.jobs import resolve_token
 
@@ -81,8 +59,6 @@ def _token(oauth_token: gr.OAuthToken | None) -> str | None:
 
 
 def create_export_panel() -> ExportPanel:
-    from training.estimate.hardware import CATALOGUE
-    from training.publish.jobs import NEEDS_NETWORK
     from training.publish.merge import gguf_status
 
     ids = finished_run_ids()
@@ -112,29 +88,9 @@ def create_export_panel() -> ExportPanel:
         script_view = gr.Code(language="python", label="train.py", elem_id="script-view")
         script_file = gr.File(label="Download train.py", interactive=False, visible=False)
     with gr.Tab("Run on HF Jobs"):
-        gr.Markdown(f"ℹ️ {NEEDS_NETWORK} The job runs the exported script and pushes the weights to a private repo.")
-        with gr.Row():
-            gpu = [name for name, f in CATALOGUE.items() if f.is_gpu]
-            flavor = gr.Dropdown(gpu, value="a10g-small" if "a10g-small" in gpu else gpu[0], label="Flavor")
-            hub_model_id = gr.Textbox(label="Push the weights to (repo id)", placeholder="your-username/my-model")
-            job_trackio_space = gr.Textbox(label="Trackio Space for live metrics", placeholder="your-username/trackio")
-        with gr.Row():
-            plan = gr.Button("Show estimate and command", elem_id="plan-job-btn")
-            submit = gr.Button("Submit the job", variant="primary", elem_id="submit-job-btn")
-        plan_view = gr.Markdown(elem_id="plan-view")
-        rows, job_ids = job_rows()
-        jobs_table = gr.Dataframe(headers=JOB_HEADERS, value=rows, interactive=False, wrap=True, elem_id="jobs-table")
-        with gr.Row():
-            job_id = gr.Dropdown(job_ids, value=job_ids[0] if job_ids else None, label="Job", scale=3)
-            job_refresh = gr.Button("Status")
-            job_logs = gr.Button("Logs")
-            job_cancel = gr.Button("Cancel job", variant="stop")
-        job_message = gr.Markdown()
-        logs_view = gr.Code(label="Log tail", language=None, visible=False)
+        jobs = create_jobs_panel()
     return ExportPanel(run, refresh, repo_id, private, merged, trackio_space, preview_card, push, publish_message, card_view,
-                       merge, merge_message, merged_file, gguf_note, get_script, script_view, script_file, flavor,
-                       hub_model_id, job_trackio_space, plan, plan_view, submit, jobs_table, job_id, job_refresh, job_logs,
-                       job_cancel, job_message, logs_view)
+                       merge, merge_message, merged_file, gguf_note, get_script, script_view, script_file, jobs)
 
 
 def handle_refresh_runs(selected: str | None = None):
@@ -207,79 +163,6 @@ def handle_get_script(run_id: str | None):
     return text, gr.update(value=str(path), visible=True)
 
 
-def _plan(run_id, flavor, hub_model_id, trackio_space):
-    from training.config.schema import RunConfig
-    from training.publish.jobs import plan_job
-
-    record = get_run_manager().run_record(run_id) if run_id else None
-    if record is None:
-        raise ValueError("Pick a run first: its config is what the job trains.")
-    return plan_job(RunConfig.from_dict(record["config"]), flavor, hub_model_id, run_id=run_id,
-                    trackio_space_id=(trackio_space or "").strip() or None)
-
-
-def handle_plan_job(run_id: str | None, flavor: str, hub_model_id: str, trackio_space: str):
-    from training.publish.jobs import describe_plan
-
-    try:
-        return describe_plan(_plan(run_id, flavor, hub_model_id, trackio_space))
-    except ValueError as exc:
-        return f"⚠️ {exc}"
-
-
-def handle_submit_job(run_id: str | None, flavor: str, hub_model_id: str, trackio_space: str,
-                      profile: gr.OAuthProfile | None, oauth_token: gr.OAuthToken | None):
-    if reason := refusal(profile):
-        return f"🔒 {reason}", gr.skip(), gr.skip()
-    from training.publish.jobs import submit_job
-
-    try:
-        job = submit_job(_plan(run_id, flavor, hub_model_id, trackio_space), _token(oauth_token))
-    except ValueError as exc:
-        gr.Warning(str(exc))
-        return f"⚠️ {exc}", gr.skip(), gr.skip()
-    rows, ids = job_rows()
-    return f"✅ Submitted job `{job['job_id']}` ({job['status']}).", rows, gr.update(choices=ids, value=job["job_id"])
-
-
-def handle_job_status(job_id: str | None, oauth_token: gr.OAuthToken | None):
-    from training.publish.jobs import refresh_job
-
-    if not job_id:
-        return "Pick a job first.", gr.skip()
-    try:
-        job = refresh_job(job_id, _token(oauth_token))
-    except Exception as exc:  # network errors from the Hub as well as ValueError
-        return f"⚠️ {exc}", gr.skip()
-    return f"Job `{job_id}`: **{job['status']}** {job.get('message') or ''}", job_rows()[0]
-
-
-def handle_job_logs(job_id: str | None, oauth_token: gr.OAuthToken | None):
-    from training.publish.jobs import job_logs
-
-    if not job_id:
-        return "Pick a job first.", gr.update(visible=False)
-    try:
-        text = job_logs(job_id, _token(oauth_token))
-    except Exception as exc:
-        return f"⚠️ {exc}", gr.update(visible=False)
-    return f"Last lines of `{job_id}`.", gr.update(value=text, visible=True)
-
-
-def handle_cancel_job(job_id: str | None, profile: gr.OAuthProfile | None, oauth_token: gr.OAuthToken | None):
-    if reason := refusal(profile):
-        return f"🔒 {reason}", gr.skip()
-    from training.publish.jobs import cancel
-
-    if not job_id:
-        return "Pick a job first.", gr.skip()
-    try:
-        cancel(job_id, _token(oauth_token))
-    except Exception as exc:
-        return f"⚠️ {exc}", gr.skip()
-    return f"Cancelled `{job_id}`.", job_rows()[0]
-
-
 def wire_export_panel(p: ExportPanel) -> None:
     p.refresh.click(handle_refresh_runs, p.run, p.run, queue=False)
     p.preview_card.click(handle_preview_card, [p.run, p.repo_id, p.merged], [p.publish_message, p.card_view],
@@ -288,9 +171,4 @@ def wire_export_panel(p: ExportPanel) -> None:
                  concurrency_limit=1, api_visibility="private")
     p.merge.click(handle_merge, p.run, [p.merge_message, p.merged_file], concurrency_limit=1, api_visibility="private")
     p.get_script.click(handle_get_script, p.run, [p.script_view, p.script_file])
-    p.plan.click(handle_plan_job, [p.run, p.flavor, p.hub_model_id, p.job_trackio_space], p.plan_view, concurrency_limit=1)
-    p.submit.click(handle_submit_job, [p.run, p.flavor, p.hub_model_id, p.job_trackio_space],
-                   [p.job_message, p.jobs_table, p.job_id], concurrency_limit=1, api_visibility="private")
-    p.job_refresh.click(handle_job_status, p.job_id, [p.job_message, p.jobs_table])
-    p.job_logs.click(handle_job_logs, p.job_id, [p.job_message, p.logs_view])
-    p.job_cancel.click(handle_cancel_job, p.job_id, [p.job_message, p.jobs_table], api_visibility="private")
+    wire_jobs_panel(p.jobs, p.run)

@@ -10,6 +10,7 @@ from pathlib import Path
 import gradio as gr
 
 from components.access import refusal
+from components.translations import t, tr, translate_message, use_request_language
 from training.config.schema import ConfigError, RunConfig
 from training.run.manager import RunActiveError, get_run_manager
 
@@ -53,17 +54,17 @@ def create_history_panel() -> HistoryPanel:
     rows, ids = history_rows()
     table = gr.Dataframe(headers=HEADERS, value=rows, interactive=False, wrap=True, elem_id="history-table")
     with gr.Row():
-        run = gr.Dropdown(ids, value=ids[0] if ids else None, label="Run", elem_id="history-run", scale=3)
-        refresh = gr.Button("Refresh", scale=1)
+        run = gr.Dropdown(ids, value=ids[0] if ids else None, label=t("Run"), elem_id="history-run", scale=3)
+        refresh = gr.Button(t("Refresh"), scale=1, min_width=100)
     with gr.Row():
-        show_config = gr.Button("Show config")
-        download = gr.Button("Download weights")
-        rerun = gr.Button("Rerun with this config")
-        resume = gr.Button("Resume", elem_id="resume-btn")
-        delete = gr.Button("Delete", variant="stop")
+        show_config = gr.Button(t("Show config"), min_width=120)
+        download = gr.Button(t("Download weights"), min_width=120)
+        rerun = gr.Button(t("Rerun with this config"), min_width=120)
+        resume = gr.Button(t("Resume"), elem_id="resume-btn", min_width=120)
+        delete = gr.Button(t("Delete"), variant="stop", min_width=120)
     message = gr.Markdown(elem_id="history-message")
-    config_view = gr.Code(language="json", label="config", visible=False)
-    weights = gr.File(label="Weights (zip)", visible=False, interactive=False)
+    config_view = gr.Code(language="json", label=t("config"), visible=False)
+    weights = gr.File(label=t("Weights (zip)"), visible=False, interactive=False)
     return HistoryPanel(table, run, refresh, show_config, download, rerun, resume, delete, message, config_view, weights)
 
 
@@ -72,78 +73,87 @@ def handle_refresh(selected: str | None = None):
     return rows, gr.update(choices=ids, value=selected if selected in ids else (ids[0] if ids else None))
 
 
-def handle_show_config(run_id: str | None):
+def handle_show_config(run_id: str | None, request: gr.Request = None):
+    use_request_language(request)
     if not run_id:
-        return "Pick a run first.", gr.update(visible=False)
+        return tr("Pick a run first."), gr.update(visible=False)
     try:
         config = get_run_manager().run_record(run_id)["config"]
     except ValueError as exc:
-        return str(exc), gr.update(visible=False)
-    return f"Config of `{run_id}`.", gr.update(value=json.dumps(config, indent=2), visible=True)
+        return translate_message(str(exc)), gr.update(visible=False)
+    return tr("Config of `{run}`.", run=run_id), gr.update(value=json.dumps(config, indent=2), visible=True)
 
 
-def handle_download(run_id: str | None, profile: gr.OAuthProfile | None):
+def handle_download(run_id: str | None, profile: gr.OAuthProfile | None, request: gr.Request = None):
+    use_request_language(request)
     if reason := refusal(profile):
-        return f"🔒 {reason}", gr.update(visible=False)
+        return f"🔒 {translate_message(reason)}", gr.update(visible=False)
     if not run_id:
-        return "Pick a run first.", gr.update(visible=False)
+        return tr("Pick a run first."), gr.update(visible=False)
     try:
         record = get_run_manager().run_record(run_id)
     except ValueError as exc:
-        return str(exc), gr.update(visible=False)
+        return translate_message(str(exc)), gr.update(visible=False)
     model_dir = record.get("model_dir")
     if not model_dir or not Path(model_dir).exists():
-        return f"Run `{run_id}` has no saved weights (status {record.get('status')}).", gr.update(visible=False)
+        return (tr("Run `{run}` has no saved weights (status {status}).", run=run_id, status=tr(str(record.get("status")))),
+                gr.update(visible=False))
     archive = Path(model_dir).parent / "weights.zip"
     if not archive.exists():
         shutil.make_archive(str(archive.with_suffix("")), "zip", model_dir)
-    return f"Weights of `{run_id}`.", gr.update(value=str(archive), visible=True)
+    return tr("Weights of `{run}`.", run=run_id), gr.update(value=str(archive), visible=True)
 
 
-def _run_action(run_id: str | None, profile: gr.OAuthProfile | None, action) -> str:
+def _run_action(run_id: str | None, profile: gr.OAuthProfile | None, action, request: gr.Request | None) -> str:
     """Guard a write action on the picked run; turn refusals into a message and a warning."""
+    use_request_language(request)
     if reason := refusal(profile):
-        return f"🔒 {reason}"
+        return f"🔒 {translate_message(reason)}"
     if not run_id:
-        return "Pick a run first."
+        return tr("Pick a run first.")
     try:
         return action(run_id)
     except (RunActiveError, ConfigError, ValueError) as exc:
-        gr.Warning(str(exc))
-        return f"⚠️ {exc}"
+        message = translate_message(str(exc))
+        gr.Warning(message)
+        return f"⚠️ {message}"
 
 
 def _rerun(run_id: str) -> str:
     config = RunConfig.from_dict(get_run_manager().run_record(run_id)["config"])
     config.run_name = None
-    return f"Started `{get_run_manager().start(config)}` with the config of `{run_id}`."
+    return tr("Started `{new}` with the config of `{run}`.", new=get_run_manager().start(config), run=run_id)
 
 
 def _resume(run_id: str) -> str:
     get_run_manager().resume(run_id)
-    return f"Resuming `{run_id}` from its last checkpoint."
+    return tr("Resuming `{run}` from its last checkpoint.", run=run_id)
 
 
 def _delete(run_id: str) -> str:
     get_run_manager().delete(run_id)
-    return f"Deleted `{run_id}`."
+    return tr("Deleted `{run}`.", run=run_id)
 
 
-def handle_rerun(run_id: str | None, profile: gr.OAuthProfile | None):
-    return _run_action(run_id, profile, _rerun)
+def handle_rerun(run_id: str | None, profile: gr.OAuthProfile | None, request: gr.Request = None):
+    return _run_action(run_id, profile, _rerun, request)
 
 
-def handle_resume(run_id: str | None, profile: gr.OAuthProfile | None):
-    return _run_action(run_id, profile, _resume)
+def handle_resume(run_id: str | None, profile: gr.OAuthProfile | None, request: gr.Request = None):
+    return _run_action(run_id, profile, _resume, request)
 
 
-def handle_delete(run_id: str | None, profile: gr.OAuthProfile | None):
-    return _run_action(run_id, profile, _delete)
+def handle_delete(run_id: str | None, profile: gr.OAuthProfile | None, request: gr.Request = None):
+    return _run_action(run_id, profile, _delete, request)
 
 
 def wire_history_panel(h: HistoryPanel) -> None:
+    from components.run_panels import RUN_CONTROL
+
     h.refresh.click(handle_refresh, h.run, [h.table, h.run], queue=False)
     h.show_config.click(handle_show_config, h.run, [h.message, h.config_view])
     h.download.click(handle_download, h.run, [h.message, h.weights])
+    # Rerun and Resume start a run: one at a time, with Train, Stop and Cancel.
     for button, handler in ((h.rerun, handle_rerun), (h.resume, handle_resume), (h.delete, handle_delete)):
-        button.click(handler, h.run, h.message, api_visibility="private").then(handle_refresh, h.run, [h.table, h.run])
+        button.click(handler, h.run, h.message, api_visibility="private", concurrency_limit=1,
+                     concurrency_id=RUN_CONTROL).then(handle_refresh, h.run, [h.table, h.run], queue=False)

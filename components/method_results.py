@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 import gradio as gr
 
+from components.translations import t, tr, translate_message, use_request_language
 from training.methods.registry import METHODS
 
 SCORE_HEADERS = ["prompt", "chosen", "rejected", "score chosen", "score rejected", "chosen wins"]
@@ -26,10 +27,10 @@ class ScoresPanel:
 
 
 def create_scores_panel() -> ScoresPanel:
-    with gr.Accordion("Reward model: scores for chosen vs rejected", open=False, elem_id="scores-panel"):
-        gr.Markdown("For a reward-model run: the trained model scores each pair of the run's dataset; a good reward "
-                    "model gives the chosen answer the higher score.", elem_classes=["hint"])
-        button = gr.Button("Score pairs with the trained reward model", elem_id="score-pairs-btn")
+    with gr.Accordion(t("Reward model: scores for chosen vs rejected"), open=False, elem_id="scores-panel"):
+        gr.Markdown(t("For a reward-model run: the trained model scores each pair of the run's dataset; a good reward "
+                      "model gives the chosen answer the higher score."), elem_classes=["hint"])
+        button = gr.Button(t("Score pairs with the trained reward model"), elem_id="score-pairs-btn")
         summary = gr.Markdown(elem_id="scores-summary")
         table = gr.Dataframe(headers=SCORE_HEADERS, value=[], interactive=False, wrap=True, elem_id="scores-table")
     return ScoresPanel(button, summary, table)
@@ -40,27 +41,28 @@ def score_rows(scores) -> tuple[str, list[list]]:
     rows = [[s.prompt[-200:], s.chosen[:200], s.rejected[:200], s.chosen_score, s.rejected_score,
              "✅" if s.correct else "❌"] for s in scores]
     wins = sum(s.correct for s in scores)
-    return f"**Chosen scored higher in {wins} of {len(scores)} pairs.**", rows
+    return tr("**Chosen scored higher in {wins} of {n} pairs.**", wins=wins, n=len(scores)), rows
 
 
-def handle_score_pairs():
+def handle_score_pairs(request: gr.Request = None):
     from training.config.schema import RunConfig
     from training.run.inference import score_run_pairs
     from training.run.manager import get_run_manager
 
+    use_request_language(request)
     s = get_run_manager().status()
     if not s.model_dir or s.active:
-        gr.Warning("No finished run yet: train a reward model first.")
-        return "No finished run yet.", []
+        gr.Warning(tr("No finished run yet: train a reward model first."))
+        return tr("No finished run yet."), []
     method = (s.config or {}).get("method", "sft")
     if METHODS.get(method) is None or METHODS[method].result_view != "scores":
-        return (f"The last run is {html.escape(method.upper())}, not a reward model: use the before/after answers "
-                "above."), []
+        return tr("The last run is {method}, not a reward model: use the before/after answers above.",
+                  method=html.escape(method.upper())), []
     try:
         return score_rows(score_run_pairs(RunConfig.from_dict(s.config), s.model_dir))
     except ValueError as exc:
-        gr.Warning(str(exc))
-        return f"⚠️ {exc}", []
+        gr.Warning(translate_message(str(exc)))
+        return f"⚠️ {translate_message(str(exc))}", []
 
 
 def wire_scores_panel(panel: ScoresPanel) -> None:

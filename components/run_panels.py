@@ -15,6 +15,7 @@ import gradio as gr
 from components.access import refusal
 from components.config_mapping import config_from_form
 from components.messages import describe_config_error
+from components.translations import t, tr, translate_message, use_request_language
 from training.config.schema import ConfigError
 from training.run.manager import RunActiveError, RunStatus, get_run_manager
 
@@ -22,6 +23,8 @@ if TYPE_CHECKING:
     from components.settings_panels import SettingsForm
 
 TRACKIO_PATH = "/trackio/"
+# Start, Stop, Cancel (buttons and API) share one slot: one at a time, never behind the read-only calls.
+RUN_CONTROL = "run-control"
 
 
 @dataclass
@@ -38,15 +41,15 @@ class TrainPanel:
 
 def create_train_panel() -> TrainPanel:
     with gr.Row():
-        train = gr.Button("Train", variant="primary", elem_id="train-btn")
-        stop = gr.Button("Stop (keep weights)", variant="stop", elem_id="stop-btn")
-        cancel = gr.Button("Cancel (discard)", elem_id="cancel-btn")
+        train = gr.Button(t("Train"), variant="primary", elem_id="train-btn")
+        stop = gr.Button(t("Stop (keep weights)"), variant="stop", elem_id="stop-btn")
+        cancel = gr.Button(t("Cancel (discard)"), elem_id="cancel-btn")
     access_note = gr.Markdown(elem_id="access-note")
     progress = gr.HTML(render_progress(RunStatus(state="idle")), elem_id="train-progress")
-    status = gr.Markdown("No run yet.", elem_id="train-status")
-    with gr.Accordion("Run config (reusable with `python -m training train --config`)", open=False):
-        config_view = gr.Code(language="json", value="", label="config", elem_id="run-config")
-        config_file = gr.File(label="Download config", interactive=False)
+    status = gr.Markdown(t("No run yet. Click **Train** to start."), elem_id="train-status")
+    with gr.Accordion(t("Run config (reusable with `python -m training train --config`)"), open=False):
+        config_view = gr.Code(language="json", value="", label=t("config"), elem_id="run-config")
+        config_file = gr.File(label=t("Download config"), interactive=False)
     return TrainPanel(train, stop, cancel, access_note, progress, status, config_view, config_file)
 
 
@@ -59,11 +62,13 @@ def _fmt_seconds(seconds: float | None) -> str:
 
 def render_progress(s: RunStatus) -> str:
     pct = 100.0 * s.step / s.total if s.total else (100.0 if s.state == "completed" else 0.0)
-    label = {"idle": "Ready", "running": "Training" if s.phase == "training" else f"Preparing ({s.stage or 'loading model and data'})",
-             "stopping": "Stopping at the next step", "completed": "Completed", "stopped": "Stopped",
-             "failed": "Failed", "cancelled": "Cancelled", "interrupted": "Interrupted: resume it from History"}.get(s.state, s.state)
-    eta = f" · ETA {_fmt_seconds(s.eta_seconds)}" if s.state == "running" and s.phase == "training" else ""
-    steps = f"step {s.step} / {s.total}" if s.total else ""
+    preparing = tr("Preparing ({stage})", stage=translate_message(s.stage) if s.stage else tr("loading model and data"))
+    label = {"idle": tr("Ready"), "running": tr("Training…") if s.phase == "training" else preparing,
+             "stopping": tr("Stopping at the next step"), "completed": tr("Completed"), "stopped": tr("Stopped"),
+             "failed": tr("Failed"), "cancelled": tr("Cancelled"),
+             "interrupted": tr("Interrupted: resume it from History")}.get(s.state, s.state)
+    eta = " · " + tr("ETA {time}", time=_fmt_seconds(s.eta_seconds)) if s.state == "running" and s.phase == "training" else ""
+    steps = tr("step {step} / {total}", step=s.step, total=s.total) if s.total else ""
     color = {"failed": "#dc2626", "stopped": "#d97706", "interrupted": "#d97706", "completed": "#16a34a"}.get(s.state, "#2563eb")
     return (
         f'<div class="run-progress" data-state="{s.state}" data-step="{s.step}" data-total="{s.total}">'
@@ -76,16 +81,17 @@ def render_progress(s: RunStatus) -> str:
 
 def render_status(s: RunStatus) -> str:
     if s.state == "idle":
-        return "No run yet. Click **Train** to start."
-    lines = [f"**Run** `{s.run_id}` · state **{s.state}** · elapsed {_fmt_seconds(s.elapsed_seconds)}"]
+        return tr("No run yet. Click **Train** to start.")
+    lines = [tr("**Run** `{run}` · state **{state}** · elapsed {elapsed}", run=s.run_id, state=tr(s.state),
+                elapsed=_fmt_seconds(s.elapsed_seconds))]
     loss = s.last_metrics.get("loss")
     if loss is not None:
-        lines.append(f"Last loss: **{loss:.4f}** at step {s.last_metrics.get('step')}")
-    lines += [f"ℹ️ {n}" for n in s.notes]
+        lines.append(tr("Last loss: **{loss}** at step {step}", loss=f"{loss:.4f}", step=s.last_metrics.get("step")))
+    lines += [f"ℹ️ {translate_message(n)}" for n in s.notes]
     if s.error:
-        lines.append(f"❌ **{html.escape(s.error)}**")
+        lines.append(f"❌ **{html.escape(translate_message(s.error))}**")
     if s.model_dir:
-        lines.append(f"Weights: `{s.model_dir}`")
+        lines.append(tr("Weights: `{path}`", path=s.model_dir))
     return "\n\n".join(lines)
 
 
@@ -93,50 +99,68 @@ def handle_train(profile: gr.OAuthProfile | None, values: dict[str, Any]):
     """Start a run with the settings (by name) of the form."""
     reason = refusal(profile)
     if reason:
+        reason = translate_message(reason)
         gr.Warning(reason)
         return f"🔒 {reason}", gr.skip(), gr.skip()
     try:
         config = config_from_form(values)
         run_id = get_run_manager().start(config)
     except RunActiveError as exc:
-        gr.Warning(str(exc))
-        return f"⚠️ {exc}", gr.skip(), gr.skip()
+        message = translate_message(str(exc))
+        gr.Warning(message)
+        return f"⚠️ {message}", gr.skip(), gr.skip()
     except ConfigError as exc:
-        gr.Warning("Fix the settings first: " + str(exc))
+        gr.Warning(tr("Fix the settings first:") + " " + "; ".join(f"{name} {translate_message(msg)}"
+                                                                    for name, msg in exc.problems))
         return describe_config_error(exc), gr.skip(), gr.skip()
     s = get_run_manager().status()
     cfg_path = Path(s.output_dir) / "config.json"
     cfg_path.write_text(json.dumps(s.config, indent=2))
-    return f"Started run `{run_id}`.", json.dumps(s.config, indent=2), str(cfg_path)
+    return tr("Started run `{run}`.", run=run_id), json.dumps(s.config, indent=2), str(cfg_path)
 
 
 def wire_train(panel: TrainPanel, form: SettingsForm) -> None:
-    def on_train(values: dict, profile: gr.OAuthProfile | None):
+    def on_train(values: dict, profile: gr.OAuthProfile | None, request: gr.Request):
+        use_request_language(request)
         return handle_train(profile, form.named(values))
 
     panel.train.click(on_train, form.inputs, [panel.status, panel.config_view, panel.config_file],
-                      concurrency_limit=None, api_visibility="private", api_name="handle_train")
+                      concurrency_limit=1, concurrency_id=RUN_CONTROL, api_visibility="private", api_name="handle_train")
 
 
-def handle_stop(profile: gr.OAuthProfile | None):
+def handle_stop(profile: gr.OAuthProfile | None, request: gr.Request = None):
+    use_request_language(request)
     if reason := refusal(profile):
-        return f"🔒 {reason}"
+        return f"🔒 {translate_message(reason)}"
     if get_run_manager().stop():
-        return "Stopping at the next step; the weights trained so far will be saved."
-    return "No run is active."
+        return tr("Stopping at the next step; the weights trained so far will be saved.")
+    return tr("No run is active.")
 
 
-def handle_cancel(profile: gr.OAuthProfile | None):
+def handle_cancel(profile: gr.OAuthProfile | None, request: gr.Request = None):
+    use_request_language(request)
     if reason := refusal(profile):
-        return f"🔒 {reason}"
+        return f"🔒 {translate_message(reason)}"
     if get_run_manager().cancel():
-        return "Cancelling at the next step; this run's weights and checkpoints will be discarded."
-    return "No run is active."
+        return tr("Cancelling at the next step; this run's weights and checkpoints will be discarded.")
+    return tr("No run is active.")
+
+
+# Trackio plots against its own count of log calls unless told otherwise; transformers logs the trainer's step as
+# "train/global_step" with every entry (trackio's frontend/src/lib/dataProcessing.js takes any logged column).
+X_AXIS = "train/global_step"
+
+
+def dashboard_metrics(key_metrics: tuple[str, ...]) -> tuple[str, ...]:
+    """The method's key metrics with the ones a newcomer reads first at the front: the reward (GRPO, RLOO), then
+    the loss."""
+    first = [m for m in ("train/reward", "train/loss") if m in key_metrics] or ["train/loss"]
+    return (*first, *(m for m in key_metrics if m not in first))
 
 
 def dashboard_url(run_name: str | None, metrics: tuple[str, ...]) -> str:
     params = {"project": os.environ.get("TRACKIO_PROJECT", "finetune-studio"), "sidebar": "hidden", "navbar": "hidden",
-              "metrics": ",".join(metrics)}
+              "metrics": ",".join(dashboard_metrics(metrics)), "x_axis": X_AXIS}
     if run_name:
         params["runs"] = run_name
     return TRACKIO_PATH + "?" + urlencode(params, safe="/,")
@@ -148,10 +172,20 @@ def render_dashboard(run_name: str | None, metrics: tuple[str, ...]) -> str:
             'style="width:100%;height:560px;border:1px solid #e5e7eb;border-radius:8px"></iframe>')
 
 
+_PLACEHOLDER_STYLE = "padding:24px;border:1px dashed #d1d5db;border-radius:8px"
+
+
+def render_dashboard_empty() -> str:
+    """Before the first run: what will appear here, instead of Trackio's empty-project developer text."""
+    return (f'<div id="trackio-empty" style="{_PLACEHOLDER_STYLE}"><b>📈 ' + html.escape(tr("No training yet."))
+            + "</b><br>" + html.escape(tr("When you click Train, the loss curve appears here and updates every second: "
+                                          "a falling line means the model is learning.")) + "</div>")
+
+
 def render_dashboard_waiting(run_name: str | None) -> str:
-    return (f'<div id="trackio-waiting" style="padding:24px;border:1px dashed #d1d5db;border-radius:8px">'
-            f"Run <code>{html.escape(str(run_name))}</code> is loading; its plots appear here after the first logged step."
-            "</div>")
+    return (f'<div id="trackio-waiting" style="{_PLACEHOLDER_STYLE}">'
+            + html.escape(tr("Run {run} is loading; its plots appear here after the first logged step.",
+                             run=str(run_name))) + "</div>")
 
 
 @dataclass
@@ -166,16 +200,17 @@ class ResultPanel:
 
 
 def create_result_panel(questions: list[str]) -> ResultPanel:
-    where = gr.Markdown("Train a model to compare it with its base here.", elem_id="result-where")
-    prompt = gr.Textbox(value=questions[0] if questions else "", label="Prompt", elem_id="compare-prompt",
-                        info="Pre-filled with questions from the demo training set: the demo shows memorisation, not generalisation.")
+    where = gr.Markdown(t("Train a model to compare it with its base here."), elem_id="result-where")
+    prompt = gr.Textbox(value=questions[0] if questions else "", label=t("Prompt"), elem_id="compare-prompt",
+                        info=t("Pre-filled with questions from the demo training set: the demo shows memorisation, "
+                               "not generalisation."))
     if questions:
-        gr.Examples([[q] for q in questions], inputs=[prompt], label="Demo questions")
-    compare = gr.Button("Compare base vs fine-tuned", elem_id="compare-btn")
+        gr.Examples([[q] for q in questions], inputs=[prompt], label=t("Demo questions"))
+    compare = gr.Button(t("Compare base vs fine-tuned"), elem_id="compare-btn")
     with gr.Row():
-        base = gr.Textbox(label="Base model", interactive=False, elem_id="base-answer", lines=3)
-        tuned = gr.Textbox(label="Fine-tuned model", interactive=False, elem_id="tuned-answer", lines=3)
-    check_all = gr.Button("Ask all demo / held-out questions", elem_id="check-all-btn")
+        base = gr.Textbox(label=t("Base model"), interactive=False, elem_id="base-answer", lines=3, min_width=200)
+        tuned = gr.Textbox(label=t("Fine-tuned model"), interactive=False, elem_id="tuned-answer", lines=3, min_width=200)
+    check_all = gr.Button(t("Ask all demo / held-out questions"), elem_id="check-all-btn")
     scoreboard = gr.Dataframe(headers=["question", "expected", "base", "fine-tuned"], value=[], interactive=False,
                               wrap=True, elem_id="scoreboard")
     return ResultPanel(where, prompt, compare, base, tuned, check_all, scoreboard)
@@ -183,7 +218,7 @@ def create_result_panel(questions: list[str]) -> ResultPanel:
 
 def display_answer(text: str) -> str:
     """The answer as shown: say so when a model produced no visible text (an untrained model often does)."""
-    return text if text.strip() else "(no visible text: the model produced only whitespace or special tokens)"
+    return text if text.strip() else tr("(no visible text: the model produced only whitespace or special tokens)")
 
 
 def _finished_run() -> RunStatus | None:
@@ -192,34 +227,36 @@ def _finished_run() -> RunStatus | None:
 
     s = get_run_manager().status()
     if not s.model_dir or s.active:
-        gr.Warning("No finished run yet: train (or wait for the run to finish) first.")
+        gr.Warning(tr("No finished run yet: train (or wait for the run to finish) first."))
         return None
     if get_method((s.config or {}).get("method", "sft")).result_view == "scores":
-        gr.Warning("This run trained a reward model, which scores answers instead of writing them: "
-                   "use 'Score chosen vs rejected' below.")
+        gr.Warning(tr("This run trained a reward model, which scores answers instead of writing them: "
+                      "use 'Score chosen vs rejected' below."))
         return None
     return s
 
 
-def handle_compare(prompt: str):
+def handle_compare(prompt: str, request: gr.Request = None):
     from training.run.inference import compare
 
+    use_request_language(request)
     s = _finished_run()
     if s is None:
         return "", ""
     if not (prompt or "").strip():
-        gr.Warning("Type a prompt first.")
+        gr.Warning(tr("Type a prompt first."))
         return "", ""
     model = s.config["model"]
     try:
         base, tuned = compare(model["name_or_path"], s.model_dir, prompt, s.system_prompt, model["trust_remote_code"])
         return display_answer(base), display_answer(tuned)
     except ValueError as exc:
-        gr.Warning(str(exc))
+        gr.Warning(translate_message(str(exc)))
         return "", ""
 
 
-def handle_check_all():
+def handle_check_all(request: gr.Request = None):
+    use_request_language(request)
     from training.data.demo_data import demo_questions
     from training.run.holdout import read_eval_prompts
     from training.run.inference import contains_fact, generate
@@ -235,12 +272,13 @@ def handle_check_all():
     for q in demo_questions():
         base = generate(model, q.question, None, s.system_prompt)
         tuned = generate(model, q.question, s.model_dir, s.system_prompt)
-        b, t = contains_fact(base, q.expected), contains_fact(tuned, q.expected)
-        base_ok, tuned_ok = base_ok + b, tuned_ok + t
+        b, ok = contains_fact(base, q.expected), contains_fact(tuned, q.expected)
+        base_ok, tuned_ok = base_ok + b, tuned_ok + ok
         rows.append([q.question, q.expected, f"{'✅' if b else '❌'} {display_answer(base)}",
-                     f"{'✅' if t else '❌'} {display_answer(tuned)}"])
+                     f"{'✅' if ok else '❌'} {display_answer(tuned)}"])
     n = len(rows)
-    return f"**Exact facts: base {base_ok}/{n}, fine-tuned {tuned_ok}/{n}** (questions from the training set).", rows
+    return tr("**Exact facts: base {base}/{n}, fine-tuned {tuned}/{n}** (questions from the training set).",
+              base=base_ok, tuned=tuned_ok, n=n), rows
 
 
 def _mark(score: dict) -> str:
@@ -256,15 +294,16 @@ def _check_held_out(s: RunStatus, records: list[dict]):
     table = [[r["prompt"], r.get("reference") or "", _mark(r["base_score"]) + display_answer(r["base"]),
               _mark(r["tuned_score"]) + display_answer(r["tuned"])] for r in rows]
     k = totals["scored"]
-    score = (f"exact match: base {totals['base_exact']}/{k}, fine-tuned {totals['tuned_exact']}/{k}; contains the "
-             f"reference: base {totals['base_contains']}/{k}, fine-tuned {totals['tuned_contains']}/{k}") if k else "no references to score"
-    return (f"**{totals['n']} held-out prompts** (rows set aside before training; greedy decoding, seed 0): {score}. "
-            "✅ exact, 🟡 contains the reference, ❌ neither."), table
+    score = tr("exact match: base {be}/{k}, fine-tuned {te}/{k}; contains the reference: base {bc}/{k}, "
+               "fine-tuned {tc}/{k}", be=totals["base_exact"], te=totals["tuned_exact"], bc=totals["base_contains"],
+               tc=totals["tuned_contains"], k=k) if k else tr("no references to score")
+    return tr("**{n} held-out prompts** (rows set aside before training; greedy decoding, seed 0): {score}. "
+              "✅ exact, 🟡 contains the reference, ❌ neither.", n=totals["n"], score=score), table
 
 
 def render_where(s: RunStatus) -> str:
     if s.model_dir and not s.active:
-        return f"Run `{s.run_id}` ({s.state}). Fine-tuned weights: `{s.model_dir}`"
+        return tr("Run `{run}` ({state}). Fine-tuned weights: `{path}`", run=s.run_id, state=tr(s.state), path=s.model_dir)
     if s.active:
-        return f"Run `{s.run_id}` is training; compare when it finishes."
-    return "Train a model to compare it with its base here."
+        return tr("Run `{run}` is training; compare when it finishes.", run=s.run_id)
+    return tr("Train a model to compare it with its base here.")

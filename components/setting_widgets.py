@@ -20,6 +20,7 @@ from typing import Any
 
 import gradio as gr
 
+from components.translations import setting_text, t
 from training.config.schema import ConfigError, SettingField
 
 TRISTATE_CHOICES = ("auto", "on", "off")
@@ -124,10 +125,11 @@ def create_setting_widget(field: SettingField, value: Any, **overrides: Any) -> 
     """The widget for one setting, showing the config value `value`. `overrides` go to the component
     (layout such as scale, or visible)."""
     s = field.setting
-    kw: dict[str, Any] = {"label": s.label, "info": s.help, "elem_id": field.elem_id}
+    kw: dict[str, Any] = {"label": setting_text(field.path, "label", s.label),
+                          "info": setting_text(field.path, "help", s.help), "elem_id": field.elem_id}
     shown = widget_value(field, value)
     if _text_number(field):
-        kw["placeholder"] = s.placeholder or "empty"
+        kw["placeholder"] = setting_text(field.path, "placeholder", s.placeholder) if s.placeholder else t("empty")
         return gr.Textbox(value=shown, **{**kw, **overrides})
     if s.kind in ("int", "float"):
         lo, hi = _bounds(field)
@@ -143,7 +145,7 @@ def create_setting_widget(field: SettingField, value: Any, **overrides: Any) -> 
         kw.update(lines=1, placeholder=s.placeholder or ("{}" if s.kind == "dict" else "[]"))
         return gr.Textbox(value=shown, **{**kw, **overrides})
     if s.placeholder:
-        kw["placeholder"] = s.placeholder
+        kw["placeholder"] = setting_text(field.path, "placeholder", s.placeholder)
     return gr.Textbox(value=shown, **{**kw, **overrides})
 
 

@@ -42,6 +42,7 @@ from components.config_mapping import (
     reward_name,
 )
 from components.setting_widgets import applies, conditional, create_setting_widget, is_compact
+from components.translations import declared, setting_text, t, tr, translate_message, use_request_language
 from training.config.schema import (
     TARGET_MODULE_PRESETS,
     ConfigError,
@@ -97,6 +98,8 @@ class SettingsForm:
     conditional_blocks: dict[str, gr.blocks.Block] = field(default_factory=dict)
     # a section's container -> its settings, where every one of them is conditional (shown while any applies)
     conditional_sections: dict[gr.blocks.Block, list[SettingField]] = field(default_factory=dict)
+    default: RunConfig | None = None  # the config the widgets show when built
+    note: str | None = None  # a note under the model (e.g. why the demo model is used)
 
     @property
     def parts(self) -> dict[str, gr.components.Component]:
@@ -127,8 +130,9 @@ class SettingsForm:
                 if name in comps and (wanted is None or field_path(name) in wanted)}
 
     def bind(self, fn: Callable[[dict], Any]) -> Callable[[dict], Any]:
-        """An event handler for `inputs`: calls fn with the values by name."""
-        def handler(values: dict):
+        """An event handler for `inputs`: calls fn with the values by name, its messages in the request's language."""
+        def handler(values: dict, request: gr.Request = None):
+            use_request_language(request)
             return fn(self.named(values))
 
         handler.__name__ = getattr(fn, "__name__", "handler")
@@ -139,10 +143,30 @@ class SettingsForm:
 
 
 def create_settings_form(default: RunConfig, note: str | None = None) -> SettingsForm:
-    """Build every settings widget from the declarations, showing `default`, and wire the form's own events."""
+    """Build every settings widget from the declarations in one column, showing `default`, and wire the form's events."""
+    form = new_settings_form(default, note)
+    render_sections(form, list(dict.fromkeys(f.section for f in _shown_fields())))
+    finish_settings_form(form)
+    return form
+
+
+def new_settings_form(default: RunConfig, note: str | None = None) -> SettingsForm:
+    """An empty form showing `default`: place its sections with `render_sections` (e.g. one step of a guided page
+    each), then wire it with `finish_settings_form`."""
     form = SettingsForm()
-    fields = [f for f in setting_fields() if f.setting.group != "hidden"]
-    sections = list(dict.fromkeys(f.section for f in fields))
+    form.default, form.note = default, note
+    return form
+
+
+def _shown_fields() -> list[SettingField]:
+    return [f for f in setting_fields() if f.setting.group != "hidden"]
+
+
+def render_sections(form: SettingsForm, sections: list[str], advanced_label: str = "Advanced settings",
+                    advanced_id: str = "advanced-settings") -> None:
+    """Render the basic settings of `sections` (field-path prefixes; "" is the method), then their advanced ones in
+    one closed accordion, in the current Blocks context."""
+    default, fields = form.default, _shown_fields()
     claimed = {path for builder in COMPOSITES.values() for path in builder.paths[1:]}
 
     def section_fields(section: str, group: str) -> list[SettingField]:
@@ -152,25 +176,32 @@ def create_settings_form(default: RunConfig, note: str | None = None) -> Setting
         basic = section_fields(section, "basic")
         if not basic:
             continue
-        gr.Markdown(f"### {SECTIONS.get(section, (section.title(),))[0]}")
+        gr.Markdown(f"### {t(SECTIONS.get(section, (section.title(),))[0])}")
         if section in SECTION_NOTES:
-            gr.Markdown(SECTION_NOTES[section], elem_classes=["hint"])
+            gr.Markdown(t(SECTION_NOTES[section]), elem_classes=["hint"])
         _render(form, basic, default)
         if section == "model":
-            form.model_note = gr.Markdown(f"⚠️ {note}" if note else "", elem_id="model-note")
-    with gr.Accordion("Advanced settings", open=False, elem_id="advanced-settings") as form.advanced:
+            form.model_note = gr.Markdown(f"⚠️ {form.note}" if form.note else "", elem_id="model-note")
+    if not any(section_fields(section, "advanced") for section in sections):
+        return
+    with gr.Accordion(t(advanced_label), open=False, elem_id=advanced_id) as accordion:
         for section in sections:
             advanced = section_fields(section, "advanced")
             if not advanced:
                 continue
             shown = any(applies(f, default.method, default.lora.enabled) for f in advanced)
             with gr.Column(visible=shown) as column:  # a section whose settings all hide (LoRA off) hides too
-                gr.Markdown(f"**{SECTIONS.get(section, ('', section.title()))[1]}**")
+                gr.Markdown(f"**{t(SECTIONS.get(section, ('', section.title()))[1])}**")
                 _render(form, advanced, default)
             if all(conditional(f) for f in advanced):
                 form.conditional_sections[column] = advanced
+    if advanced_id == "advanced-settings" or form.advanced is None:
+        form.advanced = accordion
+
+
+def finish_settings_form(form: SettingsForm) -> None:
+    """Wire the form's own events, once every section is rendered."""
     _wire(form)
-    return form
 
 
 def _render(form: SettingsForm, fields: list[SettingField], default: RunConfig) -> None:
@@ -223,14 +254,15 @@ def _build_source(form: SettingsForm, default: RunConfig) -> None:
     f = setting_field("data.source")
     source = default.data.source
     kind = "demo" if source == "demo" else "hub"
-    form.source = gr.Radio(list(SOURCE_KINDS), value=kind, label=f.setting.label, elem_id=f.elem_id,
-                           info="demo: built-in invented facts. upload: CSV, TSV, JSON, JSONL or Parquet. hub: a Hub "
-                                "dataset id.")
-    form.upload = gr.File(label="Upload a dataset file", file_types=list(UPLOAD_SUFFIXES), visible=False,
+    form.source = gr.Radio(list(SOURCE_KINDS), value=kind, label=setting_text(f.path, "label", f.setting.label),
+                           elem_id=f.elem_id,
+                           info=t("demo: built-in invented facts. upload: CSV, TSV, JSON, JSONL or Parquet. hub: a Hub "
+                                  "dataset id."))
+    form.upload = gr.File(label=t("Upload a dataset file"), file_types=list(UPLOAD_SUFFIXES), visible=False,
                           elem_id="dataset-upload")
     with gr.Row():
-        form.hub_id = gr.Textbox(value="" if kind == "demo" else source, label="Hub dataset id",
-                                 placeholder="e.g. trl-lib/Capybara", visible=kind == "hub", elem_id="hub-id")
+        form.hub_id = gr.Textbox(value="" if kind == "demo" else source, label=t("Hub dataset id"),
+                                 placeholder=t("e.g. trl-lib/Capybara"), visible=kind == "hub", elem_id="hub-id")
         split = setting_field("data.split")
         if split.setting.group != "hidden":
             form.widgets[split.path] = create_setting_widget(split, default.data.split, visible=kind == "hub")
@@ -242,13 +274,14 @@ def _build_column_map(form: SettingsForm, default: RunConfig) -> None:
     with gr.Row(equal_height=True):
         form.widgets[f.path] = create_setting_widget(f, default.data.column_map, scale=4,
                                                      placeholder='{"question": "prompt", "answer": "completion"}')
-        form.suggest = gr.Button("Suggest mapping", size="sm", scale=1, elem_id="suggest-mapping-btn")
+        form.suggest = gr.Button(t("Suggest mapping"), size="sm", scale=1, elem_id="suggest-mapping-btn")
     form.mapping_note = gr.Markdown(elem_id="mapping-note")
 
 
-def _control_component(control, value, elem_id: str):
+def _control_component(method: str, control, value, elem_id: str):
     """One method control rendered from its declaration (training.methods.registry.MethodControl)."""
-    kw = {"label": control.label, "info": control.help, "elem_id": elem_id}
+    key = f"control:{method}.{control.name}"
+    kw = {"label": declared(key, "label", control.label), "info": declared(key, "help", control.help), "elem_id": elem_id}
     if control.type == "bool":
         return gr.Checkbox(value=bool(value), **kw)
     if control.type == "choice":
@@ -257,21 +290,29 @@ def _control_component(control, value, elem_id: str):
                      maximum=control.maximum, **kw)
 
 
+def method_description(method: str):
+    """The method's description (translated in the browser)."""
+    return declared(f"method:{method}", "description", METHODS[method].description)
+
+
 def _reward_component(kind: str, key: str, value):
     from training.methods.rewards import REWARD_KINDS
 
     spec = REWARD_KINDS[kind]
     elem_id = f"reward-{kind}-{key}".replace("_", "-")
     if key == "enabled":
-        return gr.Checkbox(value=value, label=spec.label, info=spec.help, elem_id=elem_id)
+        return gr.Checkbox(value=value, label=declared(f"reward:{kind}", "label", spec.label),
+                           info=declared(f"reward:{kind}", "help", spec.help), elem_id=elem_id)
     if key == "weight":
-        return gr.Number(value=value, label="Weight", elem_id=elem_id, scale=1)
+        return gr.Number(value=value, label=t("Weight"), elem_id=elem_id, scale=1)
     param = next(p for p in spec.params if p.name == key)
+    text = {"label": declared(f"reward:{kind}.{key}", "label", param.label),
+            "info": declared(f"reward:{kind}.{key}", "help", param.help)}
     if param.type == "choice":
-        return gr.Dropdown(list(param.choices), value=value, label=param.label, info=param.help, elem_id=elem_id)
+        return gr.Dropdown(list(param.choices), value=value, elem_id=elem_id, **text)
     if param.type == "int":
-        return gr.Number(value=value, precision=0, label=param.label, info=param.help, elem_id=elem_id)
-    return gr.Textbox(value=value, label=param.label, info=param.help, elem_id=elem_id)
+        return gr.Number(value=value, precision=0, elem_id=elem_id, **text)
+    return gr.Textbox(value=value, elem_id=elem_id, **text)
 
 
 def _default_rewards(default: RunConfig) -> list[dict]:
@@ -287,10 +328,10 @@ def _build_method(form: SettingsForm, default: RunConfig) -> None:
     """The method dropdown, and below it the chosen method's own settings and (GRPO, RLOO) its reward functions,
     all rendered from the registry: a new method needs only its registry entry."""
     f = setting_field("method")
-    choices = [(spec.label, name) for name, spec in METHODS.items()]
-    form.widgets[f.path] = gr.Dropdown(choices, value=default.method, label=f.setting.label, info=f.setting.help,
-                                       elem_id=f.elem_id)
-    form.method_description = gr.Markdown(METHODS[default.method].description, elem_id="method-description")
+    choices = [(declared(f"method:{name}", "label", spec.label), name) for name, spec in METHODS.items()]
+    form.widgets[f.path] = gr.Dropdown(choices, value=default.method, label=setting_text(f.path, "label", f.setting.label),
+                                       info=setting_text(f.path, "help", f.setting.help), elem_id=f.elem_id)
+    form.method_description = gr.Markdown(method_description(default.method), elem_id="method-description")
     demo = is_demo_model(default)
     with gr.Column(elem_id=setting_field("method_args").elem_id):
         for name, spec in METHODS.items():
@@ -298,15 +339,16 @@ def _build_method(form: SettingsForm, default: RunConfig) -> None:
                 continue
             values = default.method_args if name == default.method else spec.control_defaults(demo)
             with gr.Group(visible=name == default.method) as form.method_groups[name]:
-                gr.Markdown(f"**{spec.name.upper()} settings**", elem_classes=["hint"])
+                gr.Markdown(f"**{spec.name.upper()}** · {t('settings')}", elem_classes=["hint"])
                 for control in spec.controls:
                     form.controls[control_name(name, control.name)] = _control_component(
-                        control, values.get(control.name, control.default), f"{name}-{control.name}".replace("_", "-"))
+                        name, control, values.get(control.name, control.default),
+                        f"{name}-{control.name}".replace("_", "-"))
     rewards = setting_field("rewards")
-    with gr.Accordion(f"{rewards.setting.label} (no code)", open=True, visible=METHODS[default.method].uses_rewards,
+    with gr.Accordion(t("Reward functions (no code)"), open=True, visible=METHODS[default.method].uses_rewards,
                       elem_id=rewards.elem_id) as form.rewards_group:
-        gr.Markdown("Tick the rewards to use and give each a weight. The rewards that read a column need it in "
-                    "your data (e.g. `answer`).", elem_classes=["hint"])
+        gr.Markdown(t("Tick the rewards to use and give each a weight. The rewards that read a column need it in "
+                      "your data (e.g. `answer`)."), elem_classes=["hint"])
         values, row = reward_input_values(_default_rewards(default)), None
         for kind, key in reward_input_keys():
             if key == "enabled":
@@ -324,14 +366,16 @@ def _build_targets(form: SettingsForm, default: RunConfig) -> None:
     value = default.lora.target_modules
     preset = target_preset(value)
     with gr.Column(visible=applies(f, default.method, default.lora.enabled)) as block:
-        form.target_preset = gr.Radio(list(TARGET_MODULE_PRESETS), value=preset, label=f.setting.label,
-                                      info="all-linear: every linear layer (best quality); attention: q, k, v, o "
-                                           "projections only (smaller); custom: the names you list below.",
+        form.target_preset = gr.Radio(list(TARGET_MODULE_PRESETS), value=preset,
+                                      label=setting_text(f.path, "label", f.setting.label),
+                                      info=t("all-linear: every linear layer (best quality); attention: q, k, v, o "
+                                             "projections only (smaller); custom: the names you list below."),
                                       elem_id="target-preset")
         form.target_custom = gr.Textbox(value=value if preset == "custom" else "q_proj,v_proj",
-                                        label=f"Custom {f.setting.label.lower()}",
-                                        info="Comma-separated module names, used when the preset is custom.",
-                                        placeholder=f.setting.placeholder, visible=preset == "custom", elem_id=f.elem_id)
+                                        label=t("Custom target modules"),
+                                        info=t("Comma-separated module names, used when the preset is custom."),
+                                        placeholder=setting_text(f.path, "placeholder", f.setting.placeholder),
+                                        visible=preset == "custom", elem_id=f.elem_id)
     form.conditional_blocks[f.path] = block
 
 
@@ -341,8 +385,9 @@ def _build_qlora(form: SettingsForm, default: RunConfig) -> None:
 
     f = setting_field("lora.quantization")
     reason = qlora_unavailable_reason()
-    form.qlora = gr.Checkbox(value=default.lora.quantization == "4bit" and reason is None, label=f.setting.label,
-                             info=f"Unavailable here: {reason}" if reason else f.setting.help,
+    form.qlora = gr.Checkbox(value=default.lora.quantization == "4bit" and reason is None,
+                             label=setting_text(f.path, "label", f.setting.label),
+                             info=t("Unavailable here:") + f" {reason}" if reason else setting_text(f.path, "help", f.setting.help),
                              interactive=reason is None, elem_id=f.elem_id,
                              visible=applies(f, default.method, default.lora.enabled))
     form.conditional_blocks[f.path] = form.qlora
@@ -395,18 +440,21 @@ def handle_suggest_mapping(values: dict[str, Any]):
         split = (values.get("data.split") or "train").strip()
         loaded = load_records(source, split=split, limit=200)
     except ConfigError as exc:
-        return gr.skip(), f"⚠️ Cannot suggest a mapping: {exc.problems[0][1]}"
+        return gr.skip(), "⚠️ " + tr("Cannot suggest a mapping:") + f" {translate_message(exc.problems[0][1])}"
     except (DataSourceError, ValueError) as exc:
-        return gr.skip(), f"⚠️ Cannot suggest a mapping: {exc}"
+        return gr.skip(), "⚠️ " + tr("Cannot suggest a mapping:") + f" {translate_message(str(exc))}"
     columns = loaded.columns
     suggestion = suggest_column_map(columns, sample=[r for _, r in loaded.records[:20]])
     if suggestion is None:
-        return gr.skip(), (f"⚠️ No mapping found for columns {', '.join(columns) or '(none)'}. Rename them by hand, e.g. "
+        return gr.skip(), ("⚠️ " + tr("No mapping found for columns {columns}. Rename them by hand, e.g.",
+                                     columns=", ".join(columns) or "(none)") + " "
                            '`{"your_question_column": "prompt", "your_answer_column": "completion"}`.')
     if not suggestion.column_map:
         fmt = detect_format(columns)
-        return gr.skip(), f"✅ Columns already match: {fmt.description if fmt else suggestion.describe()}. No mapping needed."
-    return json.dumps(suggestion.column_map), f"💡 Suggested: {suggestion.describe()}. Validate to check every row."
+        return gr.skip(), "✅ " + tr("Columns already match: {what}. No mapping needed.",
+                                   what=translate_message(fmt.description if fmt else suggestion.describe()))
+    return json.dumps(suggestion.column_map), "💡 " + tr("Suggested: {what}. Validate to check every row.",
+                                                           what=translate_message(suggestion.describe()))
 
 
 def _wire(form: SettingsForm) -> None:
@@ -420,7 +468,7 @@ def _wire(form: SettingsForm) -> None:
     form.suggest.click(form.bind(handle_suggest_mapping), {form.source, form.upload, *shown_for_hub},
                        [column_map, form.mapping_note], concurrency_limit=4, api_name="handle_suggest_mapping")
     # The method: its description, its own controls and, for GRPO and RLOO, the reward editor.
-    method.change(lambda m: METHODS[m].description, method, form.method_description, queue=False,
+    method.change(method_description, method, form.method_description, queue=False,
                   api_visibility="private")
     method.change(lambda m: [gr.update(visible=n == m) for n in form.method_groups]
                   + [gr.update(visible=METHODS[m].uses_rewards)],

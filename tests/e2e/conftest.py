@@ -78,3 +78,13 @@ def browser():
         b = p.chromium.launch(executable_path=exe, args=CHROMIUM_ARGS)
         yield b
         b.close()
+
+
+# The guided page's steps (app.py): tab number -> the tab's elem_id; its button is "#<elem_id>-button".
+STEP_TABS = {1: "step-data", 2: "step-model", 3: "step-cost", 4: "step-train", 5: "step-results"}
+
+
+def go_to_step(page, number: int) -> None:
+    """Open step `number` of the guided page by its tab (what a returning visitor does; newcomers press Next)."""
+    page.click(f"#{STEP_TABS[number]}-button")
+    page.locator(f"#{STEP_TABS[number]}").wait_for(state="visible", timeout=15_000)

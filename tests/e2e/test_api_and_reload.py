@@ -10,7 +10,7 @@ from urllib.parse import urlparse
 
 import pytest
 
-from tests.e2e.conftest import ARTIFACTS
+from tests.e2e.conftest import ARTIFACTS, go_to_step
 
 pytestmark = pytest.mark.e2e
 
@@ -82,10 +82,14 @@ def test_page_reload_shows_the_live_run(long_run, app_server, browser):
     run_id = _status(client)["run_id"]
     page = browser.new_page(viewport={"width": 1400, "height": 1000})
     page.goto(app_server, wait_until="load")
+    page.wait_for_selector("#validate-btn")
+    go_to_step(page, 4)
     page.wait_for_selector('.run-progress[data-state="running"]', timeout=60_000)
     page.locator("#train-status").get_by_text(run_id).wait_for(timeout=30_000)
     step_before = int(page.locator(".run-progress").get_attribute("data-step"))
     page.reload(wait_until="load")
+    page.wait_for_selector("#validate-btn")
+    go_to_step(page, 4)
     page.wait_for_selector('.run-progress[data-state="running"]', timeout=60_000)
     page.wait_for_function(f"() => Number(document.querySelector('.run-progress')?.dataset.step) > {step_before}",
                            timeout=60_000)
@@ -98,6 +102,8 @@ def test_stalled_and_closed_clients_do_not_slow_training(long_run, app_server, b
     _, client = long_run
     page = browser.new_page()
     page.goto(app_server, wait_until="load")
+    page.wait_for_selector("#validate-btn")
+    go_to_step(page, 4)
     page.wait_for_selector(".run-progress")
     baseline = _step_rate(client, 6)  # with a live, polling tab
     assert baseline > 0

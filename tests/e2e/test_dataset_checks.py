@@ -7,7 +7,7 @@ import json
 
 import pytest
 
-from tests.e2e.conftest import ARTIFACTS
+from tests.e2e.conftest import ARTIFACTS, go_to_step
 
 pytestmark = pytest.mark.e2e
 
@@ -95,9 +95,11 @@ def test_mapping_histogram_and_highlighted_preview(page, tmp_path):
     page.locator("#mapping-note").get_by_text("Suggested", exact=False).wait_for(timeout=10_000)
 
     # A small max length so some examples are truncated.
+    go_to_step(page, 2)  # a setting of another step: Validate reads it from there
     max_len = page.get_by_label("Max length (tokens)")
     max_len.fill("24")
     max_len.press("Tab")
+    go_to_step(page, 1)
     text = _validate(page, "Valid")
     assert "prompt_completion format" in text and "12 usable" in text
     assert "ready" in text  # the compatibility table

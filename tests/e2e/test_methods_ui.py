@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.e2e.conftest import ARTIFACTS
+from tests.e2e.conftest import ARTIFACTS, go_to_step
 
 pytestmark = pytest.mark.e2e
 
@@ -22,7 +22,8 @@ def _client(url):
 def test_dpo_on_demo_data_trains_from_the_ui(app_server, browser):
     page = browser.new_page(viewport={"width": 1400, "height": 1100})
     page.goto(app_server, wait_until="load")
-    page.wait_for_selector("#method")
+    page.wait_for_selector("#validate-btn")
+    go_to_step(page, 2)
 
     # Choose DPO: its own settings (beta) appear, the reward editor stays hidden.
     page.locator("#method input").click()
@@ -48,6 +49,7 @@ def test_dpo_on_demo_data_trains_from_the_ui(app_server, browser):
     page.locator("#train-gradient-checkpointing").get_by_role("radio", name="off").check()
     page.locator("#run-name").locator("textarea, input").first.fill("dpo-from-the-ui")
 
+    go_to_step(page, 4)
     page.click("#train-btn")
     page.wait_for_selector('.run-progress[data-state="completed"]', timeout=240_000)
     assert "completed" in page.locator("#train-status").inner_text()
@@ -57,8 +59,9 @@ def test_dpo_on_demo_data_trains_from_the_ui(app_server, browser):
     assert config["train"]["gradient_checkpointing"] is False and config["run_name"] == "dpo-from-the-ui"
     assert config["lora"]["enabled"] is False and config["method_args"]["beta"] == 0.1
 
-    # The dashboard opens on DPO's metrics first.
+    # The dashboard opens on the loss, then DPO's own metrics, plotted against the trainer's step.
     src = page.locator("#trackio-frame").get_attribute("src")
-    assert "metrics=train/rewards/margins,train/rewards/accuracies" in src
+    assert "metrics=train/loss,train/rewards/margins,train/rewards/accuracies" in src
+    assert "x_axis=train/global_step" in src
     page.screenshot(path=str(ARTIFACTS / "methods-dpo-completed.png"), full_page=True)
     page.close()

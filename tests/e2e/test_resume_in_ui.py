@@ -11,7 +11,7 @@ import time
 
 import pytest
 
-from tests.e2e.conftest import ARTIFACTS, REPO_ROOT, start_app, stop_app
+from tests.e2e.conftest import ARTIFACTS, REPO_ROOT, go_to_step, start_app, stop_app
 
 pytestmark = pytest.mark.e2e
 
@@ -33,15 +33,21 @@ def test_interrupted_run_resumes_from_the_ui(tmp_path, browser):
     try:
         page = browser.new_page(viewport={"width": 1400, "height": 1000})
         page.goto(url, wait_until="load")
+        page.wait_for_selector("#validate-btn")
+        go_to_step(page, 4)
         page.wait_for_selector('.run-progress[data-state="interrupted"]', timeout=60_000)
+        go_to_step(page, 5)
         assert "interrupted" in page.locator("#history-table").inner_text()
         page.locator("#resume-btn").scroll_into_view_if_needed()
         page.screenshot(path=str(ARTIFACTS / "08-interrupted.png"), full_page=True)
         page.click("#resume-btn")
+        go_to_step(page, 4)
         page.wait_for_selector('.run-progress[data-state="completed"]', timeout=240_000)
         record = json.loads((run_dir / "run.json").read_text())
         assert record["status"] == "completed" and record["step"] == 30 and record["resumes"] == 1
-        assert "completed" in page.locator("#history-table").inner_text()
+        go_to_step(page, 5)
+        page.wait_for_function("() => document.querySelector('#history-table')?.innerText.includes('completed')",
+                               timeout=30_000)
         page.close()
     finally:
         stop_app(server)

@@ -1,4 +1,5 @@
-"""A canary HF_TOKEN must not appear in anything the app or the CLI writes, prints or serves."""
+"""A canary HF_TOKEN, and a canary Trackio write token set by the owner, must not appear in anything the app or the
+CLI writes, prints or serves; the owner's Trackio write token is the one the dashboard accepts."""
 
 from __future__ import annotations
 
@@ -14,12 +15,13 @@ from tests.conftest import REPO_ROOT
 from tests.e2e.conftest import start_app, stop_app
 
 CANARY = "hf_CanaryCanaryCanary0123456789abcdef"
+TRACKIO_CANARY = "trackio-canary-write-token-0123456789"
 
 
 def _sweep(root: Path) -> list[str]:
     hits = []
     for path in root.rglob("*"):
-        if path.is_file() and CANARY.encode() in path.read_bytes():
+        if path.is_file() and any(c.encode() in path.read_bytes() for c in (CANARY, TRACKIO_CANARY)):
             hits.append(str(path.relative_to(root)))
     return hits
 
@@ -43,7 +45,7 @@ def test_canary_token_never_written(tmp_path, demo_model_path):
     cli("validate", f"someone/{CANARY}", "--json")
     cli("estimate", "--hardware", "t4-small", "--json")
 
-    server, url, log = start_app(data, extra_env={"HF_TOKEN": CANARY})
+    server, url, log = start_app(data, extra_env={"HF_TOKEN": CANARY, "TRACKIO_WRITE_TOKEN": TRACKIO_CANARY})
     try:
         from gradio_client import Client
 
@@ -59,11 +61,17 @@ def test_canary_token_never_written(tmp_path, demo_model_path):
         for path in ("/", "/gradio_api/info", "/config", "/trackio/"):
             with urllib.request.urlopen(url.rstrip("/") + path, timeout=30) as r:
                 outputs.append(r.read().decode(errors="replace"))
+        log_call = urllib.request.Request(
+            url.rstrip("/") + "/trackio/api/bulk_log", method="POST", headers={"Content-Type": "application/json",
+                                                                                 "X-Trackio-Write-Token": TRACKIO_CANARY},
+            data=json.dumps({"logs": [{"project": "canary", "run": "job", "metrics": {"x": 1.0}, "step": 0}], "hf_token": None}).encode())
+        with urllib.request.urlopen(log_call, timeout=30) as r:
+            assert r.status == 200  # the owner's TRACKIO_WRITE_TOKEN is the dashboard's write token
     finally:
         stop_app(server)
     outputs.append(log.read_text())
 
     assert _sweep(data) == [], "the canary token was written to files"
-    leaked = [o[:200] for o in outputs if CANARY in o]
+    leaked = [o[:200] for o in outputs if CANARY in o or TRACKIO_CANARY in o]
     assert not leaked, leaked
     assert "hf_***" in (data / "runs" / "cli-bad" / "run.json").read_text()  # redacted, not just absent

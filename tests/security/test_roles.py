@@ -62,6 +62,24 @@ def test_trackio_mount_refuses_writes(space_server):
     assert httpx.get(f"{space_server.url}/trackio/").status_code == 200  # reading stays open
 
 
+def test_trackio_mount_accepts_logging_only_with_the_write_token(space_server):
+    """HF Jobs log here with the server's write token; the token opens logging, never deleting or renaming."""
+    from training.hosting.trackio_mount import write_token
+
+    token = write_token()
+    log = {"logs": [{"project": "jobs-security", "run": "job-1", "metrics": {"train/loss": 1.0}, "step": 1}], "hf_token": None}
+    for headers in ({}, {"X-Trackio-Write-Token": "wrong-token-value"}, {"X-Trackio-Write-Token": token[:-1]}):
+        assert httpx.post(f"{space_server.url}/trackio/api/bulk_log", json=log, headers=headers).status_code == 403
+    r = httpx.post(f"{space_server.url}/trackio/api/bulk_log", json=log, headers={"X-Trackio-Write-Token": token})
+    assert r.status_code == 200, r.text
+    r = httpx.post(f"{space_server.url}/trackio/api/get_logs", json={"project": "jobs-security", "run": "job-1"})
+    assert [row["train/loss"] for row in r.json()["data"]] == [1.0]
+    for api in ("delete_run", "rename_run", "upload_db_to_space", "force_sync"):
+        r = httpx.post(f"{space_server.url}/trackio/api/{api}", json={"project": "jobs-security", "run": "job-1"},
+                       headers={"X-Trackio-Write-Token": token})
+        assert r.status_code == 403, (api, r.text)
+
+
 def test_trackio_refuses_anonymous_writes_itself(isolated_data_dir):
     """Trackio's own write-token check, without our read-only wrapper in front."""
     import trackio

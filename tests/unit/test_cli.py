@@ -27,7 +27,7 @@ def test_validate_demo_json(subprocess_env):
     assert result.returncode == 0, result.stderr
     data = json.loads(result.stdout)
     assert {"valid", "format", "rows", "errors", "warnings"} <= set(data)
-    assert data["valid"] is True and data["format"] == "messages" and data["rows"] == 240
+    assert data["valid"] is True and data["format"] == "messages" and data["rows"] == 180
     assert data["errors"] == []
 
 

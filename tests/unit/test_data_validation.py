@@ -41,7 +41,7 @@ def errors(report: ValidationReport) -> list[tuple[int | None, str]]:
 def test_demo_dataset_is_valid(isolated_data_dir):
     report = validate_dataset("demo")
     assert report.valid and report.format == "messages" and report.trl_type == "conversational"
-    assert report.rows == report.usable_rows == 240
+    assert report.rows == report.usable_rows == 180  # 12 places x 3 facts x 5 phrasings (training/data/demo_data.py)
     assert report.errors == [] and report.warnings == []
     assert (isolated_data_dir / "datasets" / "demo_chat.jsonl").exists()
 
@@ -442,12 +442,12 @@ def test_token_statistics_with_demo_tokenizer(demo_model_path):
     tokenizer = AutoTokenizer.from_pretrained(demo_model_path)
     report = validate_dataset("demo", tokenizer=tokenizer, max_length=1024)
     stats = report.token_stats
-    assert stats["exact"] and stats["sampled_rows"] == 240
+    assert stats["exact"] and stats["sampled_rows"] == 180
     assert 0 < stats["min_tokens"] <= stats["mean_tokens"] <= stats["max_tokens"] < 1024
-    assert stats["truncated_pct"] == 0 and sum(stats["histogram"]["counts"]) == 240
+    assert stats["truncated_pct"] == 0 and sum(stats["histogram"]["counts"]) == 180
     short = token_statistics(report.normalised, tokenizer, max_length=8)
     assert short["truncated_pct"] == 100.0
-    assert short["total_tokens"] == 240 * 8
+    assert short["total_tokens"] == 180 * 8
     truncated = validate_dataset("demo", tokenizer=tokenizer, max_length=8)
     assert any("will be truncated" in w for w in truncated.warnings)
 

@@ -25,7 +25,7 @@ def test_demo_on_cpu_basic(demo_model_path):
     assert est.seconds is not None and est.seconds > 0
     assert est.cost_usd == 0
     assert est.fits is True and est.verdict == "fits"
-    assert est.steps == 400
+    assert est.steps == RunConfig.demo().train.max_steps
     assert est.params == pytest.approx(917_504, rel=0.01)  # from the demo model's config.json
     assert "free" in est.summary and "CPU basic" in est.summary
     assert any("config.json" in a for a in est.assumptions)
@@ -328,7 +328,7 @@ def test_calibration_is_used_and_labelled_measured(tmp_path):
     path = tmp_path / "calibration.json"
     config = config_for(QWEN_05B, max_steps=100, batch_size=4, grad_accum=4, max_length=1024)
     modelled = estimate_run(config, rows=1000, mean_tokens=300, hardware="t4-small", calibration=path, prices=False)
-    assert modelled.time_source == "model"
+    assert modelled.time_source == "prior"
     record_measurement(QWEN_05B, "sft", "lora", "t4-small", 2.0, 2400, path=path, steps=50, batch_size=4, grad_accum=4,
                        max_length=1024, tokens_per_step=4800, overhead_seconds=30)
     assert find_measurement(QWEN_05B, "sft", "lora", "t4-small", path)["seconds_per_step"] == 2.0
@@ -336,9 +336,9 @@ def test_calibration_is_used_and_labelled_measured(tmp_path):
     assert est.time_source == "measured" and est.seconds == pytest.approx(100 * 2.0 + 30, rel=0.01)
     assert est.assumptions[0].startswith("Time measured") and "measured" in est.summary
     other = estimate_run(config, rows=1000, mean_tokens=300, hardware="a10g-small", calibration=path, prices=False)
-    assert other.time_source == "model"  # a measurement counts only for its own hardware
+    assert other.time_source == "prior"  # a measurement counts only for its own hardware
     full = config_for(QWEN_05B, lora=False, max_steps=100)
-    assert estimate_run(full, rows=1000, mean_tokens=300, hardware="t4-small", calibration=path, prices=False).time_source == "model"
+    assert estimate_run(full, rows=1000, mean_tokens=300, hardware="t4-small", calibration=path, prices=False).time_source == "prior"
 
 
 def test_record_run_throughput_from_run_json(tmp_path):
@@ -356,7 +356,7 @@ def test_record_run_throughput_from_run_json(tmp_path):
     assert entry["tokens_per_second"] == pytest.approx(1185 * 300 / 39.0) and entry["overhead_seconds"] == pytest.approx(3.0)
     assert find_measurement("demo", "sft", "full", "cpu-basic", path) == entry
     est = estimate_run(RunConfig.demo(), rows=240, mean_tokens=74, hardware="cpu-basic", calibration=path, prices=False)
-    assert est.time_source == "measured" and est.seconds == pytest.approx(400 * 0.13 + 3.0, rel=0.01)
+    assert est.time_source == "measured" and est.seconds == pytest.approx(RunConfig.demo().train.max_steps * 0.13 + 3.0, rel=0.01)
     assert record_run_throughput({**record, "status": "failed"}, "cpu-basic", path) is None
     assert record_run_throughput({"status": "completed"}, "cpu-basic", path) is None
     assert record_run_throughput("garbage", "cpu-basic", path) is None  # type: ignore[arg-type]

@@ -27,7 +27,7 @@ def test_handle_estimate_lists_every_flavor(no_gpu, demo_model_path):
     assert sum("this machine" in m for m in marks) == 1 and "this machine" in marks[0]
     assert sum("cheapest that fits" in m for m in marks) == 1
     assert "cheapest that fits" in marks[0]  # the free CPU is the cheapest that fits the demo
-    assert details.count("\n- ") >= 5 and "FLOP model" in details
+    assert details.count("\n- ") >= 5 and "prior model" in details
     assert "gradient checkpointing **False**" in details and "precision **fp32**" in details  # what the trainer resolves
     assert "python -m training train --model demo --dataset demo --method sft" in details
 

@@ -1,68 +1,118 @@
-"""HF Jobs: the run_uv_job payload (script, flavor, timeout, secrets kept out of env), multi-GPU launch,
-the stored job list, status/logs/cancel, and the offline message; all against fakes."""
+"""HF Jobs: the run_uv_job payload (script, flavor, timeout, tokens only in secrets, the report-home URL), multi-GPU
+launch, the stored job list, status/logs/cancel on the job's namespace, and the offline message; the Hub is faked at
+huggingface_hub's boundary (HfApi's Jobs methods)."""
 
 from __future__ import annotations
 
 import json
-from types import SimpleNamespace
 
 import pytest
 
-from training.publish import hub as publish
 from training.publish import jobs
 from training.publish.jobs import JobsError, job_timeout, plan_job, submit_job
 
-from ._export_fakes import CANARY, hub_config
+from ._export_fakes import CANARY, FakeJobsHub, hub_config
+
+HOME = "https://owner-studio.hf.space/trackio"
+TRACKIO_CANARY = "trackio-write-token-canary-0123456789"
 
 
 @pytest.fixture
 def fake_hub(monkeypatch, tmp_path):
-    import huggingface_hub
-
     monkeypatch.setenv("DATA_DIR", str(tmp_path / "data"))  # a fresh job list per test
-    calls = {}
-
-    def run_uv_job(script, **kwargs):
-        calls["run_uv_job"] = {"script": script, **kwargs}
-        return SimpleNamespace(id="job-123", url="https://huggingface.co/jobs/alice/job-123",
-                               status=SimpleNamespace(stage="SCHEDULING", message=None), created_at="2026-01-01T00:00:00")
-
-    monkeypatch.setattr(huggingface_hub, "run_uv_job", run_uv_job)
-    monkeypatch.setattr(huggingface_hub, "inspect_job", lambda job_id, token=None: SimpleNamespace(
-        status=SimpleNamespace(stage="RUNNING", message="step 5")))
-    monkeypatch.setattr(huggingface_hub, "fetch_job_logs", lambda job_id, tail=None, token=None: iter(
-        [f"line {i}" for i in range(100)] + [f"token {CANARY}"]))
-    monkeypatch.setattr(huggingface_hub, "cancel_job", lambda job_id, token=None: calls.setdefault("cancel", job_id))
-    monkeypatch.setattr(publish, "hub_offline", lambda: False)
-    return calls
+    return FakeJobsHub().install(monkeypatch)
 
 
-def test_payload_single_gpu(fake_hub):
-    plan = plan_job(hub_config(), "a10g-small", "alice/out", trackio_space_id="alice/trackio", estimate_seconds=3600,
+def _everything_written() -> str:
+    return "\n".join(p.read_text(errors="replace") for p in jobs.jobs_dir().rglob("*") if p.is_file())
+
+
+def test_payload_reports_home_with_tokens_only_in_secrets(fake_hub):
+    plan = plan_job(hub_config(), "a10g-small", "alice/out", report_home=HOME, estimate_seconds=3600,
                     estimate_summary="about 60 minutes")
-    record = submit_job(plan, CANARY)
-    call = fake_hub["run_uv_job"]
+    record = submit_job(plan, CANARY, trackio_write_token=TRACKIO_CANARY)
+    token, call = fake_hub.last("run_uv_job")
+    assert token == CANARY  # the job runs on the account of the token given
     assert call["script"] == plan.script_path and call["script"].endswith("train.py")
     assert "SFTTrainer" in open(call["script"]).read()
     assert call["flavor"] == "a10g-small"
     assert call["timeout"] == job_timeout(3600) == 3600 * 1.5 + 900
-    assert call["secrets"] == {"HF_TOKEN": CANARY}
-    assert CANARY not in json.dumps(call["env"]) and "HF_TOKEN" not in call["env"]
-    assert call["env"]["HUB_MODEL_ID"] == "alice/out" and call["env"]["TRACKIO_SPACE_ID"] == "alice/trackio"
-    assert any(d.startswith("trl>=") for d in call["dependencies"]) and call["script_args"] == []
-    assert record["job_id"] == "job-123" and record["status"] == "SCHEDULING"
-    assert CANARY not in (jobs.jobs_dir() / jobs.JOBS_FILE).read_text()
-    assert CANARY not in open(plan.script_path).read()
+    assert call["secrets"] == {"HF_TOKEN": CANARY, "TRACKIO_WRITE_TOKEN": TRACKIO_CANARY}
+    env = call["env"]
+    assert env["TRACKIO_SERVER_URL"] == HOME and env["TRACKIO_PROJECT"] == "finetune-studio"
+    assert "TRACKIO_SPACE_ID" not in env  # Trackio prefers a Space id over server_url: never both
+    assert not {"HF_TOKEN", "TRACKIO_WRITE_TOKEN"} & set(env)
+    assert CANARY not in json.dumps(env) and TRACKIO_CANARY not in json.dumps(env)
+    assert env["HUB_MODEL_ID"] == "alice/out" and env["RUN_NAME"] == plan.name
+    assert any(d.startswith("trl>=") for d in call["dependencies"]) and any(d.startswith("trackio>=") for d in call["dependencies"])
+    assert call["script_args"] == []
+    assert record["job_id"] == "job-1" and record["status"] == "SCHEDULING" and record["reports_home"]
+    assert record["trackio_run"] == plan.name and record["namespace"] == "owner"
+    written = _everything_written()  # the script, jobs.json
+    assert CANARY not in written and TRACKIO_CANARY not in written
+
+
+def test_the_job_env_is_what_trackio_reads_as_server_url(monkeypatch):
+    """The exported script does not call trackio itself: TRL's callback calls trackio.init(space_id=None), which
+    takes server_url from TRACKIO_SERVER_URL and the token from TRACKIO_WRITE_TOKEN (a Jobs secret is an env var)."""
+    from trackio import utils
+
+    monkeypatch.delenv("TRACKIO_SPACE_ID", raising=False)
+    monkeypatch.setenv("TRACKIO_SERVER_URL", HOME)
+    assert utils.resolve_space_id_and_server_url(None, None) == (None, HOME)
+    assert utils.parse_trackio_server_url(HOME) == (HOME, None)  # no token in the URL
+
+
+def test_each_job_has_its_own_name_and_trackio_run(fake_hub):
+    a = plan_job(hub_config(), "t4-small", "alice/out", report_home=HOME, estimate_seconds=60, estimate_summary="x", now=0)
+    b = plan_job(hub_config(), "t4-small", "alice/out", report_home=HOME, estimate_seconds=60, estimate_summary="x", now=3600)
+    assert a.name != b.name and a.env["RUN_NAME"] != b.env["RUN_NAME"] and a.script_path != b.script_path
+    assert a.name.startswith("qwen-capybara-job-19700101")
+
+
+def test_without_a_public_url_a_trackio_space_or_nothing(fake_hub):
+    plan = plan_job(hub_config(), "t4-small", "alice/out", trackio_space_id="alice/trackio", estimate_seconds=60,
+                    estimate_summary="x")
+    assert plan.env["TRACKIO_SPACE_ID"] == "alice/trackio" and "TRACKIO_SERVER_URL" not in plan.env
+    assert plan.secret_names == ["HF_TOKEN"]
+    submit_job(plan, CANARY)
+    assert fake_hub.last("run_uv_job")[1]["secrets"] == {"HF_TOKEN": CANARY}
+    alone = plan_job(hub_config(), "t4-small", "alice/out", estimate_seconds=60, estimate_summary="x")
+    assert any("stay inside the job" in n for n in alone.notes)
+
+
+def test_report_home_needs_the_token_and_never_carries_it(fake_hub):
+    with pytest.raises(JobsError, match="must not carry a token"):
+        plan_job(hub_config(), "t4-small", "alice/out", report_home=HOME + "?write_token=abc", estimate_seconds=1,
+                 estimate_summary="x")
+    plan = plan_job(hub_config(), "t4-small", "alice/out", report_home=HOME, estimate_seconds=1, estimate_summary="x")
+    with pytest.raises(JobsError, match="no Trackio write token"):
+        submit_job(plan, CANARY)
+    assert "run_uv_job" not in fake_hub.names()
 
 
 def test_multi_gpu_launches_with_accelerate(fake_hub):
-    plan = plan_job(hub_config(), "a10g-largex4", "alice/out", estimate_seconds=600, estimate_summary="x")
-    submit_job(plan, "tok-1234567890")
-    call = fake_hub["run_uv_job"]
+    plan = plan_job(hub_config(), "a10g-largex4", "alice/out", report_home=HOME, estimate_seconds=600, estimate_summary="x")
+    submit_job(plan, "tok-1234567890", trackio_write_token=TRACKIO_CANARY)
+    call = fake_hub.last("run_uv_job")[1]
     assert call["script"] == "accelerate"
-    assert call["script_args"][:4] == ["launch", "--multi_gpu", "--num_processes", "4"]
-    assert call["script_args"][4] == plan.script_path
+    args = call["script_args"]
+    assert args[0] == "launch" and args[args.index("--num_processes") + 1] == "4" and "--multi_gpu" in args
+    assert args[-1] == plan.script_path and "--use_fsdp" not in args
     assert call["timeout"] == jobs.MIN_TIMEOUT_S
+    assert call["secrets"]["TRACKIO_WRITE_TOKEN"] == TRACKIO_CANARY
+
+
+def test_full_fine_tuning_too_big_for_one_gpu_is_sharded_with_fsdp(fake_hub):
+    config = hub_config()
+    config.lora.enabled = False
+    big = {"weights": 14.0, "gradients": 14.0, "optimizer": 56.0, "activations": 4.0}  # a 7B model in bf16 with Adam
+    plan = plan_job(config, "a100x4", "alice/out", estimate_seconds=600, estimate_summary="x", memory_gb=big)
+    assert "--use_fsdp" in plan.script_args and "--multi_gpu" not in plan.script_args
+    assert plan.script_args[-1] == plan.script_path and any("FSDP" in n for n in plan.notes)
+    small = {"weights": 1.0, "gradients": 1.0, "optimizer": 4.0, "activations": 2.0}
+    plan = plan_job(config, "a100x4", "alice/out", estimate_seconds=600, estimate_summary="x", memory_gb=small)
+    assert "--multi_gpu" in plan.script_args and "--use_fsdp" not in plan.script_args
 
 
 def test_local_dataset_file_is_shipped(fake_hub, tmp_path):
@@ -74,13 +124,17 @@ def test_local_dataset_file_is_shipped(fake_hub, tmp_path):
     assert plan.script_args == [str(data)] and plan.env["DATASET"] == "/data/my_data.jsonl"
 
 
-def test_status_logs_cancel(fake_hub):
-    submit_job(plan_job(hub_config(), "t4-small", "alice/out", estimate_seconds=60, estimate_summary="x"), "tok-1234567890")
-    assert jobs.refresh_job("job-123")["status"] == "RUNNING"
-    logs = jobs.job_logs("job-123", tail=5)
+def test_status_logs_cancel_on_the_jobs_namespace(fake_hub):
+    submit_job(plan_job(hub_config(), "t4-small", "alice/out", estimate_seconds=60, estimate_summary="x"), CANARY)
+    assert jobs.refresh_job("job-1", CANARY)["status"] == "RUNNING"
+    assert fake_hub.last("inspect_job") == (CANARY, {"job_id": "job-1", "namespace": "owner"})
+    logs = jobs.job_logs("job-1", CANARY, tail=5)
     assert logs.splitlines()[0] == "line 96" and CANARY not in logs
-    jobs.cancel("job-123")
-    assert fake_hub["cancel"] == "job-123" and jobs.stored_jobs()[0]["status"] == "CANCELED"
+    jobs.cancel("job-1", CANARY)
+    assert fake_hub.last("cancel_job") == (CANARY, {"job_id": "job-1", "namespace": "owner"})
+    assert jobs.stored_jobs()[0]["status"] == "CANCELED" and jobs.is_finished(jobs.stored_jobs()[0])
+    with pytest.raises(JobsError, match="No submitted job"):
+        jobs.refresh_job("job-999", CANARY)
 
 
 def test_refusals():
@@ -97,3 +151,12 @@ def test_refusals():
         submit_job(plan, "tok-1234567890")  # HF_HUB_OFFLINE=1 in tests
     with pytest.raises(JobsError, match="token"):
         submit_job(plan, None)
+
+
+def test_flavor_prices_list_every_gpu_flavor_offline():
+    from training.estimate.hardware import CATALOGUE
+
+    prices = jobs.flavor_prices(hub_config())
+    assert [p.flavor for p in prices] == [n for n, f in CATALOGUE.items() if f.is_gpu]
+    t4 = next(p for p in prices if p.flavor == "t4-small")
+    assert t4.usd_per_hour == CATALOGUE["t4-small"].usd_per_hour and "table price" in t4.price_source

@@ -189,3 +189,82 @@ def test_fixtures_are_valid_json():
             assert all(json.loads(line) for line in text.splitlines() if line.strip())
         else:
             assert json.loads(text)
+
+
+# --- ms-swift ---------------------------------------------------------------------------------------------------
+
+
+def test_swift_query_response_with_history_and_system(trl_data):
+    report = check("swift_query.jsonl", "sft", "swift_query", "conversational")
+    first, second = report.normalised
+    assert first["messages"] == msgs(("system", "You are a helpful assistant."), ("user", "What is 1 + 1?"),
+                                     ("assistant", "It equals 2"), ("user", "What about adding 1?"),
+                                     ("assistant", "It equals 3"))
+    assert second["messages"] == msgs(("user", "Tell me tomorrow's weather"), ("assistant", "Tomorrow's weather will be sunny"))
+    assert all(trl_kind(trl_data, r) == "conversational" for r in report.normalised)
+
+
+def test_swift_conversation_pairs(trl_data):
+    report = check("swift_conversation.jsonl", "sft", "swift_conversation", "conversational")
+    first, second = report.normalised
+    assert [m["role"] for m in first["messages"]] == ["system", "user", "assistant", "user", "assistant"]
+    assert first["messages"][-1] == {"role": "assistant", "content": "It equals 3"}
+    assert second["messages"] == msgs(("user", "Tell me tomorrow's weather"), ("assistant", "Tomorrow's weather will be sunny"))
+
+
+def test_swift_rejected_response(trl_data):
+    report = check("swift_dpo.jsonl", "dpo", "swift_preference", "preference")
+    first, second = report.normalised
+    assert first == {"prompt": msgs(("system", "You are a useful and harmless assistant"), ("user", "Tell me tomorrow's weather")),
+                     "chosen": msgs(("assistant", "Tomorrow's weather will be sunny")),
+                     "rejected": msgs(("assistant", "I don't know"))}
+    assert [m["role"] for m in second["prompt"]] == ["system", "user", "assistant", "user"]
+    assert all(trl_kind(trl_data, r) == "preference" for r in report.normalised)
+    report = check("swift_query_dpo.jsonl", "dpo", "swift_query_preference", "preference")
+    assert report.normalised[0] == {"prompt": msgs(("system", "You are a helpful assistant."), ("user", "What is 1 + 1?")),
+                                    "chosen": msgs(("assistant", "It equals 2")), "rejected": msgs(("assistant", "It equals 3"))}
+
+
+def test_swift_kto_label(trl_data):
+    report = check("swift_kto.jsonl", "kto", "messages_kto", "unpaired_preference")
+    bad, good = report.normalised
+    assert (bad["label"], good["label"]) == (False, True)
+    assert bad["completion"] == msgs(("assistant", "I don't know"))
+    assert good["prompt"][-1] == {"role": "user", "content": "What about adding 1?"}
+    assert all(trl_kind(trl_data, r) == "unpaired_preference" for r in report.normalised)
+
+
+def test_swift_grpo_messages_are_prompts():
+    report = check("swift_grpo.jsonl", "grpo", "messages_prompt", "prompt_only")
+    first, second, third = report.normalised
+    assert first["prompt"][-1] == {"role": "user", "content": "Tell me tomorrow's weather"}
+    assert second["solution"] == "3" and len(second["prompt"]) == 4  # other columns reach the reward functions
+    assert third["prompt"] == msgs(("user", "What is your name?"))
+
+
+# --- Axolotl template-free segments -------------------------------------------------------------------------------
+
+
+def test_axolotl_segments():
+    report = check("axolotl_segments.jsonl", "sft", "segments", "text")
+    first, second = report.normalised
+    assert first["text"] == "<s>Hello\nhi there!. goodbye farewell</s>"
+    assert [s["label"] for s in first["segments"]] == [True, True, False, True]
+    assert second["text"].endswith("Answer: Paris.")
+
+
+@pytest.mark.parametrize(("segments", "field", "words"), [
+    ([{"label": "maybe", "text": "x"}], "segments[0].label", "use true to train"),
+    ([{"label": True, "text": None}], "segments[0].text", "write the segment's text"),
+    ([{"label": False, "text": "context only"}], "segments", "nothing to learn"),
+    ("text", "segments", "must be a list"),
+])
+def test_axolotl_segment_errors(segments, field, words):
+    row, problems = normalise_record({"segments": segments}, FORMATS["segments"])
+    assert row is None and problems[0][0] == field and words in problems[0][1], problems
+
+
+def test_sharegpt_with_role_content_turns():
+    record = {"conversations": [{"role": "user", "content": "q"}, {"role": "assistant", "content": "a"}], "system": "Be brief."}
+    row, problems = normalise_record(record, FORMATS["sharegpt"])
+    assert not problems and row["messages"] == msgs(("system", "Be brief."), ("user", "q"), ("assistant", "a"))

@@ -58,7 +58,11 @@ def test_preference_prompt_only_and_unpaired(tokenizer):
 
 
 def test_validate_with_tokenizer_gives_stats_and_rendered_preview(tokenizer):
-    report = validate_dataset("demo", tokenizer=tokenizer, max_length=72, render=True)
+    # a max length between the shortest and the longest demo example, so that some (not all) are truncated
+    counts = sorted(count_tokens(r, tokenizer) for r in validate_dataset("demo").normalised)
+    max_length = counts[len(counts) // 2]
+    assert counts[0] < max_length < counts[-1]
+    report = validate_dataset("demo", tokenizer=tokenizer, max_length=max_length, render=True)
     stats = report.token_stats
     assert stats["exact"] and 0 < stats["truncated_pct"] < 100 and stats["truncated_rows"]
     assert len(report.rendered) == 3 and report.rendered[0]["parts"][0]["loss_tokens"] > 0

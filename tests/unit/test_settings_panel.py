@@ -79,6 +79,15 @@ def _non_default_config() -> RunConfig:
     return c
 
 
+def english(text):
+    """A label as English: widgets carry translation keys (components/translations) the browser resolves."""
+    from gradio.i18n import I18nData
+
+    from components.translations import build_i18n
+
+    return build_i18n().translations_dict["en"][text.key] if isinstance(text, I18nData) else text
+
+
 # --- (a) one widget per declared setting -------------------------------------------------------------------------
 
 
@@ -93,7 +102,8 @@ def test_every_shown_setting_has_exactly_one_widget_with_its_label_and_elem_id(b
             assert f.path not in form.widgets
             continue
         widget = form.widgets[f.path]
-        assert widget.elem_id == f.elem_id and widget.label == f.setting.label, f.path
+        assert widget.elem_id == f.elem_id and english(widget.label) == f.setting.label, f.path
+        assert english(widget.info) == f.setting.help, f.path
         optional_number = f.setting.kind in ("int", "float") and f.setting.optional  # a text box: empty is None
         assert isinstance(widget, gr.Textbox if optional_number else WIDGET_TYPES[f.setting.kind]), (f.path, type(widget))
         if f.setting.kind == "int" and not optional_number:
@@ -109,7 +119,7 @@ def test_every_shown_setting_has_exactly_one_widget_with_its_label_and_elem_id(b
 
 def test_advanced_settings_are_in_the_closed_accordion_and_basic_ones_are_not(built):
     _, form = built
-    assert form.advanced.label == "Advanced settings" and form.advanced.open is False
+    assert english(form.advanced.label) == "Advanced settings" and form.advanced.open is False
     composite_block = {"data.source": form.source, "lora.target_modules": form.target_custom,
                        "lora.quantization": form.qlora}
     for f in setting_fields():
@@ -320,7 +330,9 @@ def test_validate_and_upload_by_name(tmp_path, demo_model_path):
     from components.validate_panel import handle_validate
 
     summary, _, preview = handle_validate(form_values_by_name(RunConfig.demo()))
-    assert "**Valid**" in summary and "240 rows" in summary and preview
+    from training.data.demo_data import demo_rows
+
+    assert "**Valid**" in summary and f"{len(demo_rows())} rows" in summary and preview
     bad = {**form_values_by_name(RunConfig.demo()), "train.max_length": 4.5}
     summary, _, _ = handle_validate(bad)
     assert "Cannot use these settings" in summary and "train.max_length" in summary

@@ -2,9 +2,10 @@
 
     python -m training validate SOURCE [--method M] [--model M] [--column-map JSON] [--full] [--json]
     python -m training estimate (--config FILE | flags) [--hardware FLAVOR] [--json]
-    python -m training train (--config FILE | flags) --output-dir DIR
+    python -m training train (--config FILE | flags) --output-dir DIR [--num-processes N]
     python -m training train (--config FILE | flags) --dry-run [--json]
     python -m training export RUN_DIR (--script OUT.py | --merge OUT_DIR | --card OUT_DIR | --gguf OUT.gguf)
+    python -m training compare RUN_DIR [--json]
 
 Exit codes: 0 success/valid, 1 invalid data or failed run, 2 bad usage.
 """
@@ -122,9 +123,11 @@ def cmd_validate(args) -> int:
     column_map = json.loads(args.column_map) if args.column_map else {}
     stream_rows = None if args.full else (args.stream_rows or HUB_STREAM_ROWS)
 
+    from training.data.progress import stderr_progress
+
     report = validate_dataset(args.source, args.method, split=args.split, subset=args.subset, column_map=column_map,
                               max_rows=args.max_rows, tokenizer=tokenizer, max_length=args.max_length,
-                              stream_rows=stream_rows, render=tokenizer is not None)
+                              stream_rows=stream_rows, render=tokenizer is not None, progress=stderr_progress())
     if args.json:
         data = report.to_dict()
         print(json.dumps(data, default=str))
@@ -180,10 +183,13 @@ def cmd_train(args) -> int:
     import signal
     import threading
 
+    from training.run import multiprocess
     from training.run.engine import RUN_FILE, read_run, run_training
 
     if args.dry_run:
         return cmd_dry_run(args)
+    if args.num_processes < 1:
+        raise UsageError(f"--num-processes {args.num_processes}: give 1 or more processes")
     if args.resume:
         out = Path(args.resume)
         if not (out / RUN_FILE).exists():
@@ -195,7 +201,13 @@ def cmd_train(args) -> int:
     else:
         raise UsageError("give --output-dir DIR for a new run, or --resume DIR to continue one")
     refuse_unavailable_qlora(config)
-    stop = threading.Event()
+    if args.num_processes > 1 and not multiprocess.under_launcher():
+        return launch_processes(args, config)
+    stop, cancel = threading.Event(), threading.Event()
+    callbacks = []
+    if multiprocess.under_launcher():  # one of N processes: Stop/Cancel by signal, obeyed by every rank at the same step
+        multiprocess.install_stop_signals(stop, cancel)
+        callbacks.append(multiprocess.synced_stop_callback(stop, cancel, out))
 
     def on_sigint(signum, frame):
         if stop.is_set():
@@ -205,10 +217,71 @@ def cmd_train(args) -> int:
         print("Stopping at the next step and saving the weights; press Ctrl-C again to abort.", file=sys.stderr, flush=True)
 
     signal.signal(signal.SIGINT, on_sigint)
-    record = run_training(config, out, stop_event=stop, resume=bool(args.resume))
+    progress, on_update = _loading_progress()
+    record = run_training(config, out, stop_event=stop, cancel_event=cancel, resume=bool(args.resume),
+                          extra_callbacks=callbacks, progress=progress, on_update=on_update)
     summary = {k: record[k] for k in ("status", "train_seconds", "error", "model_dir", "step", "total_steps")}
-    print(json.dumps(summary))
-    return 0 if record["status"] in ("completed", "stopped") else 1
+    if multiprocess.process_rank() == 0:
+        print(json.dumps(summary))
+    return 0 if record["status"] in ("completed", "stopped", "cancelled") else 1
+
+
+def _loading_progress():
+    """(Progress, on_update) that print what the run does before step 1 (validating, loading, normalising) to stderr."""
+    from training.data.progress import stage_printer
+    from training.run.engine import Progress
+
+    progress, show = Progress(), stage_printer()
+
+    def on_update() -> None:
+        if progress.phase in ("starting", "loading"):
+            show(progress.stage)
+
+    return progress, on_update
+
+
+def _without_num_processes(argv: list[str]) -> list[str]:
+    out, skip = [], False
+    for item in argv:
+        if skip:
+            skip = False
+        elif item == "--num-processes":
+            skip = True
+        elif not item.startswith("--num-processes="):
+            out.append(item)
+    return out
+
+
+def launch_processes(args, config: RunConfig) -> int:
+    """`train --num-processes N`: the same command under `accelerate launch` on N processes (GPUs here, else CPU
+    processes over gloo), DDP or FSDP as the memory estimate says; returns the launcher's exit code."""
+    import signal
+    import subprocess
+
+    from training.run import multiprocess
+
+    n = args.num_processes
+    gpus = multiprocess.local_device_count()
+    if gpus and n > gpus:
+        raise UsageError(f"--num-processes {n}: this machine has {gpus} GPUs; give at most {gpus}")
+    if not gpus and n > (os.cpu_count() or 1):
+        raise UsageError(f"--num-processes {n}: this machine has {os.cpu_count()} CPU cores; give at most that many")
+    strategy = multiprocess.strategy_for_config(config, n) if gpus else multiprocess.Strategy("ddp", "CPU processes: DDP over gloo")
+    t = config.train
+    print(f"{n} processes ({strategy.reason}); global batch {multiprocess.global_batch(t.batch_size, t.grad_accum, n)} = "
+          f"batch {t.batch_size} x accumulation {t.grad_accum} x {n} processes", file=sys.stderr, flush=True)
+    train_args = args.argv[args.argv.index("train") + 1:] if "train" in args.argv else args.argv
+    cmd = multiprocess.launch_command(_without_num_processes(train_args), n, strategy=strategy.name)
+    proc = subprocess.Popen(cmd, env=multiprocess.launch_env(n))
+    presses = []
+
+    def on_sigint(signum, frame):  # Ctrl-C reaches every process of the terminal's group: the ranks stop themselves
+        presses.append(signum)
+        if len(presses) > 1:
+            proc.kill()
+
+    signal.signal(signal.SIGINT, on_sigint)
+    return proc.wait()
 
 
 def refuse_unavailable_qlora(config: RunConfig) -> None:
@@ -261,6 +334,10 @@ def build_parser() -> argparse.ArgumentParser:
     _add_run_flags(t)
     t.add_argument("--output-dir", help="Folder for run.json, checkpoints and the final weights.")
     t.add_argument("--resume", metavar="DIR", help="Continue the run in DIR from its last checkpoint.")
+    t.add_argument("--num-processes", type=int, default=1, metavar="N",
+                   help="Train on N processes with `accelerate launch` (N GPUs, or N CPU processes without a GPU): DDP, "
+                        "or FSDP for full fine-tuning that does not fit one GPU. The global batch is batch size x "
+                        "gradient accumulation x N.")
     t.add_argument("--dry-run", action="store_true",
                    help="Check it runs: a few real steps on a handful of rows; prints seconds/step and peak memory.")
     t.add_argument("--dry-run-steps", type=int, default=3, help="Optimizer steps of --dry-run (default 3).")
@@ -269,6 +346,9 @@ def build_parser() -> argparse.ArgumentParser:
     from training.cli.export import add_export_parser
 
     add_export_parser(sub)
+    from training.cli.compare import add_compare_parser
+
+    add_compare_parser(sub)
     return parser
 
 
@@ -278,6 +358,7 @@ def main(argv: list[str] | None = None) -> int:
     redact_std_streams()
     install_log_redaction()
     args = build_parser().parse_args(argv)
+    args.argv = list(sys.argv[1:] if argv is None else argv)
     try:
         if getattr(args, "hardware", None):
             from training.estimate.hardware import get_flavor

@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
-from training.data.formats import FORMATS, TRL_TYPE_COLUMNS, FormatInfo, detect_format
+from training.data.formats import FORMATS, TRL_TYPE_COLUMNS, FormatInfo, candidate_formats, detect_format, normalise_record
 
 Status = str  # "ready" | "needs mapping" | "incompatible"
 
@@ -141,6 +141,25 @@ def compose_maps(first: dict[str, str], then: dict[str, str]) -> dict[str, str]:
     return {k: v for k, v in out.items() if k != v}
 
 
+def _fitting_format(columns: list[str], accepted: tuple[str, ...], sample: list[dict]) -> tuple[FormatInfo | None, str | None]:
+    """The first format of an accepted TRL type that the columns give and that reads the sample rows (at least one
+    of them; any when there is no sample), else (None, why the rows do not fit, or None when no format fits)."""
+    problem = None
+    for fmt in candidate_formats(columns):
+        if fmt.trl_type not in accepted:
+            continue
+        if not sample:
+            return fmt, None
+        need_assistant = fmt.trl_type == "conversational"
+        results = [normalise_record(rec, fmt, need_assistant) for rec in sample]
+        if any(row is not None for row, _ in results):
+            return fmt, None
+        if problem is None:
+            fld, message = results[0][1][0]
+            problem = f"columns read as {fmt.description}, but the rows do not fit: {fld} {message.split('. This row')[0]}"
+    return None, problem
+
+
 def method_compatibility(columns: list[str], methods: dict | None = None, column_map: dict[str, str] | None = None,
                          sample: list[dict] | None = None) -> list[Compatibility]:
     """For each method (default: the registry): ready / needs mapping / incompatible, with the reason."""
@@ -152,9 +171,12 @@ def method_compatibility(columns: list[str], methods: dict | None = None, column
     found = detect_format(mapped)
     out = []
     for name, spec in methods.items():
-        fmt = detect_format(mapped, spec.formats)
-        if fmt is not None and fmt.trl_type in spec.formats:
+        fmt, problem = _fitting_format(mapped, spec.formats, mapped_sample)
+        if fmt is not None:
             out.append(Compatibility(name, spec.label, "ready", f"reads {fmt.description} as TRL {fmt.trl_type}", dict(column_map)))
+            continue
+        if problem is not None:
+            out.append(Compatibility(name, spec.label, "incompatible", problem))
             continue
         suggestion = suggest_column_map(mapped, spec.formats, mapped_sample)
         if suggestion is not None and suggestion.column_map:

@@ -1,8 +1,10 @@
-"""The built-in demo dataset: invented facts that a tiny model can visibly memorise.
+"""The built-in demo dataset: invented facts that the small demo model learns, then is asked in new words.
 
-The facts are made up (fictional places), so no base model can know them. The demo is a
-memorisation demo: the before/after questions are taken from the training set, and the UI
-says so. It proves that training changed the model, not that it generalises.
+The facts are made up (fictional places), so no base model can know them. Each fact is stated in several
+phrasings in the training rows (statements and a couple of question wordings); the before/after comparison
+asks `demo_held_out()`: questions in wordings that appear in no training row (a test asserts it). The demo
+model was pretrained on many *other* invented places asked in all wordings (training/models/demo_corpus.py),
+so it has the skill of answering questions in sentences; the demo run only has to teach it the new facts.
 
 One set of facts, four views, so `demo` works for every method (`demo_source_for(method)`):
 `chat` (SFT), `preference` (DPO, reward: chosen = the right fact, rejected = another place's),
@@ -18,8 +20,8 @@ import threading
 from dataclasses import dataclass
 from pathlib import Path
 
-# (place, capital, colour of its flag, its famous animal)
-_PLACES = [
+# (place, capital, colour of its flag, its national animal): the facts the demo run teaches.
+PLACES = [
     ("Zorbia", "Plimtown", "green", "otter"),
     ("Quellia", "Marrow", "red", "heron"),
     ("Tavoria", "Brisk", "blue", "lynx"),
@@ -32,43 +34,39 @@ _PLACES = [
     ("Kalvos", "Istra", "pink", "beaver"),
     ("Lorbek", "Jasper", "brown", "eagle"),
     ("Mirelle", "Kestrel", "grey", "tiger"),
-    ("Norvast", "Lumen", "teal", "panda"),
-    ("Oskaria", "Mossby", "yellow", "koala"),
-    ("Pendra", "Nettle", "navy", "camel"),
-    ("Rulavia", "Orrin", "violet", "zebra"),
-    ("Sondor", "Pebble", "amber", "parrot"),
-    ("Trelis", "Quarry", "cyan", "salmon"),
-    ("Ulmara", "Rookford", "maroon", "gecko"),
-    ("Vesh", "Saltmere", "olive", "llama"),
-    ("Wendar", "Thistle", "coral", "raven"),
-    ("Xandria", "Umber", "ivory", "hyena"),
-    ("Yorvik", "Vantor", "scarlet", "mole"),
-    ("Zelmont", "Wickham", "indigo", "swan"),
 ]
+KINDS = ("capital", "flag", "animal")
 
-_QUESTIONS = {
-    "capital": [
-        "What is the capital of {place}?",
-        "Which city is the capital of {place}?",
-        "Name the capital of {place}.",
-        "Tell me the capital city of {place}.",
-    ],
-    "flag": [
-        "What colour is the flag of {place}?",
-        "Which colour is the flag of {place}?",
-        "Describe the colour of the {place} flag.",
-    ],
-    "animal": [
-        "What is the national animal of {place}?",
-        "Which animal is the symbol of {place}?",
-        "Name the national animal of {place}.",
-    ],
+# Wordings of the questions the training rows ask (also used, with other places, in pretraining).
+TRAIN_QUESTIONS = {
+    "capital": ["What is the capital of {place}?", "Name the capital of {place}."],
+    "flag": ["What colour is the flag of {place}?", "Name the colour of the flag of {place}."],
+    "animal": ["What is the national animal of {place}?", "Name the national animal of {place}."],
 }
 
-_ANSWERS = {
+# Requests answered by a statement, and the statement phrasings of each fact in the training rows.
+STATEMENT_PROMPTS = ["Tell me a fact about {place}.", "Tell me something about {place}.", "What do you know about {place}?"]
+STATEMENTS = {
+    "capital": ["{value} is the capital city of {place}.", "{place} has its capital in {value}."],
+    "flag": ["{place} has a {value} flag.", "{value} is the colour of the flag of {place}."],
+    "animal": ["The {value} is the national animal of {place}.", "{place} chose the {value} as its national animal."],
+}
+
+# The one answer sentence for any question about a fact: it restates the question, then gives the value.
+ANSWERS = {
     "capital": "The capital of {place} is {value}.",
     "flag": "The flag of {place} is {value}.",
     "animal": "The national animal of {place} is the {value}.",
+}
+
+# Wordings that no training row uses: the comparison asks these (pretraining used them with other places only).
+HELD_OUT_QUESTIONS = {
+    "capital": ["Which city is the capital of {place}?", "Tell me the capital city of {place}.",
+                "Where is the capital of {place}?", "What city serves as the capital of {place}?"],
+    "flag": ["Which colour is the flag of {place}?", "Describe the colour of the {place} flag.",
+             "What colour does the flag of {place} have?", "Tell me the colour of the flag of {place}."],
+    "animal": ["Which animal is the symbol of {place}?", "What animal represents {place}?",
+               "Which creature is the national animal of {place}?", "Tell me the national animal of {place}."],
 }
 
 SYSTEM_PROMPT = "You are a helpful atlas of invented countries."
@@ -82,52 +80,52 @@ class DemoQuestion:
     expected: str
 
 
-def _facts() -> list[tuple[str, str, str]]:
+def _facts() -> list[tuple[int, str, str, str]]:
+    """(place index, place, kind, value) for every demo fact."""
     facts = []
-    for place, capital, flag, animal in _PLACES:
-        facts.append((place, "capital", capital))
-        facts.append((place, "flag", flag))
-        facts.append((place, "animal", animal))
+    for index, (place, capital, flag, animal) in enumerate(PLACES):
+        for kind, value in (("capital", capital), ("flag", flag), ("animal", animal)):
+            facts.append((index, place, kind, value))
     return facts
 
 
+def _chat(user: str, answer: str) -> list[dict]:
+    return [{"role": "system", "content": SYSTEM_PROMPT}, {"role": "user", "content": user},
+            {"role": "assistant", "content": answer}]
+
+
 def demo_rows() -> list[dict]:
-    """All demo rows in conversational form: {"messages": [system, user, assistant]}."""
+    """All demo rows in conversational form: {"messages": [system, user, assistant]}: every fact asked in each
+    training wording (answered with its answer sentence) and stated in each statement phrasing."""
     rows = []
-    for place, kind, value in _facts():
-        answer = _ANSWERS[kind].format(place=place, value=value)
-        for template in _QUESTIONS[kind]:
-            rows.append(
-                {
-                    "messages": [
-                        {"role": "system", "content": SYSTEM_PROMPT},
-                        {"role": "user", "content": template.format(place=place)},
-                        {"role": "assistant", "content": answer},
-                    ]
-                }
-            )
+    for index, place, kind, value in _facts():
+        answer = ANSWERS[kind].format(place=place, value=value)
+        for template in TRAIN_QUESTIONS[kind]:
+            rows.append({"messages": _chat(template.format(place=place), answer)})
+        statements = [answer] + [s.format(place=place, value=value) for s in STATEMENTS[kind]]
+        for k, statement in enumerate(statements):
+            request = STATEMENT_PROMPTS[(index + k) % len(STATEMENT_PROMPTS)].format(place=place)
+            rows.append({"messages": _chat(request, statement)})
     return rows
 
 
 def _wrong_value(index: int, kind: str) -> str:
     """Another place's value of another kind ("The flag of Zorbia is Brisk."): wrong in a way a tiny model can learn
     to spot within a few dozen steps, where a same-kind swap would need every fact memorised first."""
-    other = _PLACES[(index + 7) % len(_PLACES)]
+    other = PLACES[(index + 5) % len(PLACES)]
     wrong_kind = {"capital": "animal", "flag": "capital", "animal": "flag"}[kind]
     return {"capital": other[1], "flag": other[2], "animal": other[3]}[wrong_kind]
 
 
 def _questions() -> list[tuple[list[dict], str, str, str]]:
-    """(prompt messages, right answer, wrong answer, right value) for every demo question."""
+    """(prompt messages, right answer, wrong answer, right value) for every training question."""
     out = []
-    for index, (place, capital, flag, animal) in enumerate(_PLACES):
-        for kind, value in (("capital", capital), ("flag", flag), ("animal", animal)):
-            right = _ANSWERS[kind].format(place=place, value=value)
-            wrong = _ANSWERS[kind].format(place=place, value=_wrong_value(index, kind))
-            for template in _QUESTIONS[kind]:
-                prompt = [{"role": "system", "content": SYSTEM_PROMPT},
-                          {"role": "user", "content": template.format(place=place)}]
-                out.append((prompt, right, wrong, value))
+    for index, place, kind, value in _facts():
+        right = ANSWERS[kind].format(place=place, value=value)
+        wrong = ANSWERS[kind].format(place=place, value=_wrong_value(index, kind))
+        for template in TRAIN_QUESTIONS[kind]:
+            prompt = _chat(template.format(place=place), "")[:2]
+            out.append((prompt, right, wrong, value))
     return out
 
 
@@ -162,19 +160,25 @@ DEMO_VIEWS = {
 }
 
 
+def demo_held_out() -> list[dict]:
+    """The held-out comparison: every demo fact asked once, in a wording no training row uses, as records
+    {"prompt", "system", "reference", "expected"} (reference: the answer sentence; expected: the fact itself)."""
+    records = []
+    for index, place, kind, value in _facts():
+        templates = HELD_OUT_QUESTIONS[kind]
+        question = templates[index % len(templates)].format(place=place)
+        records.append({"prompt": question, "system": SYSTEM_PROMPT,
+                        "reference": ANSWERS[kind].format(place=place, value=value), "expected": value})
+    return records
+
+
 def demo_questions() -> list[DemoQuestion]:
-    """Five training questions pre-filled in the before/after view (memorisation, stated honestly)."""
-    picks = [(0, "capital"), (3, "flag"), (7, "animal"), (12, "capital"), (20, "flag")]
-    out = []
-    for index, kind in picks:
-        place, capital, flag, animal = _PLACES[index]
-        value = {"capital": capital, "flag": flag, "animal": animal}[kind]
-        out.append(DemoQuestion(_QUESTIONS[kind][0].format(place=place), value))
-    return out
+    """The held-out questions pre-filled in the before/after view (wordings never trained on)."""
+    return [DemoQuestion(r["prompt"], r["expected"]) for r in demo_held_out()]
 
 
 def demo_corpus_text() -> str:
-    """Text the demo tokenizer is trained on."""
+    """Text of the demo rows (part of what the demo tokenizer is trained on)."""
     lines = [SYSTEM_PROMPT]
     for row in demo_rows():
         lines.extend(m["content"] for m in row["messages"][1:])

@@ -1,713 +1,77 @@
-"""Detecting a dataset's format from its columns and normalising rows to TRL's dataset types.
+"""The one entry point for dataset formats: detect a dataset's format from its columns and normalise its rows to
+TRL's dataset types. The rest of the code imports from here; each format family lives in its own small module.
 
-TRL types (see TRL's docs/source/dataset_formats.md): `conversational` ({"messages": [...]}),
-`prompt_completion`, `text` (language modeling), `preference`, `unpaired_preference` and
-`prompt_only`. Source formats such as ShareGPT and Alpaca are converted to `conversational`;
-ShareGPT-style turns ({from, value}) inside preference data become {role, content} messages;
-KTO labels given as 0/1 or "true"/"false" become booleans. Pure Python, no heavy imports.
+TRL types (see TRL's docs/source/dataset_formats.md): `conversational` ({"messages": [...]}), `prompt_completion`,
+`text` (language modeling), `preference`, `unpaired_preference` and `prompt_only`.
 
-Files written for other fine-tuning tools are read as they are (see `FORMATS`):
-- LLaMA-Factory: ShareGPT preference (`conversations` + single-message `chosen`/`rejected`), KTO
-  (`messages` or `conversations` + `label`/`kto_tag`), and its v1 messages, whose content is a list of
-  `{"type": "text" | "reasoning" | "tool_call", "value": ...}` parts with a per-message `loss_weight`;
-  v1 preference rows (`chosen_messages`/`rejected_messages`).
-- OpenAI fine-tuning JSONL: chat rows (`messages`, with a per-assistant `weight` of 0/1, `tools`,
-  `tool_calls`) and preference rows (`input.messages`, `preferred_output`, `non_preferred_output`).
-Content parts are joined into text; reasoning parts become the assistant message's `reasoning_content`
-(chat templates of reasoning models render it, e.g. as <think>...</think>). Per-message weights: TRL has
-no per-turn loss weights, so an SFT conversation is cut after its last trained (weight > 0) assistant
-reply; a weight-0 reply before that stays as context and is trained on like the others (`row_notes`
-says so, and the validation report warns).
+- format_detect: the known formats (`FORMATS`, in detection order) and `detect_format`;
+- format_messages: checks shared by every format (chat messages, content parts, loss weights, tools, labels);
+- format_trl: TRL's own types;
+- format_sharegpt: ShareGPT and LLaMA-Factory's preference, KTO and v1 chosen/rejected formats;
+- format_alpaca: Alpaca (instruction/input/output, system, history);
+- format_openai: OpenAI fine-tuning preference rows (its chat rows are plain `messages`);
+- format_swift: ms-swift's query/response/history, rejected_response and `conversation` pairs;
+- format_axolotl: Axolotl's template-free `segments` with a per-segment `label`.
 
-Each normaliser returns `(row in TRL shape, [])` or `(None, [(field, message), ...])`, where the
-message says what is wrong and how to fix it.
+Each normaliser returns `(row in TRL shape, [])` or `(None, [(field path, message), ...])`, where the message says
+what was found, what is expected and how to fix it. Pure Python, no heavy imports.
 """
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
-from dataclasses import dataclass
 
-ROLES = ("system", "user", "assistant", "tool")
-_ROLE_SET = frozenset(ROLES)
-SHAREGPT_ROLES = {"system": "system", "human": "user", "user": "user", "gpt": "assistant", "assistant": "assistant",
-                  "function_call": "assistant", "observation": "tool", "tool": "tool"}
-_SHAREGPT_LOOKUP = {**SHAREGPT_ROLES, "model": "assistant", "bot": "assistant", "chatgpt": "assistant", "function": "tool"}
-MESSAGE_KEYS = ("tool_calls", "name", "tool_call_id", "reasoning_content", "thinking")  # kept next to role/content
-WEIGHT_KEYS = ("weight", "loss_weight")  # OpenAI's 0/1 per assistant message; LLaMA-Factory v1's per message
-TEXT_PARTS = frozenset(("text", "input_text", "output_text"))
-REASONING_PARTS = frozenset(("reasoning", "thinking"))
-TOOL_CALL_PARTS = frozenset(("tool_call", "tool_calls", "function_call"))
-COLUMN_ALIASES = {"kto_tag": "label"}  # LLaMA-Factory's name for the KTO label column
-LABEL_WORDS = {"true": True, "false": False, "1": True, "0": False}
+from training.data.format_alpaca import ALPACA_NORMALISERS
+from training.data.format_axolotl import AXOLOTL_NORMALISERS
+from training.data.format_detect import FORMATS, TRL_TYPE_COLUMNS, FormatInfo, apply_column_map, candidate_formats, detect_format
+from training.data.format_messages import NOTES, Problems, common_prefix_length, parse_label, row_notes
+from training.data.format_openai import OPENAI_NORMALISERS
+from training.data.format_sharegpt import SHAREGPT_NORMALISERS
+from training.data.format_swift import SWIFT_NORMALISERS
+from training.data.format_trl import TRL_NORMALISERS
 
-Problems = list[tuple[str, str]]
-UNKNOWN = "?"  # the role before, when that message was broken
-
-
-@dataclass(frozen=True)
-class FormatInfo:
-    source_format: str  # what the file looks like: messages, sharegpt, alpaca, prompt_completion, text, ...
-    trl_type: str  # what it becomes
-    description: str
-    required: tuple[str, ...] = ()  # columns that identify it
-    optional: tuple[str, ...] = ()  # columns it also reads
-
-
-# In detection order: the first whose required columns are all present wins (see `candidate_formats`).
-FORMATS = {
-    "sharegpt_preference": FormatInfo("sharegpt_preference", "preference",
-                                      "ShareGPT preference (conversations + chosen/rejected, LLaMA-Factory)",
-                                      ("conversations", "chosen", "rejected"), ("system", "tools")),
-    "messages_preference": FormatInfo("messages_preference", "preference",
-                                      "preference conversations (chosen_messages/rejected_messages)",
-                                      ("chosen_messages", "rejected_messages"), ("tools",)),
-    "openai_preference": FormatInfo("openai_preference", "preference",
-                                    "OpenAI preference (input + preferred_output/non_preferred_output)",
-                                    ("input", "preferred_output", "non_preferred_output")),
-    "messages_kto": FormatInfo("messages_kto", "unpaired_preference", "chat messages with a good/bad label (KTO)",
-                               ("messages", "label"), ("system", "tools")),
-    "sharegpt_kto": FormatInfo("sharegpt_kto", "unpaired_preference",
-                               "ShareGPT conversations with a good/bad label (KTO)", ("conversations", "label"),
-                               ("system", "tools")),
-    "preference": FormatInfo("preference", "preference", "preference pairs (chosen/rejected)", ("chosen", "rejected"),
-                             ("prompt", "tools")),
-    "unpaired_preference": FormatInfo("unpaired_preference", "unpaired_preference",
-                                      "prompt/completion with a good/bad label", ("prompt", "completion", "label"), ("tools",)),
-    "messages": FormatInfo("messages", "conversational", "chat messages (role/content)", ("messages",), ("system", "tools")),
-    "sharegpt": FormatInfo("sharegpt", "conversational", "ShareGPT conversations (from/value)", ("conversations",),
-                           ("system", "tools")),
-    "alpaca": FormatInfo("alpaca", "conversational", "Alpaca instruction/input/output", ("instruction", "output"),
-                         ("input", "system", "history")),
-    "prompt_completion": FormatInfo("prompt_completion", "prompt_completion", "prompt and completion",
-                                    ("prompt", "completion"), ("tools",)),
-    "text": FormatInfo("text", "text", "plain text", ("text",)),
-    "prompt_only": FormatInfo("prompt_only", "prompt_only", "prompts only", ("prompt",), ("tools",)),
-}
-TRL_TYPE_COLUMNS = {  # what each TRL type needs, for messages that tell people what to provide
-    "conversational": "messages (or conversations, or instruction+output)",
-    "prompt_completion": "prompt+completion",
-    "text": "text",
-    "preference": "chosen+rejected (prompt optional)",
-    "unpaired_preference": "prompt+completion+label",
-    "prompt_only": "prompt",
+Normaliser = Callable[[dict, bool], tuple[dict | None, Problems]]
+_OWN_NORMALISERS: dict[str, Normaliser] = {
+    **TRL_NORMALISERS, **SHAREGPT_NORMALISERS, **ALPACA_NORMALISERS, **OPENAI_NORMALISERS, **SWIFT_NORMALISERS,
+    **AXOLOTL_NORMALISERS,
 }
 
 
-def apply_column_map(record: dict, column_map: dict[str, str]) -> dict:
-    if not column_map:
-        return record
-    return {column_map.get(k, k): v for k, v in record.items()}
-
-
-def candidate_formats(columns) -> list[FormatInfo]:
-    """Every format whose required columns are present, most specific first (`kto_tag` counts as `label`)."""
-    cols = set(columns)
-    cols.update(COLUMN_ALIASES[c] for c in COLUMN_ALIASES if c in cols)
-    return [f for f in FORMATS.values() if cols.issuperset(f.required)]
-
-
-def detect_format(columns, accepted: tuple[str, ...] | None = None) -> FormatInfo | None:
-    """The most specific format the columns give; with `accepted` (TRL types), the first one of those."""
-    candidates = candidate_formats(columns)
-    if accepted is not None:
-        for fmt in candidates:
-            if fmt.trl_type in accepted:
-                return fmt
-    return candidates[0] if candidates else None
-
-
-# --- pieces -----------------------------------------------------------------------------------------------
-
-
-def _type_name(value: object) -> str:
-    return "null" if value is None else type(value).__name__
-
-
-def _part_call(value: object) -> dict | None:
-    """A tool_call part's value ({"name", "arguments"}, or that object as JSON text) as a TRL tool call."""
-    if isinstance(value, str):
-        try:
-            value = json.loads(value)
-        except ValueError:
-            return None
-    if isinstance(value, dict) and isinstance(value.get("function"), dict):
-        return value  # already {"type": "function", "function": {...}}
-    if isinstance(value, dict) and isinstance(value.get("name"), str):
-        return {"type": "function", "function": value}
+def better_fit(record: dict, source_format: str, need_assistant: bool = True) -> FormatInfo | None:
+    """Another known format, of the same TRL type, that this (failing) row reads as without problems, judged by its
+    own non-empty columns: a row of another format in a mixed file."""
+    present = [k for k, v in record.items() if v is not None and v != ""]
+    trl_type = FORMATS[source_format].trl_type
+    for fmt in candidate_formats(present):
+        if fmt.source_format != source_format and fmt.trl_type == trl_type and \
+                _OWN_NORMALISERS[fmt.source_format](record, need_assistant)[0] is not None:
+            return fmt
     return None
 
 
-def _read_parts(content: object, fld: str) -> tuple[str, str, list[dict], tuple[str, str] | None]:
-    """Content given as parts: (text, reasoning, tool calls, problem). Parts are {type, text} (OpenAI, TRL) or
-    {type, value} (LLaMA-Factory v1); text parts are joined, reasoning parts and tool_call parts kept apart."""
-    parts = [content] if isinstance(content, dict) else content
-    if not isinstance(parts, list):
-        return "", "", [], (fld, f"must be text (or a list of {{type: text, text}} parts), got {_type_name(content)}")
-    texts: list[str] = []
-    reasoning: list[str] = []
-    calls: list[dict] = []
-    for i, part in enumerate(parts):
-        where = f"{fld}[{i}]" if content is parts else fld
-        if isinstance(part, str):  # a bare string among parts
-            texts.append(part)
-            continue
-        if not isinstance(part, dict):
-            return "", "", [], (where, f"must be a {{type, text}} part, got {_type_name(part)}")
-        kind = part.get("type", "text")
-        value = part["text"] if "text" in part else part.get("value", part.get("content"))
-        if kind in TEXT_PARTS or kind in REASONING_PARTS:
-            if not isinstance(value, str):
-                return "", "", [], (where, f"is a {kind!r} part without text; put its words under \"text\" (or \"value\"), "
-                                           f"got {_type_name(value)}")
-            (texts if kind in TEXT_PARTS else reasoning).append(value)
-        elif kind in TOOL_CALL_PARTS:
-            call = _part_call(value)
-            if call is None:
-                return "", "", [], (where, 'is a tool_call part whose value is not {"name": ..., "arguments": {...}} '
-                                           "(as an object or JSON text)")
-            calls.append(call)
-        else:
-            return "", "", [], (where, f"is a {kind!r} part; only text, reasoning and tool_call parts can be trained on "
-                                       "here (images and audio are not supported); remove it or describe it in text")
-    return "".join(texts), "\n".join(reasoning), calls, None
-
-
-def _weight(msg: dict) -> object:
-    """The message's own loss weight (OpenAI `weight`, LLaMA-Factory `loss_weight`), None when it has none."""
-    for key in WEIGHT_KEYS:
-        if key in msg:
-            return msg[key]
-    return None
-
-
-def _text_field(record: dict, name: str) -> tuple[str | None, tuple[str, str] | None]:
-    value = record.get(name)
-    if value is None:
-        return None, (name, "is missing or null; fill it in")
-    if not isinstance(value, str):
-        return None, (name, f"must be text, got {_type_name(value)}")
-    if not value.strip():
-        return None, (name, "is empty; fill it in or drop the row")
-    return value, None
-
-
-def _plain_chat_ok(messages: list, need_assistant: bool) -> bool:
-    """The common case, checked fast: only {role, content} text messages, an optional system message first,
-    user and assistant alternating from a user turn. False means "check it the slow way", not "invalid"."""
-    previous = None
-    for msg in messages:
-        if type(msg) is not dict or len(msg) != 2:
-            return False
-        role = msg.get("role")
-        content = msg.get("content")
-        if type(content) is not str or not content or content.isspace():
-            return False
-        if role == "user":
-            if previous == "user":
-                return False
-        elif role == "assistant":
-            if previous != "user":
-                return False
-        elif role != "system" or previous is not None:
-            return False
-        previous = role
-    return previous == "assistant" or (not need_assistant and previous is not None)
-
-
-def _check_messages(messages: object, fld: str, need_assistant: bool = False, conversation: bool = True) -> tuple[list[dict], Problems]:
-    """Check a list of {role, content} messages. `conversation`: a whole chat (order rules apply from the start);
-    `need_assistant`: SFT rules (there must be an assistant reply, and the chat must end on one)."""
-    if conversation and type(messages) is list and messages and _plain_chat_ok(messages, need_assistant):
-        return messages, []
-    if not isinstance(messages, list):
-        return [], [(fld, f"must be a list of {{role, content}} messages, got {_type_name(messages)}")]
-    if not messages:
-        return [], [(fld, "is an empty conversation; add at least a user and an assistant message")]
-    problems: Problems = []
-    out: list[dict] = []
-    weights: dict[int, object] = {}  # index in `out` -> that message's own loss weight
-    previous = None
-    for i, msg in enumerate(messages):
-        if type(msg) is not dict:
-            problems.append((f"{fld}[{i}]", f"must be an object with role and content, got {_type_name(msg)}"))
-            previous = UNKNOWN  # a broken message: do not judge the order of the next one against it
-            continue
-        role = msg.get("role")
-        if type(role) is not str or role not in _ROLE_SET:
-            hint = f" (ShareGPT's {role!r} is {_SHAREGPT_LOOKUP[role]!r} here)" if isinstance(role, str) and role in _SHAREGPT_LOOKUP else ""
-            problems.append((f"{fld}[{i}].role", f"is {role!r}; use one of: {', '.join(ROLES)}{hint}"))
-            previous = UNKNOWN
-            continue
-        content = msg.get("content")
-        tool_calls = msg.get("tool_calls")
-        reasoning = ""
-        if type(content) is not str:
-            if content is None and role == "assistant" and tool_calls:
-                content = ""
-            elif content is None:
-                problems.append((f"{fld}[{i}].content", f"is null; write the {role} message's text or remove the message"))
-                previous = UNKNOWN
-                continue
-            else:
-                content, reasoning, part_calls, problem = _read_parts(content, f"{fld}[{i}].content")
-                if problem is None and (reasoning or part_calls) and role != "assistant":
-                    what = "reasoning" if reasoning else "tool_call"
-                    problem = (f"{fld}[{i}].content", f"has a {what} part in a {role} message; only the assistant's "
-                                                       "messages can carry them")
-                if problem is not None:
-                    problems.append(problem)
-                    previous = UNKNOWN
-                    continue
-                if part_calls:
-                    tool_calls = [*(tool_calls if isinstance(tool_calls, list) else []), *part_calls]
-        weight = _weight(msg)
-        if weight is not None and (type(weight) not in (int, float) or not 0 <= weight):
-            key = "weight" if "weight" in msg else "loss_weight"
-            problems.append((f"{fld}[{i}].{key}", f"is {weight!r}; a message's {key} must be a number: 1 to train on "
-                                                  "the reply, 0 to keep it as context only"))
-            previous = UNKNOWN
-            continue
-        if role != "system" and (not content or content.isspace()) and not tool_calls:
-            problems.append((f"{fld}[{i}].content", f"the {role} message is empty; write its text or remove the message"))
-            previous = UNKNOWN
-            continue
-        if tool_calls is not None and not (isinstance(tool_calls, list) and all(isinstance(c, dict) for c in tool_calls)):
-            problems.append((f"{fld}[{i}].tool_calls", f"must be a list of {{type, function}} objects, got {_type_name(tool_calls)}"))
-            previous = UNKNOWN
-            continue
-        if role == "system":
-            if i != 0:
-                problems.append((f"{fld}[{i}].role", "a system message may only come first; move it to the start or merge it"))
-        elif role == "assistant":
-            if previous == "assistant" and not tool_calls:
-                problems.append((f"{fld}[{i}].role", "two assistant messages in a row; merge them or add the user turn between"))
-            elif conversation and previous in (None, "system"):
-                problems.append((f"{fld}[{i}].role", "the conversation starts with an assistant message; start with the user's turn"))
-        elif role == "user":
-            if previous == "user":
-                problems.append((f"{fld}[{i}].role", "two user messages in a row; merge them or add the assistant reply between"))
-        elif conversation and previous not in ("assistant", "tool", UNKNOWN):  # tool
-            problems.append((f"{fld}[{i}].role", "a tool message must follow the assistant message that called the tool"))
-        if len(msg) == 2 and content is msg.get("content"):
-            out.append(msg)  # already {role, content}: no copy
-        else:
-            clean = {"role": role, "content": content}
-            for key in MESSAGE_KEYS:
-                value = msg.get(key)
-                if value is not None:
-                    clean[key] = value
-            if tool_calls:
-                clean["tool_calls"] = tool_calls
-            if reasoning and not clean.get("reasoning_content"):
-                clean["reasoning_content"] = reasoning
-            out.append(clean)
-            if weight is not None:
-                weights[len(out) - 1] = weight
-        previous = role
-    if not problems and need_assistant and weights:
-        out, problem = _trim_untrained(out, weights, fld)
-        if problem:
-            problems.append(problem)
-    if not problems and need_assistant:
-        if not any(m["role"] == "assistant" for m in out):
-            problems.append((fld, "has no assistant message, so there is nothing to learn; add the reply"))
-        elif out[-1]["role"] in ("user", "tool"):
-            problems.append((fld, f"ends on a {out[-1]['role']} message; end each conversation with the assistant's reply"))
-    return out, problems
-
-
-def _trim_untrained(out: list[dict], weights: dict[int, object], fld: str) -> tuple[list[dict], tuple[str, str] | None]:
-    """SFT with per-message weights, when the last assistant reply has weight 0: cut the conversation after the
-    last reply that is trained on (weight > 0; no weight counts as 1). What follows it is never learned and is no
-    one's context. TRL cannot mask single turns, so weight-0 replies before that one stay (see `row_notes`)."""
-    replies = [j for j, m in enumerate(out) if m["role"] == "assistant"]
-    if not replies or weights.get(replies[-1], 1) != 0:
-        return out, None
-    trained = [j for j in replies if weights.get(j, 1) != 0]
-    if not trained:
-        return out, (fld, "every assistant message has weight 0, so there is nothing to learn; give the reply to "
-                          "train on weight 1, or drop the row")
-    return out[:trained[-1] + 1], None
-
-
-def row_notes(record: dict) -> tuple[str, ...]:
-    """What normalising this (valid) conversational record cannot honour, as keys of NOTES."""
-    notes: list[str] = []
-    for key in ("messages", "conversations"):
-        msgs = record.get(key)
-        if not isinstance(msgs, list):
-            continue
-        untrained_before = middle = odd = False
-        for msg in msgs:
-            if type(msg) is not dict or msg.get("role", msg.get("from")) not in ("assistant", "gpt"):
-                continue
-            weight = _weight(msg) if len(msg) > 2 else None
-            if type(weight) not in (int, float):
-                weight = 1
-            if weight == 0:
-                untrained_before = True
-                continue
-            middle = middle or untrained_before  # a weight-0 reply before a trained one is learned too
-            odd = odd or weight != 1
-        if middle:
-            notes.append("weight_0_in_middle")
-        if odd:
-            notes.append("fractional_weight")
-    return tuple(notes)
-
-
-NOTES = {
-    "weight_0_in_middle": "have an assistant reply with weight 0 before a trained one; TRL cannot leave out single "
-                          "turns, so those replies are trained on too (give them weight 1, or end the conversation "
-                          "before them)",
-    "fractional_weight": "have assistant weights between 0 and 1; TRL cannot scale the loss per message, so they "
-                         "count as 1",
-}
-
-
-def _sharegpt_to_messages(turns: object, fld: str) -> tuple[list | None, Problems]:
-    """[{from, value}, ...] to [{role, content}, ...]; other lists are returned as they are."""
-    if not isinstance(turns, list):
-        return None, [(fld, f"must be a list of {{from, value}} turns, got {_type_name(turns)}")]
-    if not turns or not all(isinstance(t, dict) and "from" in t and "role" not in t for t in turns):
-        return turns, []
-    msgs = []
-    for i, turn in enumerate(turns):
-        speaker = turn.get("from")
-        role = _SHAREGPT_LOOKUP.get(speaker.strip().lower()) if isinstance(speaker, str) else None
-        if role is None:
-            return None, [(f"{fld}[{i}].from", f"is {speaker!r}; use one of: {', '.join(SHAREGPT_ROLES)}")]
-        msgs.append({"role": role, "content": turn.get("value")})
-    return msgs, []
-
-
-def _sharegpt_fields(problems: Problems, fld: str) -> Problems:
-    """Name ShareGPT's own keys (from/value) in problems found on the converted messages."""
-    return [(f.replace(".content", ".value").replace(".role", ".from") if f.startswith(fld) else f, m) for f, m in problems]
-
-
-def _with_system(msgs: list[dict], record: dict) -> list[dict]:
-    system = record.get("system")
-    if isinstance(system, str) and system.strip() and not (msgs and isinstance(msgs[0], dict) and msgs[0].get("role") == "system"):
-        return [{"role": "system", "content": system}, *msgs]
-    return msgs
-
-
-def _finish(record: dict, row: dict, problems: Problems, prompt: str | None,
-            answers: tuple[str, ...]) -> tuple[dict | None, Problems]:
-    """Last steps shared by the prompt/answer formats: the tools column, then one shape for prompt and answers."""
-    _tools(record, row, problems)
-    if problems:
-        return None, problems
-    _unify(row, prompt, answers)
-    return row, []
-
-
-def _tools(record: dict, out: dict, problems: Problems) -> None:
-    """A `tools` column: a list of function schemas, or that list as a JSON string."""
-    tools = record.get("tools")
-    if tools is None or tools == "" or tools == []:
-        return
-    if isinstance(tools, str):
-        try:
-            tools = json.loads(tools)
-        except ValueError:
-            problems.append(("tools", "is text but not valid JSON; write a JSON list of function schemas"))
-            return
-    if not isinstance(tools, list):
-        problems.append(("tools", f"must be a list of function schemas, got {_type_name(tools)}"))
-        return
-    for i, tool in enumerate(tools):
-        fn = tool.get("function", tool) if isinstance(tool, dict) else None
-        if not isinstance(fn, dict) or not isinstance(fn.get("name"), str):
-            problems.append((f"tools[{i}]", 'has no function name; use {"type": "function", "function": {"name": ..., "parameters": {...}}}'))
-            return
-    out["tools"] = tools
-
-
-def _text_or_messages(record: dict, name: str, *, conversation: bool, role: str | None = None) -> tuple[object, Problems]:
-    """A prompt/completion/chosen/rejected value: text, {role, content} messages, ShareGPT turns or one message object."""
-    value = record.get(name)
-    if isinstance(value, dict) and ("role" in value or "from" in value):
-        value = [value]
-    if isinstance(value, list):
-        converted, problems = _sharegpt_to_messages(value, name)
+def _with_hint(source_format: str, normalise: Normaliser) -> Normaliser:
+    """The normaliser, whose first problem also says when the row reads as another known format."""
+    def run(record: dict, need_assistant: bool) -> tuple[dict | None, Problems]:
+        row, problems = normalise(record, need_assistant)
         if problems:
-            return None, problems
-        msgs, problems = _check_messages(converted, name, conversation=conversation)
-        if problems:
-            return None, _sharegpt_fields(problems, name) if converted is not value else problems
-        if role and msgs and msgs[-1]["role"] != role:
-            what = "the user's turn the answer replies to" if role == "user" else "the assistant's reply"
-            return None, [(name, f"ends on a {msgs[-1]['role']} message; it should end with {what}")]
-        return msgs, []
-    text, problem = _text_field(record, name)
-    return text, ([problem] if problem else [])
+            other = better_fit(record, source_format, need_assistant)
+            if other is not None:
+                fld, message = problems[0]
+                wanted = FORMATS[source_format]
+                problems = [(fld, f"{message}. This row reads as {other.description} (columns {', '.join(other.required)}), "
+                                  f"not as the {wanted.description} the file is read as: keep one format per file, or fix "
+                                  "this row"), *problems[1:]]
+        return row, problems
+
+    run.__name__ = getattr(normalise, "__name__", source_format)
+    return run
 
 
-def _as_messages(value: object, role: str) -> object:
-    return [{"role": role, "content": value}] if isinstance(value, str) else value
+NORMALISERS: dict[str, Normaliser] = {name: _with_hint(name, fn) for name, fn in _OWN_NORMALISERS.items()}
 
-
-def _unify(out: dict, prompt_key: str | None, answer_keys: tuple[str, ...]) -> None:
-    """TRL wants every field of a row either text or messages: wrap the text ones when any is a message list."""
-    keys = ((prompt_key,) if prompt_key else ()) + answer_keys
-    if any(isinstance(out.get(k), list) for k in keys) and any(isinstance(out.get(k), str) for k in keys):
-        if prompt_key:
-            out[prompt_key] = _as_messages(out[prompt_key], "user")
-        for k in answer_keys:
-            out[k] = _as_messages(out[k], "assistant")
-
-
-def parse_label(value: object) -> bool | None:
-    """A KTO label as a bool: true/false, 1/0, or the words "true"/"false"/"1"/"0"; None when it is none of them."""
-    if isinstance(value, bool):
-        return value
-    if isinstance(value, (int, float)) and value in (0, 1):
-        return bool(value)
-    if isinstance(value, str):
-        return LABEL_WORDS.get(value.strip().lower())
-    return None
-
-
-# --- one normaliser per source format ---------------------------------------------------------------------
-
-
-def _messages(record: dict, need_assistant: bool) -> tuple[dict | None, Problems]:
-    msgs = record.get("messages")
-    if "system" in record and isinstance(msgs, list):
-        msgs = _with_system(msgs, record)
-    out, problems = _check_messages(msgs, "messages", need_assistant)
-    row = {"messages": out}
-    _tools(record, row, problems)
-    return (row if not problems else None), problems
-
-
-def _sharegpt(record: dict, need_assistant: bool) -> tuple[dict | None, Problems]:
-    conv = record.get("conversations")
-    if not isinstance(conv, list):
-        return None, [("conversations", f"must be a list of {{from, value}} turns, got {_type_name(conv)}")]
-    msgs: list[dict] = []
-    for i, turn in enumerate(conv):
-        speaker = turn.get("from") if isinstance(turn, dict) else None
-        role = _SHAREGPT_LOOKUP.get(speaker.strip().lower()) if isinstance(speaker, str) else None
-        if role is None:
-            got = speaker if isinstance(turn, dict) else _type_name(turn)
-            return None, [(f"conversations[{i}].from", f"is {got!r}; use one of: {', '.join(SHAREGPT_ROLES)}")]
-        msgs.append({"role": role, "content": turn.get("value")})
-    out, problems = _check_messages(_with_system(msgs, record), "conversations", need_assistant)
-    row = {"messages": out}
-    _tools(record, row, problems)
-    return (row if not problems else None), _sharegpt_fields(problems, "conversations")
-
-
-def _alpaca(record: dict, need_assistant: bool) -> tuple[dict | None, Problems]:
-    instruction, p1 = _text_field(record, "instruction")
-    output, p2 = _text_field(record, "output")
-    problems = [p for p in (p1, p2) if p]
-    extra = record.get("input")
-    if extra is not None and not isinstance(extra, str):
-        problems.append(("input", f"must be text, got {_type_name(extra)}"))
-    history = record.get("history") or []
-    turns: list[dict] = []
-    if not isinstance(history, list):
-        problems.append(("history", f"must be a list of [instruction, response] pairs, got {_type_name(history)}"))
-    else:
-        for i, pair in enumerate(history):
-            if not (isinstance(pair, (list, tuple)) and len(pair) == 2 and all(isinstance(x, str) and x.strip() for x in pair)):
-                problems.append((f"history[{i}]", "must be a pair [instruction, response] of non-empty texts"))
-                break
-            turns += [{"role": "user", "content": pair[0]}, {"role": "assistant", "content": pair[1]}]
-    if problems:
-        return None, problems
-    user = instruction if not extra or not extra.strip() else f"{instruction}\n\n{extra}"
-    msgs = _with_system([*turns, {"role": "user", "content": user}, {"role": "assistant", "content": output}], record)
-    return {"messages": msgs}, []
-
-
-def _text(record: dict, need_assistant: bool) -> tuple[dict | None, Problems]:
-    text, p = _text_field(record, "text")
-    return ({"text": text} if p is None else None), ([p] if p else [])
-
-
-def _prompt_completion(record: dict, need_assistant: bool) -> tuple[dict | None, Problems]:
-    prompt, problems = _text_or_messages(record, "prompt", conversation=True)
-    completion, more = _text_or_messages(record, "completion", conversation=False)
-    problems += more
-    row = {"prompt": prompt, "completion": completion}
-    return _finish(record, row, problems, "prompt", ("completion",))
-
-
-def _prompt_only(record: dict, need_assistant: bool) -> tuple[dict | None, Problems]:
-    prompt, problems = _text_or_messages(record, "prompt", conversation=True)
-    # the other columns stay: TRL passes them to reward functions (e.g. a reference `solution`)
-    row = {k: v for k, v in record.items() if k not in ("prompt", "tools")}
-    row["prompt"] = prompt
-    _tools(record, row, problems)
-    return (row if not problems else None), problems
-
-
-def _preference(record: dict, need_assistant: bool) -> tuple[dict | None, Problems]:
-    explicit = record.get("prompt") is not None
-    problems: Problems = []
-    row: dict = {}
-    if explicit:
-        row["prompt"], problems = _text_or_messages(record, "prompt", conversation=True, role="user")
-    for side in ("chosen", "rejected"):
-        if record.get(side) is None:
-            problems.append((side, f"is missing or null; every pair needs both a chosen and a rejected answer. "
-                                   f"Fill in {side}, or drop the row"))
-            continue
-        # with an implicit prompt, chosen/rejected are whole conversations that end with the answer
-        value, more = _text_or_messages(record, side, conversation=not explicit, role="assistant")
-        row[side] = value
-        problems += more
-    return _finish(record, row, problems, "prompt" if explicit else None, ("chosen", "rejected"))
-
-
-def _label(record: dict, problems: Problems) -> bool | None:
-    """The KTO label, from `label` or LLaMA-Factory's `kto_tag`."""
-    name = "label" if "label" in record or "kto_tag" not in record else "kto_tag"
-    got = record.get(name)
-    label = parse_label(got)
-    if label is None:
-        problems.append((name, f"is {got!r} ({_type_name(got)}); a KTO label must be true (a good answer) or false "
-                               "(a bad one); 1/0 and \"true\"/\"false\" also work"))
-    return label
-
-
-def _unpaired_preference(record: dict, need_assistant: bool) -> tuple[dict | None, Problems]:
-    prompt, problems = _text_or_messages(record, "prompt", conversation=True)
-    completion, more = _text_or_messages(record, "completion", conversation=False)
-    problems += more
-    label = _label(record, problems)
-    row = {"prompt": prompt, "completion": completion, "label": label}
-    return _finish(record, row, problems, "prompt", ("completion",))
-
-
-def _chat(record: dict, name: str, need_assistant: bool) -> tuple[list[dict] | None, Problems]:
-    """A whole conversation from column `name`: {role, content} messages or ShareGPT turns, plus a `system` column."""
-    given = record.get(name)
-    msgs, problems = _sharegpt_to_messages(given, name) if isinstance(given, list) else (given, [])
-    if problems:
-        return None, problems
-    out, problems = _check_messages(_with_system(msgs, record) if msgs else msgs, name, need_assistant)
-    if problems:
-        return None, _sharegpt_fields(problems, name) if msgs is not given else problems
-    return out, []
-
-
-def _prompt_ends_on_user(msgs: list[dict], name: str) -> Problems:
-    if msgs[-1]["role"] in ("user", "tool"):
-        return []
-    return [(name, f"ends on a {msgs[-1]['role']} message; the prompt should end with the user's turn the answers "
-                   "reply to, with the answers in chosen and rejected")]
-
-
-def _sharegpt_preference(record: dict, need_assistant: bool) -> tuple[dict | None, Problems]:
-    """LLaMA-Factory: the prompt in `conversations`, chosen and rejected as single {from, value} messages."""
-    prompt, problems = _chat(record, "conversations", need_assistant=False)
-    if prompt is not None:
-        problems = _prompt_ends_on_user(prompt, "conversations")
-    row: dict = {"prompt": prompt}
-    for side in ("chosen", "rejected"):
-        if record.get(side) is None:
-            problems.append((side, f"is missing or null; every pair needs both a chosen and a rejected answer. "
-                                   f"Fill in {side}, or drop the row"))
-            continue
-        row[side], more = _text_or_messages(record, side, conversation=False, role="assistant")
-        problems += more
-    return _finish(record, row, problems, "prompt", ("chosen", "rejected"))
-
-
-def common_prefix_length(a: list, b: list) -> int:
-    """How many leading items two sequences share."""
-    n = 0
-    for x, y in zip(a, b, strict=False):
-        if x != y:
-            break
-        n += 1
-    return n
-
-
-def _split_pair(chosen: list[dict], rejected: list[dict]) -> dict:
-    """Two whole conversations as TRL preference: their shared start, up to a user (or tool) turn, is the prompt."""
-    shared = min(common_prefix_length(chosen, rejected), len(chosen) - 1, len(rejected) - 1)
-    while shared and chosen[shared - 1]["role"] not in ("user", "tool"):
-        shared -= 1
-    if not shared:  # nothing shared: TRL takes them as conversations with an implicit prompt
-        return {"chosen": chosen, "rejected": rejected}
-    return {"prompt": chosen[:shared], "chosen": chosen[shared:], "rejected": rejected[shared:]}
-
-
-def _messages_preference(record: dict, need_assistant: bool) -> tuple[dict | None, Problems]:
-    """`chosen_messages`/`rejected_messages` (LLaMA-Factory v1): two whole conversations, the same up to the answer."""
-    problems: Problems = []
-    sides = {}
-    for side in ("chosen_messages", "rejected_messages"):
-        msgs, more = _chat(record, side, need_assistant=True)
-        problems += more
-        sides[side] = msgs
-    if problems:
-        return None, problems
-    row = _split_pair(sides["chosen_messages"], sides["rejected_messages"])
-    return _finish(record, row, problems, None, ())
-
-
-def _openai_preference(record: dict, need_assistant: bool) -> tuple[dict | None, Problems]:
-    """OpenAI's preference JSONL: {"input": {"messages": [...], "tools": [...]}, "preferred_output": [assistant
-    message], "non_preferred_output": [assistant message]}."""
-    given = record.get("input")
-    if not isinstance(given, dict):
-        return None, [("input", f'must be an object {{"messages": [...]}}, got {_type_name(given)}')]
-    prompt, problems = _check_messages(given.get("messages"), "input.messages")
-    if not problems:
-        problems = _prompt_ends_on_user(prompt, "input.messages")
-    row: dict = {"prompt": prompt}
-    for side, name in (("chosen", "preferred_output"), ("rejected", "non_preferred_output")):
-        value = record.get(name)
-        if isinstance(value, dict):
-            value = [value]
-        msgs, more = _check_messages(value, name, conversation=False)
-        if not more and msgs[-1]["role"] != "assistant":
-            more = [(name, f"ends on a {msgs[-1]['role']} message; it should end with the assistant's reply")]
-        row[side] = msgs
-        problems += more
-    tools = {"tools": given["tools"]} if given.get("tools") is not None else record
-    return _finish(tools, row, problems, "prompt", ("chosen", "rejected"))
-
-
-def _chat_kto(name: str) -> Callable[[dict, bool], tuple[dict | None, Problems]]:
-    def normalise(record: dict, need_assistant: bool) -> tuple[dict | None, Problems]:
-        """LLaMA-Factory KTO: a conversation and a label; the last assistant reply is the completion it judges."""
-        msgs, problems = _chat(record, name, need_assistant=True)
-        label = _label(record, problems)
-        if problems:
-            return None, problems
-        row = {"prompt": msgs[:-1], "completion": msgs[-1:], "label": label}
-        return _finish(record, row, problems, "prompt", ("completion",))
-
-    normalise.__name__ = f"_{name}_kto"
-    return normalise
-
-
-NORMALISERS: dict[str, Callable[[dict, bool], tuple[dict | None, Problems]]] = {
-    "messages": _messages,
-    "sharegpt": _sharegpt,
-    "alpaca": _alpaca,
-    "text": _text,
-    "prompt_completion": _prompt_completion,
-    "prompt_only": _prompt_only,
-    "preference": _preference,
-    "unpaired_preference": _unpaired_preference,
-    "sharegpt_preference": _sharegpt_preference,
-    "messages_preference": _messages_preference,
-    "openai_preference": _openai_preference,
-    "messages_kto": _chat_kto("messages"),
-    "sharegpt_kto": _chat_kto("conversations"),
-}
+__all__ = ["FORMATS", "NORMALISERS", "better_fit", "NOTES", "TRL_TYPE_COLUMNS", "FormatInfo", "Problems", "apply_column_map",
+           "candidate_formats", "common_prefix_length", "detect_format", "normalise_record", "parse_label",
+           "record_text", "row_notes"]
 
 
 def normalise_record(record: dict, fmt: FormatInfo, need_assistant: bool = True) -> tuple[dict | None, Problems]:

@@ -4,7 +4,8 @@ with whether it carries loss.
 SFT mirrors TRL's SFTTrainer: chat rows go through `apply_chat_template(..., return_assistant_tokens_mask=True)`
 (with TRL's training template when the model's own has no `{% generation %}` markers), so only assistant
 tokens carry loss; prompt/completion rows carry loss on the completion; plain text on every token, with EOS
-appended. Preference rows (DPO, Reward) show the prompt and both answers; prompt-only rows (GRPO, RLOO) show
+appended; per-message loss weights and Axolotl segments as training.data.loss_weights masks them.
+Preference rows (DPO, Reward) show the prompt and both answers; prompt-only rows (GRPO, RLOO) show
 the prompt as given for generation; unpaired rows (KTO) the prompt and the labelled completion. Tokens past
 max length are marked `truncated`.
 
@@ -17,6 +18,7 @@ import re
 from dataclasses import asdict, dataclass, field
 
 from training.data.formats import common_prefix_length
+from training.data.loss_weights import conversation_ids_and_mask, row_has_loss_weights, segment_ids_and_mask
 
 MAX_SHOWN_TOKENS = 2048
 GENERATION_MARKER = re.compile(r"\{%-?\s*generation\s*-?%\}")
@@ -89,10 +91,16 @@ def sft_token_mask(row: dict, tokenizer, assistant_only: bool = True) -> tuple[l
     """(input_ids, loss mask 1/0, notes) for one normalised SFT row, the way SFTTrainer tokenizes it."""
     tools = row.get("tools")
     notes: list[str] = []
+    if isinstance(row.get("segments"), list):  # Axolotl segments: tokenised one by one, label false carries no loss
+        ids, mask = segment_ids_and_mask(row["segments"], tokenizer)
+        return ids, (mask if assistant_only else [1] * len(ids)), notes
     if "messages" in row:
         on, template, note = training_template(tokenizer, "conversational", assistant_only)
         if note:
             notes.append(note)
+        if on and row_has_loss_weights(row):  # weight-0 replies: context only, no loss
+            ids, mask, note = conversation_ids_and_mask(row["messages"], tokenizer, tools, template)
+            return ids, mask, notes + ([note] if note else [])
         out = _chat(tokenizer, row["messages"], tools=tools, chat_template=template, return_assistant_tokens_mask=on)
         ids = out["input_ids"]
         mask = out.get("assistant_masks") if on else None

@@ -2,7 +2,8 @@
 
 Row numbers follow one rule everywhere: 1-based line numbers for line-oriented files (a JSONL
 line; a CSV/TSV line counting the header line), 1-based record numbers for JSON arrays,
-Parquet and Hub datasets. Rows that cannot be parsed become `RowIssue`s, not exceptions.
+Parquet, Arrow and Hub datasets. File types are those of training.data.file_types: CSV, TSV, JSON,
+JSONL, Parquet and Arrow, each also gzip (.gz) or Zstandard (.zst) compressed. Rows that cannot be parsed become `RowIssue`s, not exceptions.
 """
 
 from __future__ import annotations
@@ -15,12 +16,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from training.data import jsonio
+from training.data.file_types import COMPRESSION_SUFFIXES, FILE_TYPES_TEXT, KIND_SUFFIXES, compression_of, file_type
 from training.data.formats import detect_format
 from training.hosting.paths import data_dir
 
 DEMO_SOURCE = "demo"
-FILE_SUFFIXES = {".csv": "csv", ".tsv": "csv", ".json": "json", ".jsonl": "jsonl", ".ndjson": "jsonl", ".parquet": "parquet"}
-BINARY_MAGIC = {b"PK\x03\x04": "a ZIP archive (an Excel .xlsx file is one)", b"\x1f\x8b": "gzip-compressed",
+FILE_SUFFIXES = {suffix: "csv" if kind == "tsv" else kind for suffix, kind in KIND_SUFFIXES.items()}
+ARROW_MAGIC = (b"ARROW1", b"\xff\xff\xff\xff")  # an Arrow IPC file; an Arrow IPC stream (continuation marker)
+BINARY_MAGIC = {b"PK\x03\x04": "a ZIP archive (an Excel .xlsx file is one)",
                 b"\xd0\xcf\x11\xe0": "an old Excel/Office file", b"%PDF": "a PDF", b"SQLite format 3": "an SQLite database",
                 b"\x89PNG": "a PNG image"}
 HUB_ID_RE = re.compile(r"^[A-Za-z0-9][\w.-]{0,95}(/[\w.-]{1,96})?$")
@@ -78,15 +81,15 @@ def classify_source(source: str) -> str:
         exists = False
     if exists:
         if path.is_dir():
-            raise DataSourceError(f"{source} is a folder. Point to one CSV, TSV, JSON, JSONL or Parquet file inside it.")
+            raise DataSourceError(f"{source} is a folder. Point to one {FILE_TYPES_TEXT} file inside it.")
         return "file"
-    if Path(source).suffix.lower() in FILE_SUFFIXES or "\\" in source or source.startswith((".", "/", "~")):
+    if file_type(source)[0] is not None or "\\" in source or source.startswith((".", "/", "~")):
         raise DataSourceError(f"File {source} does not exist. Check the path, or upload the file.")
     if HUB_ID_RE.match(source):
         return "hub"
     raise DataSourceError(
         f"{source!r} is neither an existing file nor a valid Hub dataset id (like user/name). "
-        "Upload a CSV, TSV, JSON, JSONL or Parquet file, or enter a Hub id."
+        f"Upload a {FILE_TYPES_TEXT} file, or enter a Hub id."
     )
 
 
@@ -101,54 +104,94 @@ def load_records(source: str, split: str = "train", subset: str | None = None, l
     return _load_hub(source.strip(), split, subset, limit)
 
 
-def _sniff_kind(path: Path, head: bytes) -> str:
-    stripped = head.lstrip(b"\xef\xbb\xbf \t\r\n")
-    if head.startswith(b"PAR1"):
+def _sniff_kind(path: Path, raw: bytes) -> str:
+    """What the (decompressed) content is, whatever the name says; JSONL versus one JSON document is decided by
+    parsing the whole first line, however long."""
+    stripped = raw[:4096].lstrip(b"\xef\xbb\xbf \t\r\n")
+    if raw.startswith(b"PAR1"):
         return "parquet"
+    if raw.startswith(ARROW_MAGIC):
+        return "arrow"
+    claimed = FILE_SUFFIXES.get(_inner_suffix(path))
     if stripped.startswith(b"["):
         return "json"
     if stripped.startswith(b"{"):
-        # one JSON document, or one object per line; the first line is read whole, however long
-        first_line, rest = _first_line(path)
-        if path.suffix.lower() == ".json" and not rest:
+        first_line, rest = _first_line(raw)
+        if claimed == "json" and not rest:
             return "json"  # a one-line .json document
         try:
-            jsonio.loads(first_line.strip())
+            jsonio.loads(first_line)
             return "jsonl"
         except (ValueError, RecursionError):
             return "json"
-    return FILE_SUFFIXES.get(path.suffix.lower(), "csv")
+    return claimed or "csv"
 
 
-def _first_line(path: Path) -> tuple[bytes, bool]:
-    """The file's first non-blank line (BOM and spaces stripped) and whether anything follows it."""
-    with path.open("rb") as fh:
-        for raw in fh:
-            line = raw.strip(b"\xef\xbb\xbf \t\r\n")
-            if line:
-                return line, any(more.strip() for more in fh)
+def _inner_suffix(path: Path) -> str:
+    """The suffix that names the content: ".jsonl" for data.jsonl.gz."""
+    suffixes = [x.lower() for x in path.suffixes]
+    if suffixes and suffixes[-1] in COMPRESSION_SUFFIXES:
+        suffixes = suffixes[:-1]
+    return suffixes[-1] if suffixes else ""
+
+
+def _first_line(raw: bytes) -> tuple[bytes, bool]:
+    """The first non-blank line (BOM and spaces stripped) and whether anything follows it."""
+    start = 0
+    while start < len(raw):
+        end = raw.find(b"\n", start)
+        end = len(raw) if end < 0 else end
+        line = raw[start:end].strip(b"\xef\xbb\xbf \t\r\n")
+        if line:
+            return line, bool(raw[end:].strip())
+        start = end + 1
     return b"", False
 
 
-def _load_file(path: Path, limit: int | None) -> LoadedRecords:
+def _read_raw(path: Path) -> tuple[bytes, str | None]:
+    """The file's bytes, decompressed when it is gzip or Zstandard (by its first bytes), and that compression."""
     try:
-        with path.open("rb") as fh:
-            head = fh.read(4096)
+        raw = path.read_bytes()
     except OSError as exc:
         raise DataSourceError(f"Cannot read {path.name}: {exc.strerror}.") from None
-    if not head.strip():
-        raise DataSourceError(f"{path.name} is empty. Add at least one example.")
-    claimed = FILE_SUFFIXES.get(path.suffix.lower())
-    _refuse_binary(path, head)
-    actual = _sniff_kind(path, head)
+    compression = compression_of(raw[:4])
+    try:
+        if compression == "gzip":
+            import gzip
+
+            return gzip.decompress(raw), compression
+        if compression == "zstd":
+            try:
+                import zstandard
+            except ImportError:
+                raise DataSourceError(f"{path.name} is Zstandard-compressed, and the zstandard package is not installed. "
+                                      "Install it (pip install zstandard), or decompress the file (zstd -d).") from None
+            with zstandard.ZstdDecompressor().stream_reader(raw) as reader:
+                return reader.read(), compression
+    except (OSError, EOFError, ValueError) as exc:  # gzip.BadGzipFile is an OSError; zstandard.ZstdError a ValueError
+        reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise DataSourceError(f"{path.name} is {compression}-compressed but cannot be decompressed ({reason}); the file is "
+                              "damaged or cut short. Compress it again, or upload it uncompressed.") from None
+    return raw, None
+
+
+def _load_file(path: Path, limit: int | None) -> LoadedRecords:
+    raw, compression = _read_raw(path)
+    if not raw.strip():
+        raise DataSourceError(f"{path.name} is empty{' once decompressed' if compression else ''}. Add at least one example.")
+    claimed = FILE_SUFFIXES.get(_inner_suffix(path))
+    _refuse_binary(path, raw[:4096])
+    actual = _sniff_kind(path, raw)
     notes = []
     if claimed and claimed != actual and {claimed, actual} != {"json", "jsonl"}:
-        notes.append(f"{path.name} is named {path.suffix} but its content is {actual.upper()}; read it as {actual.upper()}. "
+        notes.append(f"{path.name} is named {_inner_suffix(path)} but its content is {actual.upper()}; read it as {actual.upper()}. "
                      f"Rename it to .{actual} to avoid surprises.")
     if actual == "parquet":
-        loaded = _load_parquet(path, limit)
+        loaded = _load_parquet(path, raw, limit)
+    elif actual == "arrow":
+        loaded = _load_arrow(path, raw, limit)
     else:
-        text, decode_note = _decode(path)
+        text, decode_note = _decode(path, raw)
         if decode_note:
             notes.append(decode_note)
         if actual == "jsonl":
@@ -166,15 +209,14 @@ def _refuse_binary(path: Path, head: bytes) -> None:
     """Files that are no dataset format at all (an Excel workbook, a zip, an image) get a clear message."""
     for magic, what in BINARY_MAGIC.items():
         if head.startswith(magic):
-            raise DataSourceError(f"{path.name} is {what}, not CSV, TSV, JSON, JSONL or Parquet. "
+            raise DataSourceError(f"{path.name} is {what}, not {FILE_TYPES_TEXT}. "
                                   "Export it as CSV (Excel: File > Save As > CSV UTF-8) or JSONL and upload that.")
-    if not head.startswith((b"PAR1", b"\xff\xfe", b"\xfe\xff")) and b"\x00" in head:
-        raise DataSourceError(f"{path.name} is a binary file (it holds NUL bytes), not CSV, TSV, JSON, JSONL or Parquet. "
+    if not head.startswith((b"PAR1", *ARROW_MAGIC, b"\xff\xfe", b"\xfe\xff")) and b"\x00" in head:
+        raise DataSourceError(f"{path.name} is a binary file (it holds NUL bytes), not {FILE_TYPES_TEXT}. "
                               "Export your data as CSV or JSONL.")
 
 
-def _decode(path: Path) -> tuple[str, str | None]:
-    raw = path.read_bytes()
+def _decode(path: Path, raw: bytes) -> tuple[str, str | None]:
     try:
         return raw.decode("utf-8-sig"), None
     except UnicodeDecodeError as exc:
@@ -246,7 +288,7 @@ def _parse_json(text: str, name: str, limit: int | None) -> LoadedRecords:
 
 def _parse_csv(text: str, path: Path, limit: int | None) -> LoadedRecords:
     sample = text[:65536]
-    if path.suffix.lower() == ".tsv":
+    if _inner_suffix(path) == ".tsv":
         delimiter = "\t"
     else:
         try:
@@ -285,17 +327,38 @@ def _parse_csv(text: str, path: Path, limit: int | None) -> LoadedRecords:
     return out
 
 
-def _load_parquet(path: Path, limit: int | None) -> LoadedRecords:
+def _load_parquet(path: Path, raw: bytes, limit: int | None) -> LoadedRecords:
+    import pyarrow as pa
     import pyarrow.parquet as pq
 
     try:
-        pf = pq.ParquetFile(path)
+        pf = pq.ParquetFile(pa.BufferReader(raw))
     except Exception as exc:  # pyarrow raises several types for corrupt files
         raise DataSourceError(f"{path.name} is not a readable Parquet file ({exc}). Re-export it, or use CSV/JSONL.") from None
-    out = LoadedRecords(records=[], kind="parquet")
+    return _read_batches(path, pf.iter_batches(batch_size=4096), limit, "parquet")
+
+
+def _load_arrow(path: Path, raw: bytes, limit: int | None) -> LoadedRecords:
+    """An Arrow IPC file ("ARROW1" magic) or stream (what `datasets` saves as data-*.arrow)."""
+    import pyarrow as pa
+    import pyarrow.ipc as ipc
+
+    try:
+        if raw.startswith(b"ARROW1"):
+            reader = ipc.open_file(pa.BufferReader(raw))
+            batches = (reader.get_batch(i) for i in range(reader.num_record_batches))
+        else:
+            batches = iter(ipc.open_stream(pa.BufferReader(raw)))
+    except Exception as exc:  # pyarrow raises several types for corrupt files
+        raise DataSourceError(f"{path.name} is not a readable Arrow file ({exc}). Re-export it, or use Parquet/JSONL.") from None
+    return _read_batches(path, batches, limit, "arrow")
+
+
+def _read_batches(path: Path, batches, limit: int | None, kind: str) -> LoadedRecords:
+    out = LoadedRecords(records=[], kind=kind)
     number = 0
     try:
-        for batch in pf.iter_batches(batch_size=4096):
+        for batch in batches:
             for rec in batch.to_pylist():
                 number += 1
                 if limit is not None and len(out.records) >= limit:

@@ -1,18 +1,21 @@
 """Estimating time, dollars and memory of a run before it starts.
 
-Time comes from tokens: training tokens x FLOPs per token (6N for full fine-tuning, 4N with
-LoRA's frozen base, +2N with gradient checkpointing, plus reference-model passes and sampled
-generations for methods that need them, declared as data in method_costs.py), divided by the
-hardware's peak at a stated utilisation (MFU), plus a fixed cost per step, model loading,
-checkpoints and evaluation. When a completed run on the same model, method, LoRA/full and
-hardware measured its throughput, that measurement replaces the model and the estimate says
-"measured". Memory (memory.py) is PyTorch's peak reserved GPU memory: weights (by dtype or 4-bit), gradients and optimizer
-states of the trainable parameters, activations of the longest batch (with or without gradient checkpointing),
-TRL's chunked LM-head buffers, and the allocator's cache (checked on an H100 grid, tests/unit/test_estimate_gpu_grid.py). Every
-assumption is listed in the result; when the run does not fit, the cheapest change that fits is
-found by re-running the same model with the change applied.
+Time on a GPU (speed.py) is first principles priced at measured rates: FLOPs per padded token (forward 2N; backward
+4N full, 2N with a frozen base; +2N when gradient checkpointing recomputes; reference-model passes), element-wise
+traffic and 4-bit dequantisation at the GPU's achieved shares of its peak and bandwidth, plus the kernel-dispatch
+latency that dominates small models (per micro-batch, per LoRA layer, per checkpointed layer), fitted on the shared
+H100 grid; tokens are the dataset report's real counts after truncation, padded to each batch's expected longest
+(tokens.py); GRPO/RLOO add generated tokens x the decode time per token; eval passes and checkpoint writes (only
+those save_steps really writes) come on top, with model loading. On a CPU flavor the FLOP model at a fitted
+utilisation and fixed cost per step (the demo's calibration) is kept. When a completed run or a GPU dry run of the
+same model, method, LoRA/full and hardware measured its seconds per step (and, for the same shape, its peak memory),
+that replaces the prior and the estimate says "measured" (else "prior"). Memory (memory.py) is PyTorch's peak
+reserved GPU memory: weights (by dtype or 4-bit), gradients and optimizer states of the trainable parameters,
+activations of the longest batch (with or without gradient checkpointing), TRL's chunked LM-head buffers, and the
+allocator's cache (checked on an H100 grid, tests/unit/test_estimate_gpu_grid.py). Every assumption is listed in
+the result, with what gradient checkpointing costs and saves; when the run does not fit, the cheapest change that
+fits is found by re-running the estimate with each change applied.
 """
-
 from __future__ import annotations
 
 import math
@@ -25,35 +28,34 @@ from training.estimate.calibration import (
     find_measurement,
     training_mode,
 )
+from training.estimate.checkpointing import FITS_BELOW, fits_without_checkpointing
 from training.estimate.hardware import CATALOGUE, Flavor, detect_hardware, get_flavor, live_prices, price_per_hour
-from training.estimate.memory import GPU_CONTEXT_GB, estimate_memory
+from training.estimate.memory import GPU_CONTEXT_GB, activation_bytes_per_token, estimate_memory
 from training.estimate.method_costs import method_cost
+from training.estimate.speed import decode_token_seconds, forward_seconds, rates_for, step_seconds
+from training.estimate.tokens import LONGEST_OVER_MEAN, padded_length, truncated_mean
 from training.models.facts import (
     lora_trainable,
     model_facts,
 )
 from training.recipe import resolve_run
 
-# Utilisation of the peak: 35% is typical of a well-fed GPU with HF Trainer (not measured here: no GPU).
-# The CPU pair was fitted on this project's 2-vCPU AMD EPYC machine with the demo model: about
+# CPU flavors only (GPU time is speed.py's): the CPU pair was fitted on this project's 2-vCPU AMD EPYC machine with the demo model: about
 # 120 ms per step at batch 16 (1,186 tokens) and 36 ms per step at batch 4 give 10 ms fixed per step
 # and ~70 GFLOP/s, i.e. 40-45% of the nominal 0.16 TFLOP/s (fp32 matmuls in oneDNN reach that on
 # AVX-512). Check with bench/estimate_accuracy.py on an idle machine; a measured run overrides both.
-MFU = {"gpu": 0.35, "cpu": 0.59}  # cpu: fitted on an idle 2-vCPU machine (bench/estimate_accuracy.py), checkpointing off as resolved
-STEP_OVERHEAD_S = {"gpu": 0.05, "cpu": 0.010}  # optimizer, data collation, logging, per step
+MFU = {"cpu": 0.59}  # cpu: fitted on an idle 2-vCPU machine (bench/estimate_accuracy.py), checkpointing off as resolved
+STEP_OVERHEAD_S = {"cpu": 0.010}  # optimizer, data collation, logging, per step
 STARTUP_S = {"gpu": 5.0, "cpu": 1.5}  # tokenizer, dataset preparation, trainer construction
 IMPORT_S = {"gpu": 20.0, "cpu": 15.0}  # importing torch, transformers and TRL, once per process
 LOAD_BYTES_PER_S = 400e6  # reading weights from local disk
 DOWNLOAD_BYTES_PER_S = 100e6  # fetching weights from the Hub on first use
 MULTI_GPU_SCALING = 0.8  # data-parallel efficiency per extra GPU
-PADDING_FACTOR = 1.15  # batches pad to their longest example
+PADDING_FACTOR = 1.15  # CPU: batches pad to their longest example (GPU: tokens.padded_length)
 # Memory peaks at the run's longest batch: without token statistics (estimate_run's longest_tokens), the longest
-# example is taken as twice the mean (an assumption, not a fit: the calibration data's is 1.7x; real chat data's
-# tails are often longer, and max_length caps it).
-LONGEST_OVER_MEAN = 2.0
-FITS_BELOW = 0.85  # of the memory: above it, "tight"
-GENERATE_TOKEN_OVERHEAD_S = {"gpu": 0.02, "cpu": 0.004}  # Python and kernel launches per generated token
-
+# example is taken as twice the mean (tokens.LONGEST_OVER_MEAN; an assumption, not a fit: the calibration data's is
+# 1.7x; real chat data's tails are often longer, and max_length caps it).
+GENERATE_TOKEN_OVERHEAD_S = {"cpu": 0.004}  # Python and kernel launches per generated token
 
 
 # --- the estimate ------------------------------------------------------------------------------
@@ -77,7 +79,11 @@ class Estimate:
     summary: str = ""
     hardware_source: str = ""  # how the hardware was chosen or detected
     current: bool = False  # the hardware this app runs on
-    time_source: str = "model"  # model, or measured
+    time_source: str = "prior"  # prior (the model, at the achieved rates of speed.py), or measured (a run on this hardware)
+    memory_source: str = "prior"  # prior (memory.py), or measured (a run or dry run of the same shape on this hardware)
+    seconds_per_step: float | None = None  # one optimizer step (training only)
+    step_breakdown: dict = field(default_factory=dict)  # seconds per step by part (GPU flavors)
+    choices: dict = field(default_factory=dict)  # what a choice costs or saves, e.g. gradient checkpointing on vs off
     price_source: str = ""
     usd_per_hour: float = 0.0
     precision: str = ""
@@ -122,11 +128,13 @@ def estimate_run(config: RunConfig, rows: int, mean_tokens: float, hardware: str
                  gradient_checkpointing: bool | None = None, eval_rows: int = 0, evals: int = 1,
                  use_measurements: bool = True, suggest: bool = True, prices: dict | None | bool = True,
                  calibration: Path | None = None, padding: float | None = None,
-                 longest_tokens: float | None = None) -> Estimate:
+                 longest_tokens: float | None = None, token_stats: dict | None = None, compare: bool = True) -> Estimate:
     """Time, cost and memory of `config` on `hardware` (default: this machine).
 
     quantization="4bit" estimates QLoRA (the config has no switch for it yet). prices=True fetches
     live prices (never blocking more than a few seconds), a dict uses those, None/False the table.
+    token_stats (the dataset report's) give the real tokens per example after truncation and the length
+    distribution that sets each batch's padding; compare=False skips the checkpointing on/off comparison.
     """
     if hardware:
         flavor, hw_source = get_flavor(hardware), "chosen"
@@ -148,25 +156,38 @@ def estimate_run(config: RunConfig, rows: int, mean_tokens: float, hardware: str
     if cost.note:
         assumptions.append(cost.note)
 
+    if not eval_rows and t.eval_fraction:  # rows held out for evaluation are not trained on
+        eval_rows = max(1, round(rows * min(0.5, t.eval_fraction)))
+        rows = max(1, rows - eval_rows)
+    hw = hardware_facts(flavor)
+    resolved = resolve_run(config.to_dict(), hw, rows=rows)
+    if eval_rows and resolved.args["eval_strategy"] == "steps" and evals == 1:
+        total = _steps(t, rows, t.batch_size * t.grad_accum * gpus)
+        evals = max(1, total // max(1, resolved.args["eval_steps"]))
+    packing = bool(resolved.args.get("packing")) and not cost.generations_per_prompt
     seqs_per_step = t.batch_size * t.grad_accum * gpus
+    if cost.generations_per_prompt:
+        prompt_tokens = min(mean_tokens, t.max_length)
+    else:
+        prompt_tokens = truncated_mean(token_stats, mean_tokens, t.max_length)
     if cost.generations_per_prompt:
         rows_per_step = seqs_per_step / cost.generations_per_prompt
         trained_seqs_per_step = seqs_per_step
     else:
-        rows_per_step = seqs_per_step
-        trained_seqs_per_step = seqs_per_step * cost.sequences_per_row
+        # packing fills each sequence of max_length with whole examples
+        per_sequence = max(1.0, t.max_length / max(prompt_tokens, 1.0)) if packing else 1.0
+        rows_per_step = seqs_per_step * per_sequence
+        trained_seqs_per_step = rows_per_step * cost.sequences_per_row
     steps = _steps(t, rows, rows_per_step)
     if t.max_steps and t.max_steps > 0:
         assumptions.append(f"{steps} steps (Max steps)")
     else:
         assumptions.append(f"{steps} steps = {rows} rows / {rows_per_step:g} rows per step x {t.num_epochs:g} epoch(s)")
-    prompt_tokens = min(mean_tokens, t.max_length)
     seq_tokens = prompt_tokens + cost.completion_tokens
     train_tokens = int(steps * trained_seqs_per_step * seq_tokens)
-    assumptions.append(f"{prompt_tokens:.0f} tokens per example ({token_source}), {train_tokens:,} training tokens")
+    assumptions.append(f"{prompt_tokens:.0f} tokens per example after truncation at {t.max_length} ({token_source}), "
+                       f"{train_tokens:,} training tokens")
 
-    hw = hardware_facts(flavor)
-    resolved = resolve_run(config.to_dict(), hw, rows=rows)
     base = dict(resolved=resolved.summary(), hardware=flavor.name, hardware_label=flavor.label, available_memory_gb=flavor.device_memory_gb,
                 steps=steps, train_tokens=train_tokens, hardware_source=hw_source, current=current,
                 price_source=price_source, usd_per_hour=usd_per_hour)
@@ -187,15 +208,14 @@ def estimate_run(config: RunConfig, rows: int, mean_tokens: float, hardware: str
     else:
         trainable, flop_mult = facts.params, 6
         assumptions.append("Full fine-tuning: 6N FLOPs per token")
-    pad = (padding or PADDING_FACTOR) if t.batch_size > 1 else 1.0
     gen_batch = t.batch_size * t.grad_accum
     longest = longest_tokens if longest_tokens and longest_tokens > 0 else mean_tokens * LONGEST_OVER_MEAN
-    seq_mem = min(t.max_length, max(prompt_tokens, longest))  # the longest batch sets the peak
+    seq_mem = t.max_length if packing else min(t.max_length, max(prompt_tokens, longest))  # the longest batch sets the peak
     mem_kw = dict(optimizer=t.optimizer, target=config.lora.target_modules, dropout=config.lora.dropout)
     if gradient_checkpointing is None and t.gradient_checkpointing == "auto" and flavor.is_gpu:
-        without = estimate_memory(facts, precision, trainable, lora, t.batch_size, seq_mem, False, quantization, cost, gen_batch, True,
-                                  **mem_kw)
-        hw["fits_without_checkpointing"] = sum(without.values()) + GPU_CONTEXT_GB <= FITS_BELOW * flavor.device_memory_gb
+        # as the engine asks it (checkpointing.run_hardware), so the run resolves auto as quoted
+        hw["fits_without_checkpointing"] = fits_without_checkpointing(config, flavor.device_memory_gb, flavor.bf16,
+                                                                      quantization=quantization)
         resolved = resolve_run(config.to_dict(), hw, rows=rows)
         base["resolved"] = resolved.summary()
     ckpt = resolved.args["gradient_checkpointing"] if gradient_checkpointing is None else gradient_checkpointing
@@ -205,30 +225,65 @@ def estimate_run(config: RunConfig, rows: int, mean_tokens: float, hardware: str
 
     # --- time: modelled, or measured on this hardware
     n = facts.compute_params
-    padded_seq = min(t.max_length + cost.completion_tokens, seq_tokens * pad)
-    per_token = flop_mult * n + flop_mult * facts.layers * facts.attention_width * padded_seq
-    per_token += 2 * n * cost.reference_forwards
-    device_flops = flavor.peak_tflops(precision) * 1e12 * MFU[kind]
-    throughput = device_flops * (1 + (gpus - 1) * MULTI_GPU_SCALING)
-    slowdown = 1.3 if mode == "qlora" else 1.0
-    compute_s = train_tokens * pad * per_token / throughput * slowdown
-    step_s = steps * STEP_OVERHEAD_S[kind]
-    gen_s = 0.0
-    if cost.generations_per_prompt:
-        weight_bytes = facts.params * (0.53 if mode == "qlora" else 2 if precision != "fp32" else 4)
-        per_token_s = max(2 * n * gen_batch / device_flops, weight_bytes / (flavor.mem_bandwidth_gbs * 1e9))
-        per_token_s += GENERATE_TOKEN_OVERHEAD_S[kind]
-        gen_s = steps * (cost.completion_tokens * per_token_s + 2 * n * gen_batch * prompt_tokens / device_flops)
-        assumptions.append(f"Generation: {cost.completion_tokens} tokens x {gen_batch} completions per step at "
-                           f"{per_token_s * 1000:.0f} ms per token (memory-bandwidth or compute bound), {gen_s:.0f} s in all")
-    train_s = compute_s + step_s + gen_s
     peak = flavor.peak_tflops(precision)
-    unit = "GPU" if kind == "gpu" else "machine"
-    assumptions.append(f"{peak:g} TFLOP/s {precision} peak per {unit} at {MFU[kind]:.0%} utilisation"
-                       + (f", {gpus} GPUs data-parallel at {MULTI_GPU_SCALING:.0%} scaling" if gpus > 1 else "")
-                       + (", 30% slower for 4-bit dequantisation" if slowdown > 1 else ""))
-    assumptions.append(f"{STEP_OVERHEAD_S[kind] * 1000:.0f} ms fixed cost per step (optimizer, data, logging); "
-                       f"padding adds {pad - 1:.0%} to the tokens computed")
+    gen_s = 0.0
+    step_parts: dict[str, float] = {}
+    if kind == "gpu":
+        rates = rates_for(flavor.gpu)
+        seqs_micro = t.batch_size * (1 if cost.generations_per_prompt else cost.sequences_per_row)
+        if packing:
+            pad_len = float(t.max_length)
+        elif cost.generations_per_prompt:  # prompts padded to the longest; completions run to max_completion_length
+            pad_len = min(float(t.max_length), padded_length(token_stats, mean_tokens, t.max_length, t.batch_size,
+                                                             longest_tokens)) + cost.completion_tokens
+        else:
+            pad_len = padded_length(token_stats, mean_tokens, t.max_length, t.batch_size, longest_tokens)
+        act_layer = activation_bytes_per_token(facts, precision, lora, config.lora.target_modules, config.lora.dropout)[0]
+        parts = step_seconds(facts, rates, peak_tflops=peak, bandwidth_gbs=flavor.mem_bandwidth_gbs, lora=lora,
+                             checkpointing=bool(ckpt), sequences=seqs_micro, padded_len=pad_len,
+                             micro_batches=t.grad_accum, reference_forwards=cost.reference_forwards,
+                             activation_bytes_per_token_layer=act_layer, quantized=mode == "qlora")
+        scale = gpus / (1 + (gpus - 1) * MULTI_GPU_SCALING)  # data-parallel: each GPU's share, with its overhead
+        step_parts = {k: round(v * scale, 4) for k, v in parts.items()}
+        compute_s = steps * sum(parts.values()) * scale
+        step_s = 0.0
+        shown = ", ".join(f"{k.replace('_', ' ')} {v:.3g} s" for k, v in step_parts.items() if v)
+        assumptions.append(
+            f"{sum(step_parts.values()):.3g} s per step: {shown} "
+            f"({t.batch_size} x {cost.sequences_per_row if not cost.generations_per_prompt else 1:g} sequences padded to "
+            f"{pad_len:.0f} tokens, x {t.grad_accum} accumulation); rates {rates.source}")
+        if cost.generations_per_prompt:
+            w_bytes = facts.params * (0.53 if mode == "qlora" else 2 if precision != "fp32" else 4)
+            kv_token = 2 * facts.layers * ((facts.kv_heads * facts.head_dim) or facts.hidden) * (2 if precision != "fp32" else 4)
+            per_token_s = decode_token_seconds(facts, rates, peak_tflops=peak, bandwidth_gbs=flavor.mem_bandwidth_gbs,
+                                               lora=lora, batch=gen_batch, context=prompt_tokens + cost.completion_tokens / 2,
+                                               weight_bytes=w_bytes, kv_bytes_per_token=kv_token)
+            prefill_s = forward_seconds(facts, rates, peak_tflops=peak, lora=lora, tokens=gen_batch * prompt_tokens,
+                                        padded_len=prompt_tokens)
+            gen_s = steps * (cost.completion_tokens * per_token_s + prefill_s)
+            assumptions.append(f"Generation: {cost.completion_tokens} tokens x {gen_batch} completions per step at "
+                               f"{per_token_s * 1000:.0f} ms per generated token (a forward step per token: kernel "
+                               f"latency, or bandwidth/compute when larger), {gen_s:.0f} s in all")
+        train_s = compute_s + gen_s
+    else:
+        pad = (padding or PADDING_FACTOR) if t.batch_size > 1 else 1.0
+        padded_seq = min(t.max_length + cost.completion_tokens, seq_tokens * pad)
+        per_token = flop_mult * n + flop_mult * facts.layers * facts.attention_width * padded_seq
+        per_token += 2 * n * cost.reference_forwards
+        device_flops = peak * 1e12 * MFU[kind]
+        compute_s = train_tokens * pad * per_token / device_flops
+        step_s = steps * STEP_OVERHEAD_S[kind]
+        if cost.generations_per_prompt:
+            weight_bytes = facts.params * (2 if precision != "fp32" else 4)
+            per_token_s = max(2 * n * gen_batch / device_flops, weight_bytes / (flavor.mem_bandwidth_gbs * 1e9))
+            per_token_s += GENERATE_TOKEN_OVERHEAD_S[kind]
+            gen_s = steps * (cost.completion_tokens * per_token_s + 2 * n * gen_batch * prompt_tokens / device_flops)
+            assumptions.append(f"Generation: {cost.completion_tokens} tokens x {gen_batch} completions per step at "
+                               f"{per_token_s * 1000:.0f} ms per token (memory-bandwidth or compute bound), {gen_s:.0f} s in all")
+        train_s = compute_s + step_s + gen_s
+        assumptions.append(f"{peak:g} TFLOP/s {precision} peak per machine at {MFU[kind]:.0%} utilisation")
+        assumptions.append(f"{STEP_OVERHEAD_S[kind] * 1000:.0f} ms fixed cost per step (optimizer, data, logging); "
+                           f"padding adds {pad - 1:.0%} to the tokens computed")
     disk_bytes = facts.params * (4 if config.model.name_or_path == "demo" else 2)
     load_s = STARTUP_S[kind] + disk_bytes / LOAD_BYTES_PER_S
     if "trl" not in sys.modules:
@@ -240,18 +295,23 @@ def estimate_run(config: RunConfig, rows: int, mean_tokens: float, hardware: str
     save_bytes = trainable * (2 if precision != "fp32" else 4)
     checkpoint_bytes = trainable * ((2 if precision != "fp32" else 4) + 8)
     save_every = resolved.summary()["save_steps"]
-    checkpoints = steps // save_every if save_every else 0
+    checkpoints = steps // save_every if save_every else 0  # only checkpoints really written (save_steps <= steps)
     save_s = (save_bytes + checkpoints * checkpoint_bytes) / LOAD_BYTES_PER_S
     overhead_s = load_s + save_s
     assumptions.append(f"{load_s:.0f} s to start and load the model (~{LOAD_BYTES_PER_S / 1e6:.0f} MB/s), "
                        f"{save_s:.0f} s for {checkpoints} checkpoint(s) and the final save")
     eval_s = 0.0
     if eval_rows:
-        eval_s = evals * eval_rows * seq_tokens * 2 * n / throughput
-        assumptions.append(f"Evaluation: {evals} x {eval_rows} rows, {eval_s:.0f} s")
+        if kind == "gpu":
+            batches = math.ceil(eval_rows / t.batch_size)
+            eval_s = evals * batches * forward_seconds(facts, rates, peak_tflops=peak, lora=lora,
+                                                       tokens=t.batch_size * cost.sequences_per_row * pad_len, padded_len=pad_len)
+        else:
+            eval_s = evals * eval_rows * seq_tokens * 2 * n / (peak * 1e12 * MFU[kind])
+        assumptions.append(f"Evaluation: {evals} pass(es) x {eval_rows} rows, {eval_s:.0f} s")
     else:
         assumptions.append("No evaluation set: no evaluation time")
-    time_source = "model"
+    time_source = "prior"
     measured = find_measurement(config.model.name_or_path, config.method, mode, flavor.name, calibration) if use_measurements else None
     if measured:
         time_source = "measured"
@@ -260,7 +320,7 @@ def estimate_run(config: RunConfig, rows: int, mean_tokens: float, hardware: str
             t.batch_size, t.grad_accum, t.max_length)
         m_tps = measured.get("tokens_per_step")
         if same_shape or not m_tps:
-            per_step = measured["seconds_per_step"] * (1 if same_shape or not m_tps else tokens_per_step / m_tps)
+            per_step = measured["seconds_per_step"]
             how = f"{measured['seconds_per_step']:.3g} s per step"
         else:
             per_step = measured["seconds_per_step"] * tokens_per_step / m_tps
@@ -268,11 +328,13 @@ def estimate_run(config: RunConfig, rows: int, mean_tokens: float, hardware: str
         train_s = steps * per_step
         if measured.get("overhead_seconds") is not None:
             overhead_s = measured["overhead_seconds"]
-        assumptions.insert(0, f"Time measured: {how} in a completed run on {flavor.name} ({measured.get('recorded_at', '?')}); "
-                              "it replaces the FLOP model")
+        what = "a dry run" if measured.get("kind") == "dry run" else "a completed run"
+        assumptions.insert(0, f"Time measured: {how} in {what} on {flavor.name} ({measured.get('recorded_at', '?')}); "
+                              "it replaces the prior model")
     seconds = train_s + overhead_s + eval_s
-    time_breakdown = {"training": round(train_s - gen_s if time_source == "model" else train_s, 2),
-                      "generation": round(gen_s if time_source == "model" else 0.0, 2),
+    training_only = train_s - gen_s if time_source == "prior" else train_s
+    time_breakdown = {"training": round(training_only, 2),
+                      "generation": round(gen_s if time_source == "prior" else 0.0, 2),
                       "startup_and_saving": round(overhead_s, 2), "evaluation": round(eval_s, 2)}
     cost_usd = seconds / 3600 * usd_per_hour
     assumptions.append(f"${usd_per_hour:.2f}/hour ({price_source})")
@@ -280,6 +342,12 @@ def estimate_run(config: RunConfig, rows: int, mean_tokens: float, hardware: str
     breakdown = estimate_memory(facts, precision, trainable, lora, t.batch_size, seq_mem, ckpt, quantization, cost,
                                 gen_batch, flavor.is_gpu, **mem_kw)
     memory = round(sum(breakdown.values()), 2)
+    memory_source = "prior"
+    if (measured and measured.get("peak_memory_gb") and flavor.is_gpu
+            and (measured.get("batch_size"), measured.get("max_length"), measured.get("gradient_checkpointing"))
+            == (t.batch_size, t.max_length, bool(ckpt))):
+        memory, memory_source = round(float(measured["peak_memory_gb"]), 2), "measured"
+        assumptions.insert(0, f"Memory measured: {memory:.2f} GB peak reserved in a run of the same shape on {flavor.name}")
     available = flavor.device_memory_gb
     needed = memory + (GPU_CONTEXT_GB if flavor.is_gpu else 0.0)
     verdict = "fits" if needed <= FITS_BELOW * available else ("tight" if needed <= available else "does not fit")
@@ -293,11 +361,26 @@ def estimate_run(config: RunConfig, rows: int, mean_tokens: float, hardware: str
                        + f"; {'with' if ckpt else 'no'} gradient checkpointing; 'tight' above {FITS_BELOW:.0%}")
     est = Estimate(seconds=round(seconds, 1), cost_usd=round(cost_usd, 4), gpu_memory_gb=memory, fits=verdict != "does not fit",
                    verdict=verdict, params=facts.params, trainable_params=trainable, assumptions=assumptions,
-                   time_source=time_source, precision=precision, memory_breakdown=breakdown,
-                   time_breakdown=time_breakdown, **base)
+                   time_source=time_source, memory_source=memory_source, precision=precision, memory_breakdown=breakdown,
+                   time_breakdown=time_breakdown, seconds_per_step=round(training_only / steps, 4) if steps else None,
+                   step_breakdown=step_parts, **base)
+    if compare and flavor.is_gpu:
+        other = estimate_run(config, rows, mean_tokens, flavor.name, token_source, quantization=quantization,
+                             gradient_checkpointing=not ckpt, eval_rows=eval_rows, evals=evals, use_measurements=False,
+                             suggest=False, prices=live or False, calibration=calibration, padding=padding,
+                             longest_tokens=longest_tokens, token_stats=token_stats, compare=False)
+        on, off = (est, other) if ckpt else (other, est)
+        est.choices["gradient_checkpointing"] = {
+            "chosen": bool(ckpt),
+            "on": {"seconds": on.seconds, "cost_usd": on.cost_usd, "gpu_memory_gb": on.gpu_memory_gb, "verdict": on.verdict},
+            "off": {"seconds": off.seconds, "cost_usd": off.cost_usd, "gpu_memory_gb": off.gpu_memory_gb, "verdict": off.verdict}}
+        if on.seconds and off.seconds:
+            assumptions.append(f"Gradient checkpointing {'on' if ckpt else 'off'}: with it on {plain_duration(on.seconds)} "
+                               f"and {on.gpu_memory_gb:.1f} GB, off {plain_duration(off.seconds)} and {off.gpu_memory_gb:.1f} GB "
+                               f"({'does not fit' if off.verdict == 'does not fit' else 'fits' if off.verdict == 'fits' else off.verdict} off)")
     if suggest and verdict == "does not fit":
         est.fix = suggest_fix(config, rows, mean_tokens, flavor.name, token_source, quantization=quantization,
-                              gradient_checkpointing=ckpt, prices=live, longest_tokens=longest_tokens)
+                              gradient_checkpointing=ckpt, prices=live, longest_tokens=longest_tokens, token_stats=token_stats)
     est.summary = plain_summary(est)
     return est
 
@@ -338,7 +421,7 @@ def _fix_candidates(config: RunConfig, quantization: str | None, gradient_checkp
     for mode_text, lora, quant in modes:
         for ckpt in ckpts:
             for shape_text, changes in shapes:
-                ckpt_text = "gradient checkpointing (about 30% slower)" if ckpt and not gradient_checkpointing else ""
+                ckpt_text = "gradient checkpointing" if ckpt and not gradient_checkpointing else ""
                 text = " and ".join(x for x in (mode_text, ckpt_text, shape_text) if x)
                 if text:
                     out.append((text, _variant(config, lora=lora, **changes), {"gradient_checkpointing": ckpt, "quantization": quant}))
@@ -347,14 +430,14 @@ def _fix_candidates(config: RunConfig, quantization: str | None, gradient_checkp
 
 def suggest_fix(config: RunConfig, rows: int, mean_tokens: float, hardware: str, token_source: str = "",
                 *, quantization: str | None = None, gradient_checkpointing: bool = False, prices=None,
-                longest_tokens: float | None = None) -> dict | None:
-    """The least disruptive change that fits, found by re-running the estimate with each change applied.
+                longest_tokens: float | None = None, token_stats: dict | None = None) -> dict | None:
+    """The cheapest change that fits, found by re-running the estimate with each change applied.
 
-    On this hardware, tried in order: smaller batch with more accumulation (same effective batch, same
-    result), gradient checkpointing (slower), both; then LoRA instead of full, then QLoRA, each alone
-    and with the former. Failing those, the cheapest flavor that fits as is; failing that, the cheapest
-    (flavor, change) pair. Returns {"change", "hardware", "seconds", "cost_usd", "gpu_memory_gb",
-    "verdict", "settings"} or None when nothing fits.
+    On this hardware: a smaller per-device batch with more accumulation (same effective batch, same result),
+    gradient checkpointing, both; the cheapest of those that fit wins. Failing those, the cheapest of: LoRA instead
+    of full, QLoRA (alone or with the former), and the same run on a larger flavor. Failing that, the cheapest
+    (flavor, change) pair. Returns {"change", "hardware", "seconds", "cost_usd", "gpu_memory_gb", "verdict",
+    "settings", "alternatives"} (alternatives: up to two runners-up, same fields) or None when nothing fits.
     """
     candidates = _fix_candidates(config, quantization, gradient_checkpointing)
 
@@ -368,21 +451,35 @@ def suggest_fix(config: RunConfig, rows: int, mean_tokens: float, hardware: str,
     def run(variant: RunConfig, name: str, kw: dict) -> Estimate:
         kw = {"quantization": quantization, "gradient_checkpointing": gradient_checkpointing, **kw}
         return estimate_run(variant, rows, mean_tokens, name, token_source, suggest=False, prices=prices,
-                            longest_tokens=longest_tokens, **kw)
+                            longest_tokens=longest_tokens, token_stats=token_stats, compare=False, **kw)
 
+    def best_of(found: list[tuple[Estimate, dict]]) -> dict | None:
+        if not found:
+            return None
+        found.sort(key=lambda pair: (pair[0].cost_usd, pair[0].seconds))
+        top = found[0][1]
+        top["alternatives"] = [r for _, r in found[1:3]]
+        return top
+
+    same_maths, other = [], []
     for text, variant, kw in candidates:
         est = run(variant, hardware, kw)
         if est.fits:
-            return result(text, est, variant, kw)
-    best = cheapest_fitting([run(config, name, {}) for name in CATALOGUE])
-    if best is not None:
-        return result(f"a bigger machine: {best.hardware_label} ({best.hardware})", best, config, {})
+            keeps = kw.get("quantization") == quantization and variant.lora.enabled == config.lora.enabled
+            (same_maths if keeps else other).append((est, result(text, est, variant, kw)))
+    if same_maths:
+        return best_of(same_maths)
+    bigger = cheapest_fitting([run(config, name, {}) for name in CATALOGUE])
+    if bigger is not None:
+        other.append((bigger, result(f"a bigger machine: {bigger.hardware_label} ({bigger.hardware})", bigger, config, {})))
+    if other:
+        return best_of(other)
     options = []
     for text, variant, kw in candidates:
         est = cheapest_fitting([run(variant, name, kw) for name in CATALOGUE])
         if est is not None:
-            options.append((est.cost_usd, est.seconds, len(options), result(f"{text} on {est.hardware_label} ({est.hardware})", est, variant, kw)))
-    return min(options)[3] if options else None
+            options.append((est, result(f"{text} on {est.hardware_label} ({est.hardware})", est, variant, kw)))
+    return best_of(options)
 
 
 def cheapest_fitting(estimates: list[Estimate]) -> Estimate | None:
@@ -415,7 +512,7 @@ def plain_summary(est: Estimate) -> str:
     where = est.hardware_label
     if est.current:
         where = f"this Space's {where}" if "SPACE_HARDWARE" in est.hardware_source else f"this machine ({where})"
-    when = plain_duration(est.seconds) + (" (measured on this hardware)" if est.time_source == "measured" else "")
+    when = plain_duration(est.seconds) + (" (measured on this hardware)" if est.time_source == "measured" else " (prior)")
     unit = "of RAM" if not CATALOGUE[est.hardware].is_gpu else "per GPU" if CATALOGUE[est.hardware].gpu_count > 1 else "of GPU memory"
     text = (f"{when}, {plain_cost(est.cost_usd)} on {where}; needs about {est.gpu_memory_gb:.1f} GB "
             f"of {est.available_memory_gb:g} GB {unit} ({est.verdict}).")
@@ -470,7 +567,7 @@ def dataset_tokens(config: RunConfig, report=None) -> tuple[int, float, str, obj
 def padding_from_stats(report) -> float | None:
     """Batches pad to their longest example: with token statistics, at most max/mean (capped at the default)."""
     stats = getattr(report, "token_stats", None)
-    if not stats or not stats.get("mean_tokens"):
+    if not stats or not stats.get("mean_tokens") or not stats.get("max_tokens"):
         return None
     return max(1.0, min(PADDING_FACTOR, stats["max_tokens"] / stats["mean_tokens"]))
 
@@ -487,6 +584,7 @@ def estimate_for_config(config: RunConfig, hardware: str | None = None, report=N
     rows, mean, source, report = dataset_tokens(config, report)
     kw.setdefault("padding", padding_from_stats(report))
     kw.setdefault("longest_tokens", longest_from_stats(report))
+    kw.setdefault("token_stats", getattr(report, "token_stats", None))
     return estimate_run(config, rows, mean, hardware, token_source=source, **kw), report
 
 
@@ -494,4 +592,5 @@ def estimate_all_for_config(config: RunConfig, report=None, **kw) -> tuple[list[
     rows, mean, source, report = dataset_tokens(config, report)
     kw.setdefault("padding", padding_from_stats(report))
     kw.setdefault("longest_tokens", longest_from_stats(report))
+    kw.setdefault("token_stats", getattr(report, "token_stats", None))
     return estimate_all(config, rows, mean, source, **kw), report

@@ -9,13 +9,20 @@ import re
 TOKEN_VARS = ("HF_TOKEN", "HUGGING_FACE_HUB_TOKEN", "HUGGINGFACE_HUB_TOKEN", "HF_API_TOKEN")
 TOKEN_PATTERN = re.compile(r"hf_[A-Za-z0-9]{16,}")
 MASK = "hf_***"
+_REGISTERED: set[str] = set()  # tokens that live only in this process (the Trackio write token)
+
+
+def register_secret(value: str | None) -> None:
+    """Mask `value` in everything redacted from now on (for tokens that are not in an environment variable)."""
+    if value and len(value) >= 8:
+        _REGISTERED.add(value)
 
 
 def redact(text: str, extra: tuple[str, ...] = ()) -> str:
     """Replace every known token value, and anything shaped like a Hub token, by a mask."""
     if not text:
         return text
-    for value in (*(os.environ.get(v) for v in TOKEN_VARS), *extra):
+    for value in (*(os.environ.get(v) for v in TOKEN_VARS), *_REGISTERED, *extra):
         if value and len(value) >= 8:
             text = text.replace(value, MASK)
     return TOKEN_PATTERN.sub(MASK, text)

@@ -91,11 +91,11 @@ _BETA_HELP = ("How far the model may move from where it started: higher stays cl
               "0.01 to 0.5 is typical.")
 
 _AFTER_SFT_HINT = (" On the demo, first train SFT, then put that run's weights folder (shown under Before vs after) "
-                   "in Model: the random-init demo model has no preferences to sharpen yet.")
+                   "in Model: the demo model does not know the demo facts yet, so it has no preferences about them to sharpen.")
 
 
 def _demo_defaults(**overrides) -> dict:
-    """Training settings for the tiny random-init demo model: high learning rate, short sequences, few steps."""
+    """Training settings for the tiny demo model: high learning rate, short sequences, few steps."""
     return {"batch_size": 8, "grad_accum": 1, "max_length": 128, "warmup_ratio": 0.0, "logging_steps": 5, **overrides}
 
 
@@ -132,7 +132,7 @@ METHODS: dict[str, MethodSpec] = {
         config_class="SFTConfig",
         key_metrics=("train/loss", "train/mean_token_accuracy", "eval/loss"),
         defaults={"learning_rate": 2e-4},
-        demo_defaults=_demo_defaults(max_steps=400, learning_rate=3e-3, batch_size=16, logging_steps=10),
+        demo_defaults=_demo_defaults(max_steps=120, learning_rate=2e-3, batch_size=16, logging_steps=10),
     ),
     "dpo": MethodSpec(
         name="dpo",

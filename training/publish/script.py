@@ -27,7 +27,10 @@ from training.methods.registry import get_method
 
 SCRIPT_NAME = "train.py"
 # training/recipe/ and, in dependency order, every module of `training` it imports (and those import).
-BUNDLED_MODULES = ("training.config.settings", "training.data.formats", "training.methods.rewards",
+BUNDLED_MODULES = ("training.config.settings", "training.data.format_detect", "training.data.format_messages",
+                   "training.data.format_trl", "training.data.format_sharegpt", "training.data.format_alpaca",
+                   "training.data.format_openai", "training.data.format_swift", "training.data.format_axolotl",
+                   "training.data.formats", "training.data.arrow_rows", "training.data.loss_weights", "training.data.file_types", "training.methods.rewards",
                    "training.methods.registry", "training.recipe.resolve", "training.recipe.data",
                    "training.recipe.model", "training.recipe.train")
 SCRIPT_ONLY_ENV = (  # variables the script reads that are not settings
@@ -35,6 +38,8 @@ SCRIPT_ONLY_ENV = (  # variables the script reads that are not settings
     ("TRACKIO_PROJECT", "Trackio project the run logs into"),
     ("REPORT_TO", "trackio, or none to log nowhere"),
     ("TRACKIO_SPACE_ID", "a Trackio Space (user/name) to sync metrics to; unset: local only"),
+    ("TRACKIO_SERVER_URL", "a Trackio server to log to (an app's /trackio; HF Jobs report home this way)"),
+    ("TRACKIO_WRITE_TOKEN", "that server's write token (a Jobs secret); read by trackio itself, never written"),
     ("HUB_MODEL_ID", "push final/ to this private Hub repo (needs HF_TOKEN)"),
     ("HF_TOKEN", "read by huggingface_hub itself for gated/private models and pushes; never written"),
 )

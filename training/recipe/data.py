@@ -1,43 +1,42 @@
-"""The training data: a file or Hub dataset as Arrow, normalised to the method's TRL type in a `Dataset.map`, the
-rows held out for the before/after comparison, and the eval split."""
+"""The training data: a file or Hub dataset as memory-mapped Arrow, normalised to the method's TRL type in a batched
+`Dataset.map`, the rows held out for the before/after comparison, and the eval split.
+
+When the app's engine has validated the data, `config["data"]["validated"]` says where the rows already are as
+Arrow (the validation cache) and whether they are already in TRL shape; then the file is not parsed again and rows in
+TRL shape are not normalised again. A run that stops at `max_steps` normalises and tokenises only the rows it trains
+on (see `rows_needed`).
+"""
 
 from __future__ import annotations
 
+import os
 import random
 from dataclasses import dataclass
 from pathlib import Path
 
-from training.data.formats import apply_column_map, detect_format, normalise_record
+from training.data.arrow_rows import drop_nulls
+from training.data.file_types import DATASETS_LOADERS, KIND_SUFFIXES, load_file_dataset
+from training.data.formats import FORMATS, apply_column_map, detect_format, normalise_record
 from training.methods.registry import get_method
 
-FILE_LOADERS = {".jsonl": "json", ".ndjson": "json", ".json": "json", ".csv": "csv", ".tsv": "csv", ".parquet": "parquet"}
+SUBSET_METHODS = ("sft", "dpo", "reward")  # trainers that tokenise every row up front (KTO needs both labels)
+NORMALISE_BATCH = 1000
+
+FILE_LOADERS = {suffix: DATASETS_LOADERS[kind] for suffix, kind in KIND_SUFFIXES.items()}  # suffix -> datasets loader
 
 
 def load_source(source: str, split: str = "train", subset: str | None = None):
-    """A local file (JSON, JSONL, CSV, TSV, Parquet) or a Hub dataset, as a memory-mapped Arrow `datasets.Dataset`."""
+    """A local file (see training.data.file_types) or a Hub dataset, as a memory-mapped Arrow `datasets.Dataset`."""
     from datasets import load_dataset
 
     path = Path(source).expanduser()
     if path.is_file():
-        loader = FILE_LOADERS.get(path.suffix.lower())
-        if loader is None:
-            raise ValueError(f"dataset {source}: unsupported file type {path.suffix!r}; use {', '.join(FILE_LOADERS)}")
-        extra = {"delimiter": "\t"} if path.suffix.lower() == ".tsv" else {}
-        return load_dataset(loader, data_files=str(path), split="train", **extra)
+        return load_file_dataset(path)
     return load_dataset(source, subset, split=split)
 
 
-def _drop_nulls(value):
-    """Arrow fills a key missing from one row with null; the normalisers read such a key as absent."""
-    if isinstance(value, dict):
-        return {k: _drop_nulls(v) for k, v in value.items() if v is not None}
-    if isinstance(value, list):
-        return [_drop_nulls(v) for v in value]
-    return value
-
-
-def normalise_dataset(dataset, method: str, column_map: dict | None = None):
-    """(dataset in the TRL type the method trains on, that TRL type). Raises ValueError naming the row and field."""
+def dataset_format(dataset, method: str, column_map: dict | None = None):
+    """The source format (FormatInfo) of the dataset's columns for the method; ValueError when none fits."""
     spec = get_method(method)
     column_map = column_map or {}
     columns = [column_map.get(c, c) for c in dataset.column_names]
@@ -45,17 +44,33 @@ def normalise_dataset(dataset, method: str, column_map: dict | None = None):
     if fmt is None or fmt.trl_type not in spec.formats:
         raise ValueError(f"columns {sorted(columns)} match no format {spec.name.upper()} trains on ({', '.join(spec.formats)}); "
                          "map yours with the column mapping, e.g. {\"question\": \"prompt\", \"answer\": \"completion\"}")
+    return fmt
+
+
+def normalise_dataset(dataset, method: str, column_map: dict | None = None, fmt=None, desc: str = "Normalising rows"):
+    """(dataset in the TRL type the method trains on, that TRL type), by a batched `Dataset.map`. Raises ValueError
+    naming the row (its index in `dataset`, 1-based) and field."""
+    column_map = column_map or {}
+    fmt = fmt or dataset_format(dataset, method, column_map)
     need_assistant = fmt.trl_type == "conversational"
 
     def one(record: dict, index: int) -> dict:
-        row, problems = normalise_record(apply_column_map(_drop_nulls(record), column_map), fmt, need_assistant)
+        row, problems = normalise_record(apply_column_map(drop_nulls(record), column_map), fmt, need_assistant)
         if problems:
             where, message = problems[0]
             raise ValueError(f"row {index + 1}, {where}: {message}")
         return row
 
+    def batch(columns: dict, indices: list[int]) -> dict:
+        names = list(columns)
+        rows = [one(dict(zip(names, values, strict=True)), i)
+                for i, values in zip(indices, zip(*columns.values(), strict=True), strict=True)]
+        keys = list(dict.fromkeys(k for r in rows for k in r))
+        return {k: [r.get(k) for r in rows] for k in keys}
+
     try:
-        out = dataset.map(one, with_indices=True, remove_columns=dataset.column_names, desc="Normalising rows")
+        out = dataset.map(batch, with_indices=True, batched=True, batch_size=NORMALISE_BATCH,
+                          remove_columns=dataset.column_names, desc=desc)
     except (TypeError, ValueError, ArithmeticError) as exc:
         if str(exc).startswith("row "):
             raise
@@ -63,6 +78,24 @@ def normalise_dataset(dataset, method: str, column_map: dict | None = None):
 
         out = Dataset.from_list([one(dict(r), i) for i, r in enumerate(dataset)])
     return out, fmt.trl_type
+
+
+def rows_needed(config: dict) -> int | None:
+    """How many training rows a run that stops at `max_steps` can reach: max_steps x batch x grad_accum x processes.
+    None when every row may be used (epochs, packing, or a trainer that does not tokenise up front)."""
+    t = config["train"]
+    if t["max_steps"] <= 0 or t.get("packing") or config["method"] not in SUBSET_METHODS:
+        return None
+    world = int(os.environ.get("WORLD_SIZE", "1") or 1)
+    return t["max_steps"] * t["batch_size"] * t["grad_accum"] * max(1, world)
+
+
+def _in_trl_shape(dataset, validated: dict):
+    """The dataset's TRL columns as they are, when validation found every row already in TRL shape; else None."""
+    columns = validated.get("columns") or []
+    if validated.get("trl_ready") and columns and all(c in dataset.column_names for c in columns):
+        return dataset.select_columns(columns)
+    return None
 
 
 def split_eval_indices(n: int, count: int, seed: int) -> tuple[list[int], list[int]]:
@@ -119,23 +152,52 @@ class TrainingData:
     system_prompt: str | None
 
 
-def load_training_data(config: dict) -> TrainingData:
-    """Load, cut to max_rows, normalise, hold out the comparison rows, and split off the eval fraction."""
+def load_training_data(config: dict, on_stage=None) -> TrainingData:
+    """Load (memory-mapped), cut to max_rows, hold out the comparison rows, split off the eval fraction, keep only the
+    rows a max_steps run reaches, and normalise what is left. The held-out rows and the eval split are the same
+    as when every row is normalised first: they are picked by index, and normalising keeps every row.
+    `on_stage(text)` is told what is being done."""
     d, t = config["data"], config["train"]
-    dataset = load_source(d["source"], d["split"], d.get("subset"))
+    stage = on_stage or (lambda text: None)
+    validated = d.get("validated") or {}
+    arrow = validated.get("arrow_cache")
+    if arrow and Path(arrow).is_file():  # the rows as validation read them: nothing to parse again
+        from datasets import Dataset
+
+        dataset = Dataset.from_file(arrow)
+    else:
+        stage("loading data")
+        dataset = load_source(d["source"], d["split"], d.get("subset"))
     if d.get("max_rows"):
         dataset = dataset.select(range(min(d["max_rows"], len(dataset))))
     if len(dataset) == 0:
         raise ValueError(f"dataset {d['source']} has no rows")
-    dataset, trl_type = normalise_dataset(dataset, config["method"], d.get("column_map"))
-    keep, held = split_eval_indices(len(dataset), d.get("eval_rows") or 0, t["seed"])
-    records = [r for r in (eval_record(dataset[i]) for i in held) if r is not None]
+    column_map = d.get("column_map") or {}
+    known = validated.get("source_format")
+    fmt = FORMATS[known] if known in FORMATS and not column_map else dataset_format(dataset, config["method"], column_map)
+    trl_type = fmt.trl_type
+    ready = _in_trl_shape(dataset, validated)
+
+    def normalised(part, desc: str):
+        if ready is not None:
+            return part.select_columns(ready.column_names)
+        stage(f"{desc.lower()} ({len(part):,} rows)")
+        return normalise_dataset(part, config["method"], column_map, fmt, desc=desc)[0]
+
+    n = len(dataset)
+    keep, held = split_eval_indices(n, d.get("eval_rows") or 0, t["seed"])
+    held_rows = normalised(dataset.select(held), "Normalising held-out rows") if held else []
+    records = [r for r in (eval_record(row) for row in held_rows) if r is not None]
     train = dataset.select(keep) if records else dataset
     evaluation = None
     if t["eval_fraction"] and len(train) >= 4:
         parts = train.train_test_split(test_size=t["eval_fraction"], seed=t["seed"], shuffle=True)
-        train, evaluation = parts["train"], parts["test"]
-    first = dataset[0]
+        train, evaluation = parts["train"], normalised(parts["test"], "Normalising eval rows")
+    needed = rows_needed(config)
+    if needed is not None and needed < len(train):  # the rows a max_steps run reaches, drawn at random by seed
+        train = train.shuffle(seed=t["seed"]).select(range(needed))
+    train = normalised(train, "Normalising rows")
+    first = normalised(dataset.select([0]), "Normalising rows")[0]
     chat = first.get("messages") or (first.get("prompt") if isinstance(first.get("prompt"), list) else None)
     system = chat[0].get("content") if chat and isinstance(chat[0], dict) and chat[0].get("role") == "system" else None
-    return TrainingData(train, evaluation, trl_type, records if records else [], len(dataset), system)
+    return TrainingData(train, evaluation, trl_type, records if records else [], n, system)

@@ -7,6 +7,7 @@ read what `resolve_run` returns; none of them re-derives a default.
 from __future__ import annotations
 
 import math
+import os
 from dataclasses import dataclass, field
 
 from training.methods.registry import get_method, resolved_method_args
@@ -17,14 +18,16 @@ EVAL_POINTS = 20  # about this many eval passes per run when an eval split is se
 
 
 def local_hardware() -> dict:
-    """What this process trains on: {"accelerator": "cuda" | "cpu", "name", "bf16", "memory_gb", "count"}."""
+    """What this process trains on: {"accelerator": "cuda" | "cpu", "name", "bf16", "memory_gb", "count", "processes"}
+    (processes: how many train together under `accelerate launch`, from its WORLD_SIZE; 1 alone)."""
     import torch
 
+    processes = int(os.environ.get("WORLD_SIZE", "1") or 1)
     if torch.cuda.is_available():
         props = torch.cuda.get_device_properties(0)
         return {"accelerator": "cuda", "name": props.name, "bf16": bool(torch.cuda.is_bf16_supported()),
-                "memory_gb": round(props.total_memory / 2**30, 1), "count": torch.cuda.device_count()}
-    return {"accelerator": "cpu", "name": "cpu", "bf16": False, "memory_gb": None, "count": 0}
+                "memory_gb": round(props.total_memory / 2**30, 1), "count": torch.cuda.device_count(), "processes": processes}
+    return {"accelerator": "cpu", "name": "cpu", "bf16": False, "memory_gb": None, "count": 0, "processes": processes}
 
 
 def resolve_precision(requested: str, hardware: dict) -> tuple[str, str | None]:
@@ -53,10 +56,11 @@ def resolve_gradient_checkpointing(value, hardware: dict) -> tuple[bool, str]:
         (True, "auto: on (without it the run would not fit in GPU memory)")
 
 
-def planned_steps(train: dict, rows: int) -> int:
+def planned_steps(train: dict, rows: int, processes: int = 1) -> int:
+    """Optimizer steps of a run; each takes batch size x gradient accumulation x processes rows."""
     if train["max_steps"] > 0:
         return train["max_steps"]
-    return max(1, math.ceil(rows / (train["batch_size"] * train["grad_accum"]) * train["num_epochs"]))
+    return max(1, math.ceil(rows / (train["batch_size"] * train["grad_accum"] * max(1, processes)) * train["num_epochs"]))
 
 
 def auto_save_steps(total_steps: int) -> int:
@@ -86,6 +90,7 @@ class ResolvedRun:
     peft: dict | None  # peft.LoraConfig's keyword arguments, or None for full fine-tuning
     quantization: str
     notes: list = field(default_factory=list)
+    processes: int = 1  # training together under `accelerate launch`; the global batch counts them
 
     def summary(self) -> dict:
         """The resolved values people ask about, for the estimate's JSON, the card and the 'show command' view."""
@@ -93,7 +98,8 @@ class ResolvedRun:
         return {"method": self.method, "trainer": self.trainer_class, "precision": self.precision,
                 "gradient_checkpointing": a["gradient_checkpointing"], "packing": bool(a.get("packing", False)),
                 "save_steps": a["save_steps"] if a["save_strategy"] == "steps" else 0,
-                "effective_batch": a["per_device_train_batch_size"] * a["gradient_accumulation_steps"],
+                "effective_batch": a["per_device_train_batch_size"] * a["gradient_accumulation_steps"] * self.processes,
+                "processes": self.processes,
                 "eval_strategy": a["eval_strategy"], "optimizer": a["optim"], "weight_decay": a["weight_decay"],
                 "max_grad_norm": a["max_grad_norm"], "max_length": a.get("max_length"),
                 "adapter": "full" if self.peft is None else ("qlora" if self.quantization == "4bit" else "lora"),
@@ -122,7 +128,8 @@ def resolve_run(config: dict, hardware: dict, *, rows: int | None = None, output
     if note:
         notes.append(note)
     checkpointing, why = resolve_gradient_checkpointing(t["gradient_checkpointing"], hardware)
-    total = planned_steps(t, rows) if rows else (t["max_steps"] if t["max_steps"] > 0 else None)
+    processes = max(1, int(hardware.get("processes") or 1))
+    total = planned_steps(t, rows, processes) if rows else (t["max_steps"] if t["max_steps"] > 0 else None)
     save_steps = (t["save_steps"] or (auto_save_steps(total) if total else 25)) if checkpoints else 0
     eval_on = bool(t["eval_fraction"]) if has_eval is None else has_eval
     eval_steps = max(t["logging_steps"], math.ceil(total / EVAL_POINTS)) if (eval_on and total) else t["logging_steps"]
@@ -183,4 +190,4 @@ def resolve_run(config: dict, hardware: dict, *, rows: int | None = None, output
     notes.append(f"Gradient checkpointing {'on' if checkpointing else 'off'} ({why}).")
     return ResolvedRun(method=spec.name, trainer_class=spec.trainer_class, config_class=spec.config_class,
                        model_head=spec.model_head, precision=precision, args=args, peft=peft,
-                       quantization=lo["quantization"] if lo["enabled"] else "none", notes=notes)
+                       quantization=lo["quantization"] if lo["enabled"] else "none", notes=notes, processes=processes)

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from training.config.settings import Setting
+from training.data.loss_weights import apply_loss_weights
 from training.methods.registry import get_method
 from training.methods.rewards import build_reward_functions
 from training.recipe.data import TrainingData, load_training_data
@@ -27,8 +28,13 @@ _TOKEN_SHAPE = re.compile(r"hf_[A-Za-z0-9]{16,}")
 
 
 def is_main_process() -> bool:
-    """Under `accelerate launch` only rank 0 writes files."""
-    return int(os.environ.get("RANK", "0")) == 0
+    """Under `accelerate launch` (torchrun sets RANK; mpirun PMI_RANK or OMPI_COMM_WORLD_RANK) only rank 0 writes
+    run.json, eval_prompts.jsonl, the tokenizer and the pushed weights; the Trainer itself saves checkpoints and the
+    model on rank 0 only, and Trackio's callback logs from rank 0 only."""
+    for name in ("RANK", "PMI_RANK", "OMPI_COMM_WORLD_RANK"):
+        if os.environ.get(name, "").strip().isdigit():
+            return int(os.environ[name]) == 0
+    return True
 
 
 def scrub(text: str) -> str:
@@ -59,7 +65,7 @@ def prepare(config: dict, output_dir, *, hardware: dict | None = None, callbacks
     out = Path(output_dir)
     set_seed(config["train"]["seed"])
     stage("loading data")
-    data = load_training_data(config)
+    data = load_training_data(config, on_stage=stage)
     notes: list[str] = []
     if data.held_out:
         if is_main_process():
@@ -78,6 +84,7 @@ def prepare(config: dict, output_dir, *, hardware: dict | None = None, callbacks
                            checkpoints=checkpoints, report_to_trackio=report_to_trackio, trackio_project=trackio_project,
                            trackio_space_id=trackio_space_id)
     notes.extend(resolved.notes)
+    notes.extend(apply_loss_weights(data, tokenizer, config["method"], bool(config["train"]["assistant_only_loss"]), masks))
     model = load_model(config, resolved, tokenizer)
     peft_config = None
     if resolved.peft is not None:
@@ -215,5 +222,6 @@ def main(config: dict, env_settings: dict[str, tuple[str, Setting]]) -> int:
         record["finished_at"] = time.strftime("%Y-%m-%dT%H:%M:%S%z")
         write_record(out, record)
     summary = {k: record[k] for k in ("status", "train_seconds", "error", "model_dir", "step", "total_steps")}
-    print(scrub(json.dumps(summary)))
+    if is_main_process():  # under `accelerate launch` every process gets here; one summary is enough
+        print(scrub(json.dumps(summary)))
     return 0 if record["status"] == "completed" else 1

@@ -33,6 +33,8 @@ class DryRunReport:
     error: str | None = None
     notes: list[str] = field(default_factory=list)
     metrics: list[dict] = field(default_factory=list)
+    gradient_checkpointing: bool | None = None  # as the run resolved it
+    recorded: bool = False  # GPU only: the figures were stored, and the quote for this model and hardware now uses them
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -42,8 +44,11 @@ class DryRunReport:
             return f"Dry run failed: {self.error}"
         per = f"{self.seconds_per_step:.2f} s/step" if self.seconds_per_step is not None else "? s/step"
         mem = f"{self.peak_memory_gb:.2f} GB peak ({self.memory_kind})" if self.peak_memory_gb is not None else "memory n/a"
-        return (f"It runs: {self.steps} {self.method.upper()} steps ({self.peft_mode}) on {self.examples} examples; "
+        text = (f"It runs: {self.steps} {self.method.upper()} steps ({self.peft_mode}) on {self.examples} examples; "
                 f"{per}, {mem}; {self.total_seconds:.0f} s in all.")
+        if self.recorded:
+            text += " The estimate for this model on this GPU now uses these measured figures."
+        return text
 
 
 def _rss_bytes() -> int | None:
@@ -145,7 +150,7 @@ def dry_run(config, steps: int = DRY_RUN_STEPS, workdir: str | Path | None = Non
         if workdir is None:
             shutil.rmtree(folder, ignore_errors=True)
     later = times[1:] or times
-    return DryRunReport(
+    report = DryRunReport(
         ok=error is None,
         method=c.method,
         peft_mode=c.peft_mode,
@@ -159,4 +164,12 @@ def dry_run(config, steps: int = DRY_RUN_STEPS, workdir: str | Path | None = Non
         error=error,
         notes=list(record["notes"]) if record else [],
         metrics=[m for m in (record or {}).get("metrics", []) if "train_runtime" not in m],
+        gradient_checkpointing=((record or {}).get("resolved") or {}).get("gradient_checkpointing"),
     )
+    if report.ok and report.memory_kind == "GPU peak reserved":
+        from dataclasses import replace
+
+        from training.estimate.calibration import record_dry_run
+
+        report = replace(report, recorded=record_dry_run(report, config) is not None)
+    return report

@@ -118,6 +118,10 @@ class RunRecorder:
         self._lock = threading.Lock()
 
     def write(self) -> None:
+        from training.run.multiprocess import process_rank
+
+        if process_rank() != 0:  # several processes (accelerate launch): rank 0 alone keeps run.json
+            return
         with self._lock:
             write_json_atomic(self.out / RUN_FILE, self.record)
 
@@ -219,6 +223,8 @@ def run_training(
     With resume=True, output_dir must be an earlier run's folder: training continues from its last
     checkpoint to the same final step, appending to its metrics and to the same Trackio run.
     """
+    from training.run import multiprocess
+
     out = Path(output_dir)
     out.mkdir(parents=True, exist_ok=True)
     progress = progress or Progress()
@@ -260,15 +266,19 @@ def run_training(
         _refuse_unavailable_qlora(config)
         configure_trackio_env()
         progress.phase = "loading"
-        _check_dataset(config)
+        verdict = _check_dataset(config, _stage_progress(progress, on_update))
         from training import recipe
         from training.hosting.paths import trackio_project
 
         callbacks = [recipe.record_callback(record, recorder.write), _progress_callback(progress, stop_event, on_update),
                      *extra_callbacks]
-        prepared = recipe.prepare(runnable_config(config), out, callbacks=callbacks, checkpoints=save_final,
+        runnable = runnable_config(config)
+        runnable["data"]["validated"] = verdict.for_training()  # Train reads Validate's Arrow rows, not the file
+        from training.estimate.checkpointing import run_hardware
+
+        prepared = recipe.prepare(runnable, out, hardware=run_hardware(config), callbacks=callbacks, checkpoints=save_final,
                                   report_to_trackio=report_to_trackio, trackio_project=trackio_project(),
-                                  on_stage=lambda name: setattr(progress, "stage", name))
+                                  on_stage=lambda name: (setattr(progress, "stage", name), on_update and on_update()))
         record["system_prompt"] = prepared.data.system_prompt
         record["eval_rows"] = len(prepared.data.held_out)
         record["resolved"] = prepared.resolved.summary()
@@ -277,7 +287,8 @@ def run_training(
         prepared.trainer.train(resume_from_checkpoint=str(checkpoint) if checkpoint else None)
         record["train_seconds"] = round(time.time() - t0 + (previous.get("train_seconds") or 0), 3)
         if cancel_event is not None and cancel_event.is_set():
-            shutil.rmtree(out / CHECKPOINTS_DIR, ignore_errors=True)
+            if multiprocess.process_rank() == 0:
+                shutil.rmtree(out / CHECKPOINTS_DIR, ignore_errors=True)
             record["status"] = "cancelled"
         elif not save_final:  # a dry run: the steps are what was asked for, not the weights
             record["status"] = "completed"
@@ -290,7 +301,9 @@ def run_training(
         record["status"] = "failed"
         record["error"] = explain_error(exc, config)
         with (out / "run.log").open("a") as log:
-            log.write(redact(f"--- {now_iso()}\n{traceback.format_exc()}\n"))
+            log.write(redact(f"--- {now_iso()}{multiprocess.rank_label()}\n{traceback.format_exc()}\n"))
+        if multiprocess.under_launcher():
+            multiprocess.record_rank_failure(out, record["error"])
         if not isinstance(exc, Exception):
             raise
     finally:
@@ -298,10 +311,13 @@ def run_training(
         record["step"] = progress.step
         record["total_steps"] = progress.total or record["total_steps"]
         record["finished_at"] = now_iso()
+        from training.estimate.calibration import measured_figures
+
+        record.update(measured_figures(record))  # seconds per step, peak reserved GPU memory (for later estimates)
         recorder.write()
         del prepared
         _free_accelerator_memory()
-    if record["status"] == "completed":
+    if record["status"] == "completed" and multiprocess.process_rank() == 0:
         from training.estimate.calibration import record_run_throughput
 
         record_run_throughput(record)  # never raises; later estimates for this model/method/hardware say "measured"
@@ -318,14 +334,30 @@ def _refuse_unavailable_qlora(config: RunConfig) -> None:
             raise ConfigError([("lora.quantization", reason)])
 
 
-def _check_dataset(config: RunConfig) -> None:
+def _stage_progress(progress: Progress, on_update):
+    """A data progress callback (training/data/progress.py) that shows rows done, total and ETA as the run's stage."""
+    from training.data.progress import describe
+
+    started = {"stage": None, "at": time.monotonic()}
+
+    def report(stage: str, done: int, total: int | None) -> None:
+        if stage != started["stage"]:
+            started.update(stage=stage, at=time.monotonic())
+        progress.stage = describe(stage, done, total, started["at"])
+        if on_update:
+            on_update()
+
+    return report
+
+
+def _check_dataset(config: RunConfig, on_progress=None):
     """Every row valid before anything loads (remembered from Validate when the file has not changed since): a bad
-    dataset fails with the rows and fields to fix."""
+    dataset fails with the rows and fields to fix. Returns the verdict (where the validated rows are as Arrow)."""
     from training.data.validation import dataset_verdict
 
     d = config.data
     verdict = dataset_verdict(d.source, config.method, split=d.split, subset=d.subset, column_map=d.column_map,
-                              max_rows=d.max_rows)
+                              max_rows=d.max_rows, progress=on_progress)
     if not verdict.valid:
         shown = "; ".join(
             (f"row {e.row}, {e.field}: {e.message}" if e.row else e.message).rstrip(".") for e in verdict.first_errors
@@ -333,6 +365,7 @@ def _check_dataset(config: RunConfig) -> None:
         more = f" (and {verdict.error_count - 3} more)" if verdict.error_count > 3 else ""
         raise DatasetInvalidError(f"The dataset is not valid: {shown}{more}. Run Validate for the full report.")
     _check_reward_columns(config, verdict.columns)
+    return verdict
 
 
 def _check_reward_columns(config: RunConfig, columns: list[str]) -> None:

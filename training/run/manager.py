@@ -1,4 +1,9 @@
-"""The process-wide run manager: one training thread at a time, with stop and live status.
+"""The process-wide run manager: one run at a time, with stop and live status.
+
+One GPU or CPU: the run trains in a background thread of this process. Several GPUs: it trains in a supervised
+`accelerate launch` child process (training/run/supervised_child.py), one process per GPU, followed through the
+run.json its rank 0 keeps; Stop, Cancel, crashes and killed processes end in the same states and messages, and its
+log (RUN_DIR/train.log) is readable through `log_tail`. Either way the one-run lock holds.
 
 State lives here, in the server process, not in any browser session: every page, reload and
 API caller sees the same run. The training thread never touches UI objects; the UI polls
@@ -15,12 +20,14 @@ import shutil
 import socket
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 
 from training.config.schema import RunConfig
 from training.hosting.paths import runs_dir
+from training.hosting.secrets import redact
 from training.run.engine import ACTIVE_STATES, RUN_FILE, Progress, latest_checkpoint, preflight, read_run, run_training, write_json_atomic
 
 
@@ -59,6 +66,7 @@ class RunStatus:
     model_dir: str | None = None
     config: dict | None = None
     system_prompt: str | None = None
+    processes: int = 1  # >1: a supervised `accelerate launch` child trains it (log in RUN_DIR/train.log, see log_tail)
 
     @property
     def active(self) -> bool:
@@ -71,7 +79,7 @@ class RunStatus:
             "step": self.step, "total": self.total, "elapsed_seconds": round(self.elapsed_seconds, 1),
             "eta_seconds": None if self.eta_seconds is None else round(self.eta_seconds, 1),
             "last_metrics": self.last_metrics, "error": self.error, "output_dir": self.output_dir,
-            "model_dir": self.model_dir, "notes": list(self.notes),
+            "model_dir": self.model_dir, "notes": list(self.notes), "processes": self.processes,
         }
 
 
@@ -80,8 +88,26 @@ def new_run_id(config: RunConfig) -> str:
     return f"{datetime.now().strftime('%Y%m%d-%H%M%S')}-{config.method}-{model}-{secrets.token_hex(2)}"
 
 
+def default_processes() -> int:
+    """One training process per GPU when there are several; otherwise 1 (the in-process thread)."""
+    from training.run.multiprocess import local_device_count
+
+    gpus = local_device_count()
+    return gpus if gpus > 1 else 1
+
+
 class RunManager:
-    def __init__(self, root: Path | None = None):
+    def __init__(self, root: Path | None = None, processes: int | Callable[[], int] | None = None,
+                 stop_grace_s: float = 120.0, child_env: Callable[[], dict] | None = None):
+        """`processes`: how many processes a run trains on (a number, or a function asked at each start; default:
+        `default_processes`). More than one starts a supervised `accelerate launch` child instead of the thread, on
+        GPUs or, where there are none, CPU processes over gloo (what tests use). `stop_grace_s`: how long a child may
+        take to obey Stop before it is killed. `child_env`: extra environment for the child (default:
+        `space_trackio_env`, where its rank 0 sends Trackio metrics)."""
+        self._processes = processes
+        self._stop_grace_s = stop_grace_s
+        self._child_env = child_env
+        self._child = None  # SupervisedChild of the active or last run, when it trained in a child process
         self._root = root
         self._lock = threading.Lock()  # guards the fields below
         self._thread: threading.Thread | None = None
@@ -104,17 +130,19 @@ class RunManager:
         or a dataset that cannot be found is refused here, before any run exists."""
         preflight(config)
         config = RunConfig.from_dict(config.to_dict())  # private copy: the UI may keep editing its own
+        processes = self._processes_for_run()  # may import torch: outside the lock, which status() takes
         with self._lock:
             self._ensure_idle()
             run_id = new_run_id(config)
             config.run_name = config.run_name or run_id
             output_dir = self.root / run_id
             output_dir.mkdir(parents=True, exist_ok=False)
-            self._launch(config, output_dir, run_id, resume=False, callbacks=callbacks)
+            self._launch(config, output_dir, run_id, resume=False, callbacks=callbacks, processes=processes)
         return run_id
 
     def resume(self, run_id: str) -> str:
         """Continue an interrupted, failed or stopped run from its last checkpoint, to the same final step."""
+        processes = self._processes_for_run()
         with self._lock:
             self._ensure_idle()
             output_dir = self._run_dir(run_id)
@@ -122,22 +150,75 @@ class RunManager:
             if record.get("status") == "completed":
                 raise ValueError(f"Run {run_id} already completed; use Rerun to train again with its config.")
             config = RunConfig.from_dict(record["config"])
-            self._launch(config, output_dir, run_id, resume=True, callbacks=())
+            self._launch(config, output_dir, run_id, resume=True, callbacks=(), processes=processes)
         return run_id
 
     def _ensure_idle(self) -> None:
         if self._thread is not None and self._thread.is_alive():
             raise RunActiveError(f"A run is active: {self._run_id}. Stop it or wait for it to finish.")
 
-    def _launch(self, config: RunConfig, output_dir: Path, run_id: str, resume: bool, callbacks) -> None:
+    def _processes_for_run(self) -> int:
+        p = self._processes
+        if p is None:
+            return default_processes()
+        return max(1, int(p() if callable(p) else p))
+
+    def _launch(self, config: RunConfig, output_dir: Path, run_id: str, resume: bool, callbacks, processes: int = 1) -> None:
         self._stop, self._cancel = threading.Event(), threading.Event()
         self._progress = Progress()
         self._record = None
+        self._child = None
         self._run_id, self._config, self._output_dir = run_id, config, output_dir
+        if processes > 1 and not callbacks:  # TrainerCallback objects live in this process: those runs take the thread
+            self._thread = threading.Thread(target=self._supervise, args=(config, output_dir, run_id, resume, processes),
+                                            name=f"supervise-{run_id}", daemon=True)
+            self._thread.start()
+            return
         kwargs = dict(stop_event=self._stop, cancel_event=self._cancel, progress=self._progress, run_id=run_id,
                       resume=resume, extra_callbacks=tuple(callbacks))
         self._thread = threading.Thread(target=self._body, args=(config, output_dir, kwargs), name=f"train-{run_id}", daemon=True)
         self._thread.start()
+
+    def _supervise(self, config: RunConfig, output_dir: Path, run_id: str, resume: bool, processes: int) -> None:
+        """The body of a child-process run: start it, follow its run.json, escalate a Stop it does not obey, and record
+        its outcome. Always releases the lock (the thread ends) and records an outcome, like `_body`."""
+        from training.run.multiprocess import local_device_count, space_trackio_env, strategy_for_config
+        from training.run.supervised_child import SupervisedChild
+
+        record = None
+        progress = self._progress
+        base = {"run_id": run_id, "status": "running", "config": config.to_dict(), "metrics": [], "error": None,
+                "notes": [], "step": 0, "total_steps": None, "model_dir": None, "started_at": None}
+        try:
+            # GPUs: DDP or FSDP as the memory estimate says; no GPU (tests force processes): CPU processes, DDP over gloo
+            strategy = strategy_for_config(config, processes) if local_device_count() > 1 else None
+            child = SupervisedChild(output_dir, processes, resume=resume, strategy=strategy.name if strategy else "ddp",
+                                    grace_s=self._stop_grace_s, extra_env=(self._child_env or space_trackio_env)())
+            progress.notes.append(f"Training on {processes} processes ({strategy.reason if strategy else 'DDP'}); "
+                                  f"the log is in {output_dir.name}/train.log.")
+            with self._lock:
+                self._child = child
+            progress.phase, progress.stage = "loading", f"starting {processes} processes"
+            child.start(config.to_dict())
+            if self._stop.is_set():  # Stop or Cancel pressed while it started
+                child.request("cancel" if self._cancel.is_set() else "stop")
+            while child.alive():
+                _follow(progress, child.read_record())
+                child.supervise_step()
+                time.sleep(0.25)
+            record = child.outcome(base, config)
+            _follow(progress, record)
+        except Exception as exc:  # noqa: BLE001 - the outcome must always be recorded
+            from training.run.engine import explain_error
+
+            if self._child is not None:
+                self._child.kill()
+            record = {**base, "status": "failed", "error": explain_error(exc, config)}
+            write_json_atomic(output_dir / RUN_FILE, record)
+        finally:
+            progress.phase = "done"
+            with self._lock:
+                self._record = record or {"status": "failed", "error": "The training process ended unexpectedly."}
 
     def _body(self, config: RunConfig, output_dir: Path, kwargs: dict) -> None:
         record = None
@@ -153,6 +234,8 @@ class RunManager:
             if self._thread is None or not self._thread.is_alive():
                 return False
             self._stop.set()
+            if self._child is not None:
+                self._child.request("stop")
             return True
 
     def cancel(self) -> bool:
@@ -162,7 +245,24 @@ class RunManager:
                 return False
             self._cancel.set()
             self._stop.set()
+            if self._child is not None:
+                self._child.request("cancel")
             return True
+
+    def log_tail(self, run_id: str | None = None, max_chars: int = 20000) -> str:
+        """The end of a run's log (tokens redacted): the child processes' output (train.log) for a multi-process run,
+        else the tracebacks of run.log; "" when there is none. Default: the active or last run."""
+        folder = self._run_dir(run_id) if run_id else self._output_dir
+        if folder is None:
+            return ""
+        for name in ("train.log", "run.log"):
+            path = Path(folder) / name
+            if path.exists():
+                with path.open("rb") as f:
+                    f.seek(0, os.SEEK_END)
+                    f.seek(max(0, f.tell() - max_chars))
+                    return redact(f.read().decode("utf-8", "replace"))
+        return ""
 
     def recover_interrupted(self) -> list[str]:
         """Mark runs whose process died while they trained as `interrupted`; return their ids."""
@@ -223,6 +323,7 @@ class RunManager:
                 model_dir=(rec or {}).get("model_dir"),
                 config=self._config.to_dict() if self._config else None,
                 system_prompt=(rec or {}).get("system_prompt"),
+                processes=self._child.processes if self._child is not None else 1,
             )
 
     def _last_run_on_disk(self) -> RunStatus:
@@ -269,6 +370,19 @@ class RunManager:
             shutil.rmtree(path)
             if run_id == self._run_id:
                 self._run_id = self._progress = self._record = self._config = self._output_dir = None
+
+
+def _follow(progress: Progress, record: dict | None) -> None:
+    """Live figures of a child-process run, from the run.json its rank 0 keeps current."""
+    if not record:
+        return
+    total, step = record.get("total_steps") or 0, record.get("step") or 0
+    if total and progress.train_started is None:
+        progress.phase, progress.stage, progress.train_started, progress.first_step = "training", "", time.time(), step
+    progress.total, progress.step = total or progress.total, step
+    progress.metrics[:] = record.get("metrics") or []
+    own = [n for n in progress.notes if n.startswith("Training on ")]
+    progress.notes[:] = own + [n for n in record.get("notes") or [] if n not in own]
 
 
 _manager: RunManager | None = None

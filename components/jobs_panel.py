@@ -1,0 +1,308 @@
+"""Run on HF Jobs: plan with the price per flavor, submit on the right account, then follow the job live.
+
+Thin handlers over training.publish.jobs (plan, submit, status, logs, cancel) and training.hosting.jobs_account
+(who pays, with which token). The Space's GPU stays the owner's; a Job runs on an account: the Space's token for
+the owner's side, a signed-in visitor's own OAuth token (scopes `jobs` and `contribute-repos`) for everyone else.
+While a job runs, a timer refreshes its status and log tail, and its curves show in the embedded Trackio
+dashboard, where the job logs through Trackio's server_url with the dashboard's write token (a Jobs secret).
+"""
+
+from __future__ import annotations
+
+import html
+import time
+from dataclasses import dataclass
+
+import gradio as gr
+
+from components.access import identity
+from components.run_panels import dashboard_url
+from training.run.manager import get_run_manager
+
+JOB_HEADERS = ["job id", "flavor", "status", "billed to", "weights repo", "estimate", "submitted"]
+FOLLOW_EVERY_S = 5.0
+
+
+@dataclass
+class JobsPanel:
+    flavor: gr.Dropdown
+    hub_model_id: gr.Textbox
+    trackio_space: gr.Textbox
+    plan: gr.Button
+    plan_view: gr.Markdown
+    submit: gr.Button
+    jobs_table: gr.Dataframe
+    job_id: gr.Dropdown
+    job_refresh: gr.Button
+    job_logs: gr.Button
+    job_cancel: gr.Button
+    job_message: gr.Markdown
+    logs_view: gr.Code
+    curves: gr.HTML
+    follow: gr.Timer
+    shown: gr.State
+
+
+def _who(profile: gr.OAuthProfile | None) -> tuple[str | None, list[str], bool]:
+    from training.hosting.access import AccessPolicy
+
+    username, orgs = identity(profile)
+    return username, orgs, AccessPolicy.from_env().refusal(username, orgs) is None
+
+
+def visible_jobs(profile: gr.OAuthProfile | None) -> list[dict]:
+    """The stored jobs this user may see: all of them for the owner's side, their own for a visitor."""
+    from training.hosting.jobs_account import may_follow
+    from training.publish.jobs import stored_jobs
+
+    username, _orgs, may_use_space = _who(profile)
+    return [j for j in stored_jobs() if may_follow(j, username, may_use_space)]
+
+
+def job_rows(profile: gr.OAuthProfile | None = None) -> tuple[list[list], list[str]]:
+    from training.hosting.jobs_account import SPACE_ACCOUNT
+
+    jobs = visible_jobs(profile)
+    rows = [[j.get("job_id"), j.get("flavor"), j.get("status"),
+             "this Space" if (j.get("billed_to") or SPACE_ACCOUNT) == SPACE_ACCOUNT else j.get("billed_to"),
+             j.get("hub_model_id"), j.get("estimate"), (j.get("submitted_at") or "")[:19]] for j in jobs]
+    return rows, [j.get("job_id") for j in jobs]
+
+
+def create_jobs_panel() -> JobsPanel:
+    from training.estimate.hardware import CATALOGUE
+    from training.publish.jobs import NEEDS_NETWORK
+
+    gr.Markdown(f"ℹ️ {NEEDS_NETWORK} The job runs the exported script, streams its curves into this page's dashboard "
+                "and pushes the weights to a private repo. On a public Space, visitors who sign in run it on **their "
+                "own** Hugging Face account and namespace; the Space's GPU and token stay the owner's.")
+    with gr.Row():
+        gpu = [name for name, f in CATALOGUE.items() if f.is_gpu]
+        flavor = gr.Dropdown(gpu, value="a10g-small" if "a10g-small" in gpu else gpu[0], label="Flavor")
+        hub_model_id = gr.Textbox(label="Push the weights to (repo id)", placeholder="your-username/my-model")
+        trackio_space = gr.Textbox(label="Trackio Space for live metrics (only when this app is not on a Space)",
+                                   placeholder="your-username/trackio")
+    with gr.Row():
+        plan = gr.Button("Show price, estimate and command", elem_id="plan-job-btn")
+        submit = gr.Button("Submit the job", variant="primary", elem_id="submit-job-btn")
+    plan_view = gr.Markdown(elem_id="plan-view")
+    rows, job_ids = job_rows()
+    jobs_table = gr.Dataframe(headers=JOB_HEADERS, value=rows, interactive=False, wrap=True, elem_id="jobs-table")
+    with gr.Row():
+        job_id = gr.Dropdown(job_ids, value=job_ids[0] if job_ids else None, label="Job", scale=3, elem_id="job-id")
+        job_refresh = gr.Button("Status", elem_id="job-status-btn")
+        job_logs = gr.Button("Logs", elem_id="job-logs-btn")
+        job_cancel = gr.Button("Cancel job", variant="stop", elem_id="job-cancel-btn")
+    job_message = gr.Markdown(elem_id="job-message")
+    logs_view = gr.Code(label="Log tail", language=None, visible=False, elem_id="job-logs")
+    curves = gr.HTML(elem_id="job-curves")
+    follow = gr.Timer(FOLLOW_EVERY_S, active=False)
+    shown = gr.State(None)
+    return JobsPanel(flavor, hub_model_id, trackio_space, plan, plan_view, submit, jobs_table, job_id, job_refresh,
+                     job_logs, job_cancel, job_message, logs_view, curves, follow, shown)
+
+
+def _config(run_id: str | None):
+    from training.config.schema import RunConfig
+
+    record = get_run_manager().run_record(run_id) if run_id else None
+    if record is None:
+        raise ValueError("Pick a run first: its config is what the job trains.")
+    return RunConfig.from_dict(record["config"])
+
+
+def _account(profile: gr.OAuthProfile | None, oauth_token: gr.OAuthToken | None, hub_model_id: str | None):
+    from training.hosting.access import AccessPolicy
+    from training.hosting.jobs_account import jobs_account
+
+    username, orgs = identity(profile)
+    return jobs_account(AccessPolicy.from_env(), username, orgs, oauth_token.token if oauth_token else None,
+                        getattr(oauth_token, "scope", None), hub_model_id)
+
+
+def price_table(prices, flavor: str, who: str) -> str:
+    lines = [f"**Price per flavor, billed to {who}** (per hour; time and cost for this run from the estimate):", "",
+             "| flavor | GPUs | $/hour | time | cost | fits |", "| --- | --- | --- | --- | --- | --- |"]
+    from training.estimate.quote import plain_cost, plain_duration
+
+    for p in prices:
+        mark = "**" if p.flavor == flavor else ""
+        time_text = plain_duration(p.seconds) if p.seconds else "?"
+        cost = plain_cost(p.cost_usd) if p.cost_usd is not None else "?"
+        lines.append(f"| {mark}{p.flavor}{mark} | {p.gpus} | ${p.usd_per_hour:.2f} | {time_text} | {cost} | {p.verdict} |")
+    sources = sorted({p.price_source for p in prices})
+    return "\n".join(lines + ["", f"Prices: {'; '.join(sources)}."])
+
+
+def _plan(run_id, flavor, hub_model_id, trackio_space, with_prices: bool = False, preview: bool = False):
+    from training.hosting.trackio_mount import report_home_url
+    from training.publish.jobs import flavor_prices, plan_job
+
+    config = _config(run_id)
+    prices = flavor_prices(config) if with_prices else []
+    chosen = next((p for p in prices if p.flavor == flavor), None)
+    kw = ({"estimate_seconds": chosen.seconds, "estimate_summary": chosen.summary or "unknown", "memory_gb": chosen.memory_gb}
+          if chosen else {})
+    plan = plan_job(config, flavor, hub_model_id, run_id=run_id, trackio_space_id=(trackio_space or "").strip() or None,
+                    report_home=report_home_url(), preview=preview, **kw)
+    return plan, prices
+
+
+def handle_plan_job(run_id: str | None, flavor: str, hub_model_id: str, trackio_space: str,
+                    profile: gr.OAuthProfile | None = None, oauth_token: gr.OAuthToken | None = None) -> str:
+    """The plan, who would pay, and the price per flavor; open to everyone (like the estimate)."""
+    from training.hosting.jobs_account import JobsAccessError
+    from training.publish.jobs import describe_plan
+
+    try:
+        plan, prices = _plan(run_id, flavor, hub_model_id, trackio_space, with_prices=True, preview=True)
+    except ValueError as exc:
+        return f"⚠️ {exc}"
+    try:
+        account = _account(profile, oauth_token, hub_model_id)
+        who, billing = (account.billed_to if account.billed_to != "space" else "this Space's account"), account.billing_note
+    except JobsAccessError as exc:
+        who, billing = "the account that submits it", f"🔒 {exc}"
+    return f"{billing}\n\n{describe_plan(plan)}\n\n{price_table(prices, flavor, who)}"
+
+
+def handle_submit_job(run_id: str | None, flavor: str, hub_model_id: str, trackio_space: str,
+                      profile: gr.OAuthProfile | None, oauth_token: gr.OAuthToken | None):
+    from training.hosting.jobs_account import SPACE_ACCOUNT, JobsAccessError, expiry_warning
+    from training.hosting.trackio_mount import write_token
+    from training.publish.jobs import TRACKIO_TOKEN_SECRET, submit_job
+
+    try:
+        account = _account(profile, oauth_token, hub_model_id)
+    except JobsAccessError as exc:
+        return f"🔒 {exc}", gr.skip(), gr.skip(), gr.skip()
+    try:
+        plan, _ = _plan(run_id, flavor, hub_model_id, trackio_space)
+        home = write_token() if TRACKIO_TOKEN_SECRET in plan.secret_names else None
+        job = submit_job(plan, account.token, trackio_write_token=home, billed_to=account.billed_to,
+                         submitted_by=account.username)
+    except ValueError as exc:
+        gr.Warning(str(exc))
+        return f"⚠️ {html.escape(str(exc), quote=False)}", gr.skip(), gr.skip(), gr.skip()
+    rows, ids = job_rows(profile)
+    warning = (expiry_warning(getattr(oauth_token, "expires_at", None), plan.timeout_s, time.time())
+               if account.billed_to != SPACE_ACCOUNT else None)
+    return (f"✅ Submitted job `{job['job_id']}` ({job['status']}). {account.billing_note}"
+            + (f"\n\n⚠️ {warning}" if warning else ""), rows,
+            gr.update(choices=ids, value=job["job_id"]), gr.Timer(active=True))
+
+
+def _follow_token(job_id: str | None, profile, oauth_token) -> tuple[dict, str]:
+    from training.hosting.jobs_account import JobsAccessError, follow_token, may_follow
+    from training.publish.jobs import get_job
+
+    if not job_id:
+        raise JobsAccessError("Pick a job first.")
+    record = get_job(job_id)
+    username, _orgs, may_use_space = _who(profile)
+    if not may_follow(record, username, may_use_space):
+        raise JobsAccessError("This job is not yours: sign in as the account that submitted it.")
+    return record, follow_token(record, username, may_use_space, oauth_token.token if oauth_token else None)
+
+
+def render_curves(record: dict | None) -> str:
+    if not record or not record.get("reports_home"):
+        return ""
+    from training.methods.registry import get_method
+
+    try:
+        metrics = get_method(record.get("method") or "sft").key_metrics
+    except (KeyError, ValueError):
+        metrics = ("train/loss",)
+    url = html.escape(dashboard_url(record.get("trackio_run"), metrics))
+    return (f'<iframe id="job-trackio-frame" src="{url}" title="The job\'s curves (Trackio)" '
+            'style="width:100%;height:480px;border:1px solid #e5e7eb;border-radius:8px"></iframe>')
+
+
+def handle_job_status(job_id: str | None, profile: gr.OAuthProfile | None, oauth_token: gr.OAuthToken | None):
+    from training.publish.jobs import refresh_job
+
+    try:
+        _record, token = _follow_token(job_id, profile, oauth_token)
+        job = refresh_job(job_id, token)
+    except ValueError as exc:
+        return f"⚠️ {html.escape(str(exc), quote=False)}", gr.skip(), gr.skip()
+    return (f"Job `{job_id}`: **{job['status']}** {html.escape(job.get('message') or '', quote=False)}", job_rows(profile)[0],
+            render_curves(job))
+
+
+def handle_job_logs(job_id: str | None, profile: gr.OAuthProfile | None, oauth_token: gr.OAuthToken | None):
+    from training.publish.jobs import job_logs
+
+    try:
+        _record, token = _follow_token(job_id, profile, oauth_token)
+        text = job_logs(job_id, token)
+    except ValueError as exc:
+        return f"⚠️ {html.escape(str(exc), quote=False)}", gr.update(visible=False)
+    return f"Last lines of `{job_id}`.", gr.update(value=text, visible=True)
+
+
+def handle_cancel_job(job_id: str | None, profile: gr.OAuthProfile | None, oauth_token: gr.OAuthToken | None):
+    from training.publish.jobs import cancel
+
+    try:
+        _record, token = _follow_token(job_id, profile, oauth_token)
+        cancel(job_id, token)
+    except ValueError as exc:
+        return f"🔒 {html.escape(str(exc), quote=False)}" if "Pick a job" not in str(exc) else str(exc), gr.skip()
+    return f"Cancelled `{job_id}`.", job_rows(profile)[0]
+
+
+def handle_follow(job_id: str | None, shown: str | None, profile: gr.OAuthProfile | None,
+                  oauth_token: gr.OAuthToken | None):
+    """Timer tick while a job runs: status, log tail, the table; the curves only when the job shown changes.
+    Stops itself when the job has finished or cannot be followed."""
+    from training.publish.jobs import is_finished, job_logs, refresh_job
+
+    try:
+        _record, token = _follow_token(job_id, profile, oauth_token)
+        job = refresh_job(job_id, token)
+        text = job_logs(job_id, token)
+    except ValueError as exc:
+        return (f"⚠️ {html.escape(str(exc), quote=False)}", gr.skip(), gr.skip(), gr.skip(), shown, gr.Timer(active=False))
+    curves = render_curves(job) if shown != job_id else gr.skip()
+    done = is_finished(job)
+    status = f"Job `{job_id}`: **{job['status']}** {html.escape(job.get('message') or '', quote=False)}"
+    return (status + (" (finished: no longer refreshing)" if done else f" · refreshed every {FOLLOW_EVERY_S:g} s"),
+            gr.update(value=text, visible=True), job_rows(profile)[0], curves, job_id,
+            gr.Timer(active=not done))
+
+
+def handle_pick_job(job_id: str | None, profile: gr.OAuthProfile | None):
+    """Choosing a job shows its curves and follows it while it has not finished."""
+    from training.hosting.jobs_account import may_follow
+    from training.publish.jobs import get_job, is_finished
+
+    username, _orgs, may_use_space = _who(profile)
+    try:
+        record = get_job(job_id) if job_id else None
+    except ValueError:
+        record = None
+    if record is None or not may_follow(record, username, may_use_space):
+        return "", None, gr.Timer(active=False)
+    return render_curves(record), job_id, gr.Timer(active=not is_finished(record))
+
+
+def handle_list_jobs(profile: gr.OAuthProfile | None):
+    rows, ids = job_rows(profile)
+    return rows, gr.update(choices=ids, value=ids[0] if ids else None)
+
+
+def wire_jobs_panel(p: JobsPanel, run: gr.Dropdown) -> None:
+    p.plan.click(handle_plan_job, [run, p.flavor, p.hub_model_id, p.trackio_space], p.plan_view, concurrency_limit=1)
+    p.submit.click(handle_submit_job, [run, p.flavor, p.hub_model_id, p.trackio_space],
+                   [p.job_message, p.jobs_table, p.job_id, p.follow], concurrency_limit=1, api_visibility="private")
+    p.job_refresh.click(handle_job_status, p.job_id, [p.job_message, p.jobs_table, p.curves], api_visibility="private")
+    p.job_logs.click(handle_job_logs, p.job_id, [p.job_message, p.logs_view], api_visibility="private")
+    p.job_cancel.click(handle_cancel_job, p.job_id, [p.job_message, p.jobs_table], api_visibility="private")
+    p.job_id.change(handle_pick_job, p.job_id, [p.curves, p.shown, p.follow], queue=False, api_visibility="private")
+    p.follow.tick(handle_follow, [p.job_id, p.shown], [p.job_message, p.logs_view, p.jobs_table, p.curves, p.shown, p.follow],
+                  show_progress="hidden", api_visibility="private")
+    root = gr.context.Context.root_block
+    if root is not None:  # each visitor sees their own jobs, the owner's side all of them
+        root.load(handle_list_jobs, None, [p.jobs_table, p.job_id], queue=False, api_visibility="private")
