@@ -1,6 +1,6 @@
 """DPO and KTO visibly learn on the demo once they start from an SFT-trained demo model (SFT → DPO/KTO).
 
-From the random-init demo model they only log their metrics: it has no preferences to sharpen yet.
+From the base demo model they mostly log their metrics: it has no preferences about the demo facts to sharpen yet.
 """
 
 from __future__ import annotations

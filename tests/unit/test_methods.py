@@ -82,7 +82,7 @@ def test_demo_config_is_valid_for_every_method(name):
     config = RunConfig.demo(name)
     assert config.method == name
     assert validate_config(config) == []
-    assert config.lora.enabled is False  # the random-init demo model trains all weights
+    assert config.lora.enabled is False  # the tiny demo model trains all weights
 
 
 def test_unknown_method_is_named():

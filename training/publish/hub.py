@@ -119,7 +119,7 @@ def render_model_card(record: dict, repo_id: str, adapter: bool, samples: list[d
         tags=["trl", config.method, "fine-tune-studio", *(["lora"] if config.lora.enabled else [])],
         pipeline_tag="text-classification" if spec.model_head == "sequence_classification" else "text-generation",
     )
-    base_text = "the built-in tiny demo model (random init, made by the app)" if is_demo_model(config) else f"`{model}`"
+    base_text = "the built-in tiny demo model (pretrained by this project on a generated corpus)" if is_demo_model(config) else f"`{model}`"
     data_text = "the built-in demo dataset of invented facts" if source.strip() == "demo" else f"`{Path(source).name if not _is_hub_id(source) else source}`"
     lo = config.lora
     shipped = "the LoRA adapter" if adapter else ("the merged model (adapter folded into the base)" if lo.enabled else "the full model")
