@@ -25,7 +25,7 @@ from training.estimate.hardware import CATALOGUE
 if TYPE_CHECKING:
     from components.settings_panels import SettingsForm
 
-TABLE_HEADERS = ["", "Hardware", "Time", "Cost", "Memory needed", "Fits"]
+TABLE_HEADERS = ["Hardware", "Time", "Cost", "Memory needed", "Fits", ""]  # marks last: a phone shows the figures first
 _REPORTS_KEPT = 8
 
 
@@ -131,8 +131,8 @@ def flavor_rows(estimates, selected: str) -> list[list[str]]:
         memory = tr("unknown") if e.gpu_memory_gb is None else f"{e.gpu_memory_gb:.1f} / {e.available_memory_gb:g} GB"
         fits = {"fits": "✅ " + tr("fits"), "tight": "⚠️ " + tr("tight"), "does not fit": "❌ " + tr("no"),
                 "unknown": "?"}[e.verdict]
-        rows.append([", ".join(marks), _cell(e.hardware_label, strong), _cell(time, strong), _cell(cost, strong),
-                     _cell(memory, strong), _cell(fits, strong)])
+        rows.append([_cell(e.hardware_label, strong), _cell(time, strong), _cell(cost, strong),
+                     _cell(memory, strong), _cell(fits, strong), ", ".join(marks)])
     return rows
 
 

@@ -59,9 +59,9 @@ def create_validate_panel(form: SettingsForm | None = None, *, full_check: bool 
 
 def wire_validate(panel: ValidatePanel, form: SettingsForm) -> None:
     """Validate and Full check read every setting of the form (call after all of them are built)."""
-    panel.button.click(form.bind(handle_validate), form.inputs, panel.outputs, concurrency_limit=4,
+    panel.button.click(form.bind(handle_validate, progress=True), form.inputs, panel.outputs, concurrency_limit=4,
                        api_name="handle_validate")
-    panel.full_check.click(form.bind(handle_full_check), form.inputs, panel.outputs, concurrency_limit=2,
+    panel.full_check.click(form.bind(handle_full_check, progress=True), form.inputs, panel.outputs, concurrency_limit=2,
                            api_name="handle_full_check")
 
 
@@ -106,7 +106,7 @@ def summary_markdown(report, tokenizer_note: str | None) -> str:
     return "\n\n".join(lines)
 
 
-def _validate(values: dict[str, Any], full: bool):
+def _validate(values: dict[str, Any], full: bool, progress=None):
     from training.data.validation import HUB_STREAM_ROWS, validate_dataset
 
     try:
@@ -117,16 +117,18 @@ def _validate(values: dict[str, Any], full: bool):
     d = config.data
     report = validate_dataset(d.source, config.method, split=d.split, subset=d.subset, column_map=d.column_map,
                               max_rows=d.max_rows, tokenizer=tokenizer, max_length=config.train.max_length,
-                              stream_rows=None if full else HUB_STREAM_ROWS, render=True)
+                              stream_rows=None if full else HUB_STREAM_ROWS, render=True,
+                              progress=progress)
     errors = [[e.row if e.row is not None else "", e.field, translate_message(e.message)] for e in report.errors]
     return summary_markdown(report, note), gr.update(value=errors, visible=bool(errors)), preview_html(report.to_dict())
 
 
-def handle_validate(values: dict[str, Any]):
-    """Validate (a Hub dataset: its first rows, streamed) with the model's tokenizer for statistics and preview."""
-    return _validate(values, full=False)
+def handle_validate(values: dict[str, Any], progress=None):
+    """Validate (a Hub dataset: its first rows, streamed) with the model's tokenizer for statistics and preview.
+    `progress(stage, done, total)` is told how far reading and checking the rows has got."""
+    return _validate(values, full=False, progress=progress)
 
 
-def handle_full_check(values: dict[str, Any]):
+def handle_full_check(values: dict[str, Any], progress=None):
     """Validate every row, a Hub dataset included."""
-    return _validate(values, full=True)
+    return _validate(values, full=True, progress=progress)

@@ -21,7 +21,7 @@ def test_new_settings_reach_the_trl_trainer(tmp_path, demo_model_path):
     args = prepared.trainer.args
     assert (args.weight_decay, args.max_grad_norm, args.optim) == (0.05, 0.5, "adamw_torch")
     assert args.gradient_checkpointing is True and args.packing is True and args.eval_strategy == "steps"
-    assert len(prepared.data.eval) == 60 and len(prepared.data.train) == 180  # 240 demo rows, a quarter held for eval
+    assert len(prepared.data.eval) == 45 and len(prepared.data.train) == 135  # 180 demo rows, a quarter held for eval
     assert prepared.resolved.summary()["gradient_checkpointing"] is True
     assert not args.bf16 and not args.fp16 and args.use_cpu  # auto precision on CPU
 

@@ -30,6 +30,7 @@ def test_one_trackio_run_with_loss(demo_run):
 
     logs = SQLiteStorage.get_logs(project, run=name)
     train_losses = [row["train/loss"] for row in logs if "train/loss" in row]
-    assert len(train_losses) >= 30
+    logged = [m for m in demo_run.status.metrics if "loss" in m]
+    assert len(train_losses) == len(logged) >= 10  # every logged step reached Trackio (120 steps, every 10)
     assert train_losses[-1] < train_losses[0]
     assert train_losses[-1] == pytest.approx([m["loss"] for m in demo_run.status.metrics if "loss" in m][-1], rel=1e-4)

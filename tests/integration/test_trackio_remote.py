@@ -9,14 +9,14 @@ token or a wrong one, answers 403. The token is never in the page or the app's c
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import sys
-import threading
 import time
 
 import httpx
 import pytest
+
+from tests.live_server import served
 
 pytestmark = pytest.mark.integration
 
@@ -41,26 +41,12 @@ trackio.finish()
 
 @pytest.fixture(scope="module")
 def live_app(isolated_data_dir):
-    import uvicorn
-
     import app as app_module
     from training.hosting.trackio_mount import write_token
 
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    server = uvicorn.Server(uvicorn.Config(app_module.create_server(), host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.time() + 90
-    while not server.started:
-        assert time.time() < deadline, "server did not start"
-        time.sleep(0.1)
-    url = f"http://127.0.0.1:{port}"
-    assert httpx.get(f"{url}/trackio/", timeout=30).status_code == 200
-    yield url, write_token()
-    server.should_exit = True
-    thread.join(10)
+    with served(app_module.create_server()) as url:
+        assert httpx.get(f"{url}/trackio/", timeout=30).status_code == 200
+        yield url, write_token()
 
 
 def _logger(tmp_path, url: str, run_name: str, token: str, **env) -> subprocess.Popen:

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import socket
-import threading
 import time
 
 import httpx
 import pytest
+
+from tests.live_server import served
 
 # Gradio computes the mocked login once at start-up and reuses its `userinfo` dict for every login,
 # so the tests switch user by mutating this one dict before each login.
@@ -45,7 +45,6 @@ class LiveServer:
 @pytest.fixture(scope="module")
 def space_server(isolated_data_dir, monkeypatch_module):
     """The app as on the Space me/studio owned by `owner`, with `friend` in ALLOWED_USERS."""
-    import uvicorn
     from gradio import oauth
 
     monkeypatch_module.setenv("SPACE_ID", "owner/studio")
@@ -54,19 +53,8 @@ def space_server(isolated_data_dir, monkeypatch_module):
     monkeypatch_module.setattr(oauth, "_get_mocked_oauth_info", _mocked_oauth_info)
     import app as app_module
 
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    server = uvicorn.Server(uvicorn.Config(app_module.create_server(), host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.time() + 60
-    while not server.started:
-        assert time.time() < deadline, "server did not start"
-        time.sleep(0.1)
-    yield LiveServer(f"http://127.0.0.1:{port}")
-    server.should_exit = True
-    thread.join(10)
+    with served(app_module.create_server()) as url:
+        yield LiveServer(url)
 
 
 @pytest.fixture(scope="module")
