@@ -17,13 +17,13 @@ from components.dry_run_panel import create_dry_run_panel, wire_dry_run
 from components.estimate_panel import create_estimate_panel, wire_estimate
 from components.export_panel import create_export_panel, wire_export_panel
 from components.history_panel import create_history_panel, history_rows, wire_history_panel
+from components.learning_panel import create_learning_panel, wire_learning_panel
 from components.method_results import create_scores_panel, wire_scores_panel
 from components.run_panels import (
     RUN_CONTROL,
     create_result_panel,
     create_train_panel,
     handle_cancel,
-    handle_check_all,
     handle_compare,
     handle_stop,
     render_dashboard,
@@ -74,8 +74,9 @@ STEP_HINTS = (
     "it needs, before you spend anything.",
     "**Step 4 of 5: train.** Click **Train**. The progress bar and the live loss curve update by themselves; you can "
     "stop at any time and keep the weights trained so far.",
-    "**Step 5 of 5: results.** Ask the base model and the fine-tuned one the same question, side by side. Your "
-    "past runs, downloads and publishing are below.",
+    "**Step 5 of 5: results.** Ask the base model and the fine-tuned one the same question, side by side, or click "
+    "**Did it learn?** to ask them every held-out question and read the verdict in plain words; then try the blind "
+    "test. Your past runs, downloads and publishing are below.",
 )
 
 
@@ -166,6 +167,8 @@ def build_app() -> gr.Blocks:
                 gr.Markdown(t(STEP_HINTS[4]), elem_classes=["step-hint"])
                 gr.Markdown("### " + t("Before vs after"))
                 result = create_result_panel([q.question for q in demo_questions()])
+                gr.Markdown("### " + t("Did it learn?"))
+                learning = create_learning_panel()
                 scores = create_scores_panel()
                 gr.Markdown("### " + t("History"))
                 history = create_history_panel()
@@ -187,7 +190,7 @@ def build_app() -> gr.Blocks:
         train.cancel.click(handle_cancel, None, train.status, concurrency_limit=1, concurrency_id=RUN_CONTROL,
                            api_visibility="private")
         result.compare.click(handle_compare, result.prompt, [result.base_answer, result.tuned_answer], concurrency_limit=1)
-        result.check_all.click(handle_check_all, None, [result.where, result.scoreboard], concurrency_limit=1)
+        wire_learning_panel(learning)
         timer = gr.Timer(1.0)
         timer.tick(handle_poll, shown_run, [train.progress, train.status, dashboard, result.where, history.table, shown_run],
                    queue=False, show_progress="hidden", api_visibility="private")

@@ -15,6 +15,7 @@ import gradio as gr
 
 from components.access import refusal
 from components.jobs_panel import JobsPanel, create_jobs_panel, wire_jobs_panel
+from components.run_panels import RUN_CONTROL
 from training.run.manager import get_run_manager
 
 
@@ -168,7 +169,7 @@ def wire_export_panel(p: ExportPanel) -> None:
     p.preview_card.click(handle_preview_card, [p.run, p.repo_id, p.merged], [p.publish_message, p.card_view],
                          concurrency_limit=1)
     p.push.click(handle_push, [p.run, p.repo_id, p.private, p.merged, p.trackio_space], p.publish_message,
-                 concurrency_limit=1, api_visibility="private")
+                 concurrency_limit=1, concurrency_id=RUN_CONTROL, api_visibility="private")
     p.merge.click(handle_merge, p.run, [p.merge_message, p.merged_file], concurrency_limit=1, api_visibility="private")
     p.get_script.click(handle_get_script, p.run, [p.script_view, p.script_file])
     wire_jobs_panel(p.jobs, p.run)

@@ -23,7 +23,7 @@ if TYPE_CHECKING:
     from components.settings_panels import SettingsForm
 
 TRACKIO_PATH = "/trackio/"
-# Start, Stop, Cancel (buttons and API) share one slot: one at a time, never behind the read-only calls.
+# Start, Stop, Cancel, Push (buttons and API) share one slot: one at a time, never behind the read-only calls.
 RUN_CONTROL = "run-control"
 
 
@@ -195,25 +195,20 @@ class ResultPanel:
     compare: gr.Button
     base_answer: gr.Textbox
     tuned_answer: gr.Textbox
-    check_all: gr.Button
-    scoreboard: gr.Dataframe
 
 
 def create_result_panel(questions: list[str]) -> ResultPanel:
     where = gr.Markdown(t("Train a model to compare it with its base here."), elem_id="result-where")
     prompt = gr.Textbox(value=questions[0] if questions else "", label=t("Prompt"), elem_id="compare-prompt",
-                        info=t("Pre-filled with questions from the demo training set: the demo shows memorisation, "
-                               "not generalisation."))
+                        info=t("Pre-filled with the demo's held-out questions: their wording appears nowhere in the "
+                               "training data, so a right answer shows the model learned the fact, not the sentence."))
     if questions:
-        gr.Examples([[q] for q in questions], inputs=[prompt], label=t("Demo questions"))
+        gr.Examples([[q] for q in questions], inputs=[prompt], label=t("Held-out questions"))
     compare = gr.Button(t("Compare base vs fine-tuned"), elem_id="compare-btn")
     with gr.Row():
         base = gr.Textbox(label=t("Base model"), interactive=False, elem_id="base-answer", lines=3, min_width=200)
         tuned = gr.Textbox(label=t("Fine-tuned model"), interactive=False, elem_id="tuned-answer", lines=3, min_width=200)
-    check_all = gr.Button(t("Ask all demo / held-out questions"), elem_id="check-all-btn")
-    scoreboard = gr.Dataframe(headers=["question", "expected", "base", "fine-tuned"], value=[], interactive=False,
-                              wrap=True, elem_id="scoreboard")
-    return ResultPanel(where, prompt, compare, base, tuned, check_all, scoreboard)
+    return ResultPanel(where, prompt, compare, base, tuned)
 
 
 def display_answer(text: str) -> str:
@@ -221,7 +216,7 @@ def display_answer(text: str) -> str:
     return text if text.strip() else tr("(no visible text: the model produced only whitespace or special tokens)")
 
 
-def _finished_run() -> RunStatus | None:
+def finished_run() -> RunStatus | None:
     """The newest run with weights to chat with; None (with a warning) otherwise."""
     from training.methods.registry import get_method
 
@@ -240,7 +235,7 @@ def handle_compare(prompt: str, request: gr.Request = None):
     from training.run.inference import compare
 
     use_request_language(request)
-    s = _finished_run()
+    s = finished_run()
     if s is None:
         return "", ""
     if not (prompt or "").strip():
@@ -253,52 +248,6 @@ def handle_compare(prompt: str, request: gr.Request = None):
     except ValueError as exc:
         gr.Warning(translate_message(str(exc)))
         return "", ""
-
-
-def handle_check_all(request: gr.Request = None):
-    use_request_language(request)
-    from training.data.demo_data import demo_questions
-    from training.run.holdout import read_eval_prompts
-    from training.run.inference import contains_fact, generate
-
-    s = _finished_run()
-    if s is None:
-        return "", []
-    held_out = read_eval_prompts(s.output_dir)
-    if held_out:
-        return _check_held_out(s, held_out)
-    model = s.config["model"]["name_or_path"]
-    rows, base_ok, tuned_ok = [], 0, 0
-    for q in demo_questions():
-        base = generate(model, q.question, None, s.system_prompt)
-        tuned = generate(model, q.question, s.model_dir, s.system_prompt)
-        b, ok = contains_fact(base, q.expected), contains_fact(tuned, q.expected)
-        base_ok, tuned_ok = base_ok + b, tuned_ok + ok
-        rows.append([q.question, q.expected, f"{'✅' if b else '❌'} {display_answer(base)}",
-                     f"{'✅' if ok else '❌'} {display_answer(tuned)}"])
-    n = len(rows)
-    return tr("**Exact facts: base {base}/{n}, fine-tuned {tuned}/{n}** (questions from the training set).",
-              base=base_ok, tuned=tuned_ok, n=n), rows
-
-
-def _mark(score: dict) -> str:
-    return "" if score["exact"] is None else "✅ " if score["exact"] else "🟡 " if score["contains"] else "❌ "
-
-
-def _check_held_out(s: RunStatus, records: list[dict]):
-    """Score the rows the run held out (never trained on) against their reference answers."""
-    from training.run.holdout import compare_held_out
-
-    model = s.config["model"]
-    rows, totals = compare_held_out(model["name_or_path"], s.model_dir, records, model.get("trust_remote_code", False))
-    table = [[r["prompt"], r.get("reference") or "", _mark(r["base_score"]) + display_answer(r["base"]),
-              _mark(r["tuned_score"]) + display_answer(r["tuned"])] for r in rows]
-    k = totals["scored"]
-    score = tr("exact match: base {be}/{k}, fine-tuned {te}/{k}; contains the reference: base {bc}/{k}, "
-               "fine-tuned {tc}/{k}", be=totals["base_exact"], te=totals["tuned_exact"], bc=totals["base_contains"],
-               tc=totals["tuned_contains"], k=k) if k else tr("no references to score")
-    return tr("**{n} held-out prompts** (rows set aside before training; greedy decoding, seed 0): {score}. "
-              "✅ exact, 🟡 contains the reference, ❌ neither.", n=totals["n"], score=score), table
 
 
 def render_where(s: RunStatus) -> str:

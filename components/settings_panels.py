@@ -64,8 +64,8 @@ SECTIONS = {
     "train": ("Training", "Training"),
 }
 SECTION_NOTES = {
-    "lora": "The built-in demo model is random-init (1M parameters): LoRA is off for it, because there is no "
-            "pretrained knowledge to adapt. Turn LoRA on for real models; off means full fine-tuning.",
+    "lora": "The built-in demo model is a small pretrained model (0.9M parameters): LoRA is off for it, because full "
+            "fine-tuning is as cheap at that size. Turn LoRA on for real models; off means full fine-tuning.",
 }
 ROW_SIZE = 3  # compact widgets (numbers, choices, check boxes) per row
 
@@ -129,11 +129,22 @@ class SettingsForm:
         return {comps[name]: value for name, value in form_values_by_name(config).items()
                 if name in comps and (wanted is None or field_path(name) in wanted)}
 
-    def bind(self, fn: Callable[[dict], Any]) -> Callable[[dict], Any]:
-        """An event handler for `inputs`: calls fn with the values by name, its messages in the request's language."""
-        def handler(values: dict, request: gr.Request = None):
-            use_request_language(request)
-            return fn(self.named(values))
+    def bind(self, fn: Callable[[dict], Any], *, progress: bool = False) -> Callable[[dict], Any]:
+        """An event handler for `inputs`: calls fn with the values by name, its messages in the request's language.
+        With `progress=True` fn also gets `progress=` a callback `(stage, done, total)` shown as Gradio's progress
+        bar (rows done / total, time left)."""
+        if progress:
+            def handler(values: dict, request: gr.Request = None, bar=gr.Progress()):  # noqa: B008 (Gradio's idiom)
+                use_request_language(request)
+
+                def report(stage: str, done: int, total: int | None) -> None:
+                    bar((done, total) if total else None, desc=tr(stage), unit="rows")
+
+                return fn(self.named(values), progress=report)
+        else:
+            def handler(values: dict, request: gr.Request = None):
+                use_request_language(request)
+                return fn(self.named(values))
 
         handler.__name__ = getattr(fn, "__name__", "handler")
         return handler

@@ -4,7 +4,8 @@
 Each step is checked for what a non-engineer must never see: nothing wider than the screen (the page does not
 scroll sideways, and no visible element reaches past the right edge unless it sits in a box that scrolls), no
 developer text (a traceback, "None", Trackio's "call trackio.init()", an untranslated i18n key) and, in French,
-French labels. Screenshots go to test-artifacts/guided/<language>-<width>-<step>.png."""
+French labels. In the results step, the "did it learn?" box must give its verdict and one blind A/B pick must reveal
+which answer was the fine-tuned one. Screenshots go to test-artifacts/guided/<language>-<width>-<step>.png."""
 
 from __future__ import annotations
 
@@ -44,6 +45,10 @@ OVERFLOW_JS = """() => {
   return {scrollWidth: document.documentElement.scrollWidth, innerWidth: window.innerWidth, bad: bad.slice(0, 10)};
 }"""
 DEVELOPER_TEXT = re.compile(r"trackio\.init|Traceback|\bNone\b|__i18n__|\bnull\b")
+LEARNED = {"en": r"Yes, it learned|It learned a little|Not yet: it did not learn much",
+           "fr": r"Oui, il a appris|Il a un peu appris|Pas encore"}
+CHANGED = {"en": r"\d+ of 36 answers to questions it never saw", "fr": r"\d+ réponses sur 36 à des questions jamais vues"}
+TALLY = {"en": "You preferred the tuned answer in", "fr": "Vous avez préféré la réponse affinée dans"}
 FRENCH = {"data": "Étape 1 sur 5", "model": "Étape 2 sur 5", "cost": "Étape 3 sur 5", "train": "Étape 4 sur 5",
           "results": "Étape 5 sur 5"}
 
@@ -114,11 +119,20 @@ def _walk(browser, url: str, lang: str, width: int, train: bool) -> None:
     _check_step(page, lang, width, 4)
     page.click("#next-4")
 
-    # 5 Results: every demo / held-out question asked to both models, side by side.
+    # 5 Results: every held-out question asked to both models, side by side, "did it learn?" in plain words, and one
+    # pick of the blind test (the comparison is computed once, by the walk that trained; later walks reuse it).
     page.locator("#step-results").wait_for(state="visible", timeout=15_000)
     page.click("#check-all-btn")
     page.wait_for_function("() => /[✅❌]/.test(document.querySelector('#scoreboard')?.innerText || '')",
                            timeout=120_000)
+    summary = page.locator("#learning-summary").inner_text()
+    assert re.search(LEARNED[lang], summary), f"no 'did it learn?' verdict in: {summary}"
+    assert re.search(CHANGED[lang], summary), f"no count of changed answers in: {summary}"
+    page.click("#blind-start")
+    page.locator("#blind-pick-a").wait_for(state="visible", timeout=30_000)
+    assert page.locator("#blind-reveal").inner_text().strip() == ""  # nothing revealed before the pick
+    page.click("#blind-pick-a")
+    page.locator("#blind-reveal").get_by_text(TALLY[lang], exact=False).wait_for(timeout=15_000)
     _check_step(page, lang, width, 5)
     context.close()
 

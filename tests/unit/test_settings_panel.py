@@ -342,3 +342,19 @@ def test_validate_and_upload_by_name(tmp_path, demo_model_path):
     config = config_from_form(values)
     stored = Path(config.data.source)
     assert stored != path and stored.read_text() == path.read_text()  # copied into the data folder, renamed
+
+
+def test_validate_reports_its_progress_row_by_row(tmp_path):
+    """The Validate button shows Gradio's progress bar: the handler hands rows done / total to its callback, ending
+    at every row of the file (a cached verdict of an earlier test may not be reused: the file is new)."""
+    from components.config_mapping import UPLOAD
+    from components.validate_panel import handle_validate
+
+    path = tmp_path / "progress.jsonl"
+    line = '{"messages": [{"role": "user", "content": "Hi %d"}, {"role": "assistant", "content": "Hello"}]}\n'
+    path.write_text("".join(line % i for i in range(25)))
+    seen = []
+    values = {**form_values_by_name(RunConfig.demo()), SOURCE_KIND: "upload", UPLOAD: str(path)}
+    summary, _, _ = handle_validate(values, progress=lambda stage, done, total: seen.append((stage, done, total)))
+    assert "**Valid**" in summary and "25 rows" in summary
+    assert seen and seen[-1][1:] == (25, 25) and any(stage == "validating rows" for stage, _, _ in seen)
