@@ -443,3 +443,14 @@ def test_estimate_reads_the_resolved_run():
     small.train.max_steps, small.train.save_steps = 100, 1000
     none = estimate_run(small, rows=1000, mean_tokens=200, hardware="h100", suggest=False, prices=False)
     assert any("0 checkpoint(s)" in a for a in none.assumptions)
+
+
+def test_a_paid_flavor_is_never_free_however_short_the_run():
+    """A few seconds on a cheap paid flavor cost a fraction of a cent, not nothing: otherwise it ties with this
+    free machine and wins "cheapest that fits" on speed (it did, with costs rounded to 4 decimals)."""
+    from training.estimate.quote import plain_cost
+
+    est = estimate_run(RunConfig.demo(), rows=16, mean_tokens=20, hardware="cpu-upgrade", prices=False)
+    assert 0 < est.cost_usd < 0.01 and plain_cost(est.cost_usd) == "under $0.01"
+    free = estimate_run(RunConfig.demo(), rows=16, mean_tokens=20, hardware="cpu-basic", prices=False)
+    assert free.cost_usd == 0 and plain_cost(free.cost_usd) == "free"

@@ -359,7 +359,7 @@ def estimate_run(config: RunConfig, rows: int, mean_tokens: float, hardware: str
                        + f" (peak reserved, longest batch {t.batch_size} x {seq_mem:.0f} tokens)"
                        + (f", plus {GPU_CONTEXT_GB:g} GB CUDA context" if flavor.is_gpu else "")
                        + f"; {'with' if ckpt else 'no'} gradient checkpointing; 'tight' above {FITS_BELOW:.0%}")
-    est = Estimate(seconds=round(seconds, 1), cost_usd=round(cost_usd, 4), gpu_memory_gb=memory, fits=verdict != "does not fit",
+    est = Estimate(seconds=round(seconds, 1), cost_usd=cost_usd, gpu_memory_gb=memory, fits=verdict != "does not fit",
                    verdict=verdict, params=facts.params, trainable_params=trainable, assumptions=assumptions,
                    time_source=time_source, memory_source=memory_source, precision=precision, memory_breakdown=breakdown,
                    time_breakdown=time_breakdown, seconds_per_step=round(training_only / steps, 4) if steps else None,
