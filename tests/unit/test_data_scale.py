@@ -136,3 +136,13 @@ def test_progress_is_printed_to_stderr_and_shown_as_the_run_stage(tmp_path):
     src = write_lines(tmp_path / "chat.jsonl", [chat(i) for i in range(30)])
     dataset_verdict(src, "sft", progress=_stage_progress(progress, lambda: updates.append(progress.stage)))
     assert updates and progress.stage == "validating rows: 30 / 30 rows (100%)"
+
+
+def test_a_list_of_only_nulls_is_reported_not_crashed_on(tmp_path):
+    """pyarrow parses `[null, null]` but cannot read it back (ArrowIndexError): the record loader takes over and the
+    row is reported at its line (found by tests/unit/test_fuzz.py)."""
+    path = tmp_path / "nulls.jsonl"
+    path.write_text('{"conversations": [null, null]}\n')
+    report = validate_dataset(str(path), "sft")
+    assert not report.valid and report.rows == 1
+    assert report.errors[0].row == 1 and report.errors[0].field.startswith("conversations[0]")

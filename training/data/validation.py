@@ -449,6 +449,8 @@ def _check_arrow(path: Path, kind: str, spec: MethodSpec, column_map: dict[str, 
                 raw = table.to_pylist()
             except UnicodeDecodeError:  # pyarrow does not check UTF-8 while parsing: not UTF-8 text
                 raise NotArrowReadable("not UTF-8") from None
+            except (IndexError, ArithmeticError, TypeError, ValueError) as exc:  # e.g. pyarrow's ArrowIndexError on a
+                raise NotArrowReadable(f"pyarrow could not read it back: {exc}") from None  # list of only nulls
             records = [drop_nulls(r) for r in raw] if _has_nulls(table) else raw
             if checker is None and not skip_rows:
                 report.columns = list(table.column_names)
