@@ -5,6 +5,7 @@ from __future__ import annotations
 import gradio as gr
 
 from training.hosting.access import AccessPolicy
+from training.hosting.read_policy import ReadPolicy, policy_for, reading_as
 
 
 def identity(profile: gr.OAuthProfile | None) -> tuple[str | None, list[str]]:
@@ -29,6 +30,28 @@ def require_writer(profile: gr.OAuthProfile | None) -> None:
     reason = refusal(profile)
     if reason:
         raise gr.Error(reason)
+
+
+def read_policy(profile: gr.OAuthProfile | None, uploads: tuple[str, ...] = ()) -> ReadPolicy:
+    """What this user may make the app read (training.hosting.read_policy): a visitor only `demo`, Hub ids and the
+    files in `uploads` (what Gradio's upload control handed to this event); those allowed to train also files on the
+    server inside the app's folders."""
+    return policy_for(refusal(profile) is None, on_space=AccessPolicy.from_env().on_space, uploads=uploads)
+
+
+def reading_for(profile: gr.OAuthProfile | None, uploads: tuple[str, ...] = ()):
+    """Context manager: put this user's read policy in force for the rest of the event."""
+    return reading_as(read_policy(profile, uploads))
+
+
+def config_read_names(config: dict) -> list[str]:
+    """The values of a stored config (a run.json `config`) that name datasets and models the run read."""
+    from training.config.schema import ConfigError, RunConfig, read_names
+
+    try:
+        return [value for _, _, value in read_names(RunConfig.from_dict(config))]
+    except (ConfigError, TypeError, ValueError):
+        return [str((config.get("model") or {}).get("name_or_path", "")), str((config.get("data") or {}).get("source", ""))]
 
 
 def sign_in_supported() -> bool:

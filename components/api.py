@@ -8,8 +8,9 @@ import time
 
 import gradio as gr
 
-from components.access import require_writer
-from training.config.schema import ConfigError, RunConfig
+from components.access import reading_for, require_writer
+from components.config_mapping import check_reads
+from training.config.schema import ConfigError, RunConfig, read_names
 from training.run.manager import RunActiveError, get_run_manager
 
 
@@ -21,7 +22,10 @@ def start_training(config_json: str, profile: gr.OAuthProfile | None) -> str:
     except (TypeError, ValueError) as exc:
         raise gr.Error(f"config_json is not valid JSON: {exc}. Pass the `config` object of a run.json.") from None
     try:
-        return get_run_manager().start(RunConfig.from_dict(data))
+        config = RunConfig.from_dict(data)
+        with reading_for(profile):  # even the owner names server files only inside the app's folders
+            check_reads(read_names(config))
+            return get_run_manager().start(config)
     except (RunActiveError, ConfigError) as exc:
         raise gr.Error(str(exc)) from None
 

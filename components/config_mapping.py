@@ -27,11 +27,13 @@ from training.config.schema import (
     RunConfig,
     apply_method_defaults,
     get_value,
+    read_names,
     set_value,
     setting_fields,
     validate_config,
 )
 from training.hosting.paths import uploads_dir
+from training.hosting.read_policy import REFUSED_START, ReadRefused, check_name, grant
 from training.methods.registry import METHODS, get_method
 from training.methods.rewards import REWARD_KINDS
 
@@ -141,6 +143,7 @@ def store_upload(temp_path: str) -> str:
         raise ConfigError([("dataset", f"{Path(temp_path).name} has type {suffix or 'none'}; upload CSV, TSV, JSON, JSONL or Parquet")])
     target = uploads_dir() / f"{uuid.uuid4().hex}{suffix}"
     shutil.copyfile(temp_path, target)
+    grant(target)  # the caller's own upload: readable by them in this event, by no other visitor ever
     return str(target)
 
 
@@ -151,18 +154,42 @@ def upload_path(upload) -> str | None:
     return upload if isinstance(upload, str) else getattr(upload, "name", None) or upload.get("path")
 
 
+def uploaded(values: Mapping[str, Any]) -> tuple[str, ...]:
+    """The file Gradio's upload control handed to this event (Gradio accepts only files uploaded to it), if the
+    source is an upload: the one server path a visitor may make the app read."""
+    path = upload_path(values.get(UPLOAD)) if values.get(SOURCE_KIND) == "upload" else None
+    return (path,) if path else ()
+
+
 def readable_source(kind: str, upload, hub_id: str) -> str:
-    """Where the data is read from, without copying an upload: demo, the upload's temporary path or a Hub id."""
+    """Where the data is read from, without copying an upload: demo, the upload's temporary path or a Hub id
+    (or, for those allowed, a file on the server), checked against the caller's read policy."""
     if kind == "upload":
         path = upload_path(upload)
         if not path:
             raise ConfigError([("dataset", "no file uploaded yet; drop a CSV, TSV, JSON, JSONL or Parquet file")])
-        return path
-    if kind == "hub":
+        source = path
+    elif kind == "hub":
         if not (hub_id or "").strip():
             raise ConfigError([("dataset", "enter a Hub dataset id such as trl-lib/Capybara")])
-        return hub_id.strip()
-    return "demo"
+        source = hub_id.strip()
+    else:
+        return "demo"
+    check_reads([("data.source", "dataset", source)])
+    return source
+
+
+def check_reads(names: list[tuple[str, str, str]]) -> None:
+    """Raise ConfigError for every (field, kind, value) the caller may not make the app read; the message is the same
+    whatever the value is, and whether or not it exists."""
+    problems = []
+    for path, what, value in names:
+        try:
+            check_name(value, what)
+        except ReadRefused as exc:
+            problems.append((path, str(exc)))
+    if problems:
+        raise ConfigError(problems)
 
 
 def dataset_source(kind: str, upload, hub_id: str) -> str:
@@ -244,6 +271,9 @@ def config_from_form(values: Mapping[str, Any], check: bool = True) -> RunConfig
             rewards = collect(rewards_from_values, values, [r.get("name") for r in config.rewards])
             if rewards is not None:
                 config.rewards = rewards
+    collect(check_reads, [n for n in read_names(config) if not any(name == n[0] for name, _ in problems)])
+    if any(msg.startswith(REFUSED_START) for _, msg in problems):  # a refused name: say only that
+        raise ConfigError([(name, msg) for name, msg in problems if msg.startswith(REFUSED_START)])
     if check:
         reported = {name for name, _ in problems}
         problems += [(name, msg) for name, msg in validate_config(config) if name not in reported]

@@ -16,11 +16,13 @@ from typing import TYPE_CHECKING, Any
 
 import gradio as gr
 
-from components.config_mapping import HUB_ID, SOURCE_KIND, UPLOAD, config_from_form, store_upload, upload_path
+from components.access import reading_for
+from components.config_mapping import HUB_ID, SOURCE_KIND, UPLOAD, config_from_form, store_upload, upload_path, uploaded
 from components.messages import describe_config_error
 from components.translations import t, tr, translate_message, use_request_language
 from training.config.schema import ConfigError
 from training.estimate.hardware import CATALOGUE
+from training.hosting.read_policy import grant
 
 if TYPE_CHECKING:
     from components.settings_panels import SettingsForm
@@ -66,9 +68,11 @@ def wire_estimate(panel: EstimatePanel, form: SettingsForm) -> None:
         else:
             triggers.append(comp.change)
 
-    def on_estimate(values: dict, request: gr.Request):
+    def on_estimate(values: dict, profile: gr.OAuthProfile | None, request: gr.Request):
         use_request_language(request)
-        return handle_estimate(values[panel.hardware], form.named(values))
+        named = form.named(values)
+        with reading_for(profile, uploaded(named)):
+            return handle_estimate(values[panel.hardware], named)
 
     gr.on(triggers, on_estimate, {panel.hardware, *form.inputs}, panel.outputs, trigger_mode="always_last",
           concurrency_limit=2, concurrency_id="estimate", show_progress="minimal", api_name="handle_estimate")
@@ -92,6 +96,7 @@ def _stored_upload(values: dict[str, Any]) -> dict[str, Any]:
         stored = store_upload(temp)
         with _cache_lock:
             _uploads[temp] = stored
+    grant(stored)  # this caller's own upload (Gradio handed `temp` to this event)
     # an existing file path given as the Hub id is read as that file
     return {**values, SOURCE_KIND: "hub", HUB_ID: stored}
 

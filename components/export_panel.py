@@ -13,7 +13,7 @@ from pathlib import Path
 
 import gradio as gr
 
-from components.access import refusal
+from components.access import config_read_names, refusal
 from components.jobs_panel import JobsPanel, create_jobs_panel, wire_jobs_panel
 from components.run_panels import RUN_CONTROL
 from training.run.manager import get_run_manager
@@ -150,7 +150,11 @@ def handle_merge(run_id: str | None, profile: gr.OAuthProfile | None):
     return f"Merged model of `{run_id}` in `{target}`.", gr.update(value=str(archive), visible=True)
 
 
-def handle_get_script(run_id: str | None):
+def handle_get_script(run_id: str | None, profile: gr.OAuthProfile | None = None):
+    """The run's training script; for visitors, server paths in it show as their file name only."""
+    import tempfile
+
+    from training.hosting.read_policy import hide_server_paths
     from training.hosting.secrets import redact
     from training.publish.script import SCRIPT_NAME, script_for_run
 
@@ -159,7 +163,11 @@ def handle_get_script(run_id: str | None):
         text = redact(script_for_run(folder))
     except ValueError as exc:
         return f"# {exc}", gr.update(visible=False)
-    path = folder / SCRIPT_NAME
+    if refusal(profile):
+        text = hide_server_paths(text, config_read_names(get_run_manager().run_record(run_id).get("config") or {}))
+        path = Path(tempfile.mkdtemp(prefix="script-")) / SCRIPT_NAME
+    else:
+        path = folder / SCRIPT_NAME
     path.write_text(text)
     return text, gr.update(value=str(path), visible=True)
 

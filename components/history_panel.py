@@ -9,9 +9,10 @@ from pathlib import Path
 
 import gradio as gr
 
-from components.access import refusal
+from components.access import config_read_names, refusal
 from components.translations import t, tr, translate_message, use_request_language
 from training.config.schema import ConfigError, RunConfig
+from training.hosting.read_policy import hide_server_paths, public_name
 from training.run.manager import RunActiveError, get_run_manager
 
 HEADERS = ["run", "method", "model", "dataset", "status", "steps", "final loss", "duration", "started at"]
@@ -43,8 +44,8 @@ def history_rows() -> tuple[list[list], list[str]]:
         cfg = rec.get("config") or {}
         losses = [m["loss"] for m in rec.get("metrics") or [] if "loss" in m]
         steps = f"{rec.get('step') or 0}/{rec.get('total_steps') or '?'}"
-        rows.append([rec.get("run_id"), cfg.get("method"), (cfg.get("model") or {}).get("name_or_path"),
-                     Path(str((cfg.get("data") or {}).get("source", ""))).name or "", rec.get("status"), steps,
+        rows.append([rec.get("run_id"), cfg.get("method"), public_name((cfg.get("model") or {}).get("name_or_path")),
+                     public_name((cfg.get("data") or {}).get("source", "")), rec.get("status"), steps,
                      f"{losses[-1]:.4f}" if losses else "", _duration(rec), (rec.get("started_at") or "").replace("T", " ")[:19]])
         ids.append(rec.get("run_id"))
     return rows, ids
@@ -73,7 +74,8 @@ def handle_refresh(selected: str | None = None):
     return rows, gr.update(choices=ids, value=selected if selected in ids else (ids[0] if ids else None))
 
 
-def handle_show_config(run_id: str | None, request: gr.Request = None):
+def handle_show_config(run_id: str | None, profile: gr.OAuthProfile | None = None, request: gr.Request = None):
+    """The run's config; for visitors, server paths show as their file name only (Hub ids as they are)."""
     use_request_language(request)
     if not run_id:
         return tr("Pick a run first."), gr.update(visible=False)
@@ -81,7 +83,10 @@ def handle_show_config(run_id: str | None, request: gr.Request = None):
         config = get_run_manager().run_record(run_id)["config"]
     except ValueError as exc:
         return translate_message(str(exc)), gr.update(visible=False)
-    return tr("Config of `{run}`.", run=run_id), gr.update(value=json.dumps(config, indent=2), visible=True)
+    text = json.dumps(config, indent=2)
+    if refusal(profile):
+        text = hide_server_paths(text, config_read_names(config))
+    return tr("Config of `{run}`.", run=run_id), gr.update(value=text, visible=True)
 
 
 def handle_download(run_id: str | None, profile: gr.OAuthProfile | None, request: gr.Request = None):

@@ -102,13 +102,20 @@ def create_jobs_panel() -> JobsPanel:
                      job_logs, job_cancel, job_message, logs_view, curves, follow, shown)
 
 
-def _config(run_id: str | None):
-    from training.config.schema import RunConfig
+def _config(run_id: str | None, profile: gr.OAuthProfile | None):
+    """The run's config, if this user may send what it reads to a job: a visitor's job may not carry a dataset file or
+    model folder from this server (the job would upload it to their account), only `demo` and Hub ids."""
+    from components.access import reading_for
+    from components.config_mapping import check_reads
+    from training.config.schema import RunConfig, read_names
 
     record = get_run_manager().run_record(run_id) if run_id else None
     if record is None:
         raise ValueError("Pick a run first: its config is what the job trains.")
-    return RunConfig.from_dict(record["config"])
+    config = RunConfig.from_dict(record["config"])
+    with reading_for(profile):
+        check_reads(read_names(config))
+    return config
 
 
 def _account(profile: gr.OAuthProfile | None, oauth_token: gr.OAuthToken | None, hub_model_id: str | None):
@@ -134,11 +141,11 @@ def price_table(prices, flavor: str, who: str) -> str:
     return "\n".join(lines + ["", f"Prices: {'; '.join(sources)}."])
 
 
-def _plan(run_id, flavor, hub_model_id, trackio_space, with_prices: bool = False, preview: bool = False):
+def _plan(run_id, flavor, hub_model_id, trackio_space, profile, with_prices: bool = False, preview: bool = False):
     from training.hosting.trackio_mount import report_home_url
     from training.publish.jobs import flavor_prices, plan_job
 
-    config = _config(run_id)
+    config = _config(run_id, profile)
     prices = flavor_prices(config) if with_prices else []
     chosen = next((p for p in prices if p.flavor == flavor), None)
     kw = ({"estimate_seconds": chosen.seconds, "estimate_summary": chosen.summary or "unknown", "memory_gb": chosen.memory_gb}
@@ -155,7 +162,7 @@ def handle_plan_job(run_id: str | None, flavor: str, hub_model_id: str, trackio_
     from training.publish.jobs import describe_plan
 
     try:
-        plan, prices = _plan(run_id, flavor, hub_model_id, trackio_space, with_prices=True, preview=True)
+        plan, prices = _plan(run_id, flavor, hub_model_id, trackio_space, profile, with_prices=True, preview=True)
     except ValueError as exc:
         return f"⚠️ {exc}"
     try:
@@ -177,7 +184,7 @@ def handle_submit_job(run_id: str | None, flavor: str, hub_model_id: str, tracki
     except JobsAccessError as exc:
         return f"🔒 {exc}", gr.skip(), gr.skip(), gr.skip()
     try:
-        plan, _ = _plan(run_id, flavor, hub_model_id, trackio_space)
+        plan, _ = _plan(run_id, flavor, hub_model_id, trackio_space, profile)
         home = write_token() if TRACKIO_TOKEN_SECRET in plan.secret_names else None
         job = submit_job(plan, account.token, trackio_write_token=home, billed_to=account.billed_to,
                          submitted_by=account.username)

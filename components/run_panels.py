@@ -12,8 +12,8 @@ from urllib.parse import urlencode
 
 import gradio as gr
 
-from components.access import refusal
-from components.config_mapping import config_from_form
+from components.access import reading_for, refusal
+from components.config_mapping import config_from_form, uploaded
 from components.messages import describe_config_error
 from components.translations import t, tr, translate_message, use_request_language
 from training.config.schema import ConfigError
@@ -122,7 +122,9 @@ def handle_train(profile: gr.OAuthProfile | None, values: dict[str, Any]):
 def wire_train(panel: TrainPanel, form: SettingsForm) -> None:
     def on_train(values: dict, profile: gr.OAuthProfile | None, request: gr.Request):
         use_request_language(request)
-        return handle_train(profile, form.named(values))
+        named = form.named(values)
+        with reading_for(profile, uploaded(named)):
+            return handle_train(profile, named)
 
     panel.train.click(on_train, form.inputs, [panel.status, panel.config_view, panel.config_file],
                       concurrency_limit=1, concurrency_id=RUN_CONTROL, api_visibility="private", api_name="handle_train")

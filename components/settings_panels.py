@@ -23,6 +23,7 @@ from typing import Any
 
 import gradio as gr
 
+from components.access import reading_for
 from components.config_mapping import (
     HUB_ID,
     QLORA,
@@ -40,6 +41,7 @@ from components.config_mapping import (
     reward_input_keys,
     reward_input_values,
     reward_name,
+    uploaded,
 )
 from components.setting_widgets import applies, conditional, create_setting_widget, is_compact
 from components.translations import declared, setting_text, t, tr, translate_message, use_request_language
@@ -130,21 +132,27 @@ class SettingsForm:
                 if name in comps and (wanted is None or field_path(name) in wanted)}
 
     def bind(self, fn: Callable[[dict], Any], *, progress: bool = False) -> Callable[[dict], Any]:
-        """An event handler for `inputs`: calls fn with the values by name, its messages in the request's language.
+        """An event handler for `inputs`: calls fn with the values by name, its messages in the request's language,
+        under the signed-in user's read policy (components.access.reading_for: what names they may make the app read).
         With `progress=True` fn also gets `progress=` a callback `(stage, done, total)` shown as Gradio's progress
         bar (rows done / total, time left)."""
         if progress:
-            def handler(values: dict, request: gr.Request = None, bar=gr.Progress()):  # noqa: B008 (Gradio's idiom)
+            def handler(values: dict, profile: gr.OAuthProfile | None = None, request: gr.Request = None,
+                        bar=gr.Progress()):  # noqa: B008 (Gradio's idiom)
                 use_request_language(request)
 
                 def report(stage: str, done: int, total: int | None) -> None:
                     bar((done, total) if total else None, desc=tr(stage), unit="rows")
 
-                return fn(self.named(values), progress=report)
+                named = self.named(values)
+                with reading_for(profile, uploaded(named)):
+                    return fn(named, progress=report)
         else:
-            def handler(values: dict, request: gr.Request = None):
+            def handler(values: dict, profile: gr.OAuthProfile | None = None, request: gr.Request = None):
                 use_request_language(request)
-                return fn(self.named(values))
+                named = self.named(values)
+                with reading_for(profile, uploaded(named)):
+                    return fn(named)
 
         handler.__name__ = getattr(fn, "__name__", "handler")
         return handler

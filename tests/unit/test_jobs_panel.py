@@ -32,7 +32,7 @@ def space(monkeypatch, tmp_path):
     monkeypatch.setenv("SPACE_HOST", "owner-studio.hf.space")
     monkeypatch.setenv("HF_TOKEN", OWNER_TOKEN)
     monkeypatch.delenv("ALLOWED_USERS", raising=False)
-    monkeypatch.setattr(jobs_panel, "_config", lambda run_id: hub_config())
+    monkeypatch.setattr(jobs_panel, "_config", lambda run_id, profile=None: hub_config())
     monkeypatch.setattr(jobs, "flavor_prices", lambda config: [])
     return FakeJobsHub().install(monkeypatch)
 

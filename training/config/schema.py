@@ -43,7 +43,7 @@ class ConfigError(ValueError):
 class ModelSettings:
     name_or_path: str = setting("demo", "Model", "`demo` (built-in tiny model), a local folder, or a Hub id such as "
                                 "Qwen/Qwen2.5-0.5B-Instruct.", "str", nonempty=True, group="basic", cli=("--model",),
-                                env="MODEL")
+                                env="MODEL", reads="model")
     trust_remote_code: bool = setting(False, "Trust remote code", "Run Python code shipped with the model repo. Leave off "
                                       "unless you trust its author.", "bool", group="basic", cli=("--trust-remote-code",))
 
@@ -51,7 +51,7 @@ class ModelSettings:
 @dataclass
 class DataSettings:
     source: str = setting("demo", "Dataset", "`demo`, an uploaded CSV/JSON/JSONL/Parquet file, or a Hub dataset id.", "str",
-                          nonempty=True, group="basic", cli=("--dataset",), env="DATASET")
+                          nonempty=True, group="basic", cli=("--dataset",), env="DATASET", reads="dataset")
     split: str = setting("train", "Split", "Split of a Hub dataset, e.g. train or train[:1000].", "str", nonempty=True,
                          group="basic", cli=("--split",), env="DATASET_SPLIT")
     subset: str | None = setting(None, "Subset", "Config (subset) name of a Hub dataset, if it has several.", "str",
@@ -326,6 +326,20 @@ def set_value(config: Any, path: str, value: Any) -> None:
     for part in parents:
         config = getattr(config, part)
     setattr(config, name, value)
+
+
+def read_names(config: RunConfig) -> list[tuple[str, str, str]]:
+    """(field, "dataset" or "model", value) for every setting whose value names something the app reads: the
+    fields declared with `reads=` and the method controls declared so (a teacher or reward model, say). Every
+    entry point passes these through training.hosting.read_policy.check_name."""
+    from training.methods.registry import METHODS
+
+    out = [(f.path, f.setting.reads, str(get_value(config, f.path) or "")) for f in setting_fields() if f.setting.reads]
+    spec = METHODS.get(config.method)
+    for control in spec.controls if spec else ():
+        if control.reads and isinstance(config.method_args.get(control.name), str):
+            out.append((f"method_args.{control.name}", control.reads, config.method_args[control.name]))
+    return out
 
 
 def validate_config(config: RunConfig) -> list[tuple[str, str]]:

@@ -50,6 +50,7 @@ class Setting:
     cli: tuple[str, ...] = ()  # flag names; empty: generated from the field path
     env: str = ""  # environment variable of the exported script; empty: generated from the field path
     placeholder: str = ""
+    reads: Literal["", "dataset", "model"] = ""  # the value names a dataset or model the app reads (read_policy guards it)
 
     def allowed_choices(self) -> tuple:
         return tuple(self.choices()) if callable(self.choices) else tuple(self.choices)

@@ -19,6 +19,7 @@ from training.data import jsonio
 from training.data.file_types import COMPRESSION_SUFFIXES, FILE_TYPES_TEXT, KIND_SUFFIXES, compression_of, file_type
 from training.data.formats import detect_format
 from training.hosting.paths import data_dir
+from training.hosting.read_policy import HUB_PREFIX, ReadRefused, current_policy, is_hub_name, local_path
 
 DEMO_SOURCE = "demo"
 FILE_SUFFIXES = {suffix: "csv" if kind == "tsv" else kind for suffix, kind in KIND_SUFFIXES.items()}
@@ -68,21 +69,23 @@ def demo_dataset_path() -> Path:
 
 
 def classify_source(source: str) -> str:
-    """'demo', 'file' or 'hub'; raises DataSourceError for something that is neither."""
+    """'demo', 'file' or 'hub'; raises DataSourceError for something that is neither, or that the caller in force
+    may not read (training.hosting.read_policy: a visitor's server path, a path outside the allowed folders)."""
     source = (source or "").strip()
     if not source:
         raise DataSourceError("No dataset given. Choose `demo`, upload a file, or enter a Hub dataset id like user/name.")
     if source == DEMO_SOURCE:
         return "demo"
-    path = Path(os.path.expanduser(source))  # leaves an unknown ~user as is (Path.expanduser raises)
     try:
-        exists = path.exists()
-    except (OSError, ValueError):  # name too long, NUL byte: not a usable path
-        exists = False
-    if exists:
+        path = local_path(source, "dataset")
+    except ReadRefused as exc:
+        raise DataSourceError(str(exc)) from None
+    if path is not None:
         if path.is_dir():
             raise DataSourceError(f"{source} is a folder. Point to one {FILE_TYPES_TEXT} file inside it.")
         return "file"
+    if source.startswith(HUB_PREFIX) and is_hub_name(source):
+        return "hub"
     if file_type(source)[0] is not None or "\\" in source or source.startswith((".", "/", "~")):
         raise DataSourceError(f"File {source} does not exist. Check the path, or upload the file.")
     if HUB_ID_RE.match(source):
@@ -100,7 +103,7 @@ def load_records(source: str, split: str = "train", subset: str | None = None, l
         loaded.kind, loaded.origin = "demo", "built-in demo dataset (invented facts)"
         return loaded
     if kind == "file":
-        return _load_file(Path(os.path.expanduser(source)), limit)
+        return _load_file(local_path(source, "dataset"), limit)
     return _load_hub(source.strip(), split, subset, limit)
 
 
@@ -377,7 +380,9 @@ def open_hub_stream(dataset_id: str, subset: str | None, split: str):
     """Rows of a Hub dataset, streamed: nothing is downloaded beyond what is read."""
     from datasets import load_dataset
 
-    return load_dataset(dataset_id, subset or None, split=split or "train", streaming=True)
+    # hf://datasets/ reads the Hub only: a bare id would read a local folder of the same name first.
+    hub_id = dataset_id if dataset_id.startswith(HUB_PREFIX) else HUB_PREFIX + dataset_id
+    return load_dataset(hub_id, subset or None, split=split or "train", streaming=True, token=current_policy().hub_token)
 
 
 def _load_hub(dataset_id: str, split: str, subset: str | None, limit: int | None) -> LoadedRecords:
@@ -397,6 +402,8 @@ def _load_hub(dataset_id: str, split: str, subset: str | None, limit: int | None
         return out
     except Exception as exc:  # datasets raises many types: connection, missing, gated
         reason = str(exc).splitlines()[0][:300] if str(exc) else type(exc).__name__
+        if current_policy().anonymous_hub:  # a visitor: the same words whatever the id names, here or there
+            reason = "not found, private, or unreachable"
         raise DataSourceError(
             f"Could not load Hub dataset {dataset_id!r} (split {split!r}). {hint}: {reason}. "
             "Check the id and split, or upload the file instead."

@@ -39,6 +39,7 @@ from training.data.format_version import formats_fingerprint
 from training.data.formats import NORMALISERS, NOTES, TRL_TYPE_COLUMNS, detect_format, record_text, row_notes
 from training.data.progress import ProgressFn, Throttled
 from training.data.sources import DataSourceError, LoadedRecords, RowIssue, classify_source, load_records
+from training.hosting.read_policy import local_path
 from training.methods.registry import MethodSpec, get_method
 
 MAX_LISTED_ERRORS = 50
@@ -234,11 +235,11 @@ def _verdict_key(source: str, method: str, split: str, subset: str | None, colum
     """A local file's fingerprint with the settings the checks depend on, hashed; None for a Hub dataset (it can
     change remotely) or a path that cannot be read."""
     try:
-        path = Path(os.path.expanduser(str(source))).resolve()
-        if not path.is_file():
+        path = local_path(str(source))  # None for a Hub id (and for whatever a visitor names that looks like one)
+        if path is None or not path.is_file():
             return None
         identity = file_fingerprint(path)
-    except (OSError, ValueError, RuntimeError):
+    except (OSError, ValueError, RuntimeError):  # ReadRefused is a ValueError
         return None
     material = [CACHE_VERSION, formats_fingerprint(), identity, method, split, subset, sorted((column_map or {}).items()), max_rows]
     return hashlib.sha256(json.dumps(material, default=str).encode()).hexdigest()[:32]

@@ -34,6 +34,7 @@ from training.estimate.memory import GPU_CONTEXT_GB, activation_bytes_per_token,
 from training.estimate.method_costs import method_cost
 from training.estimate.speed import decode_token_seconds, forward_seconds, rates_for, step_seconds
 from training.estimate.tokens import LONGEST_OVER_MEAN, padded_length, truncated_mean
+from training.hosting.read_policy import local_path
 from training.models.facts import (
     lora_trainable,
     model_facts,
@@ -113,8 +114,11 @@ def _steps(t, rows: int, rows_per_step: float) -> int:
 
 def _cached_locally(name: str) -> bool:
     """Whether the weights are likely on disk already (demo, a folder, or config.json in the Hub cache)."""
-    if name == "demo" or Path(name).expanduser().exists():
-        return True
+    try:
+        if name == "demo" or local_path(name, "model") is not None:
+            return True
+    except ValueError:  # ReadRefused: not readable by this caller
+        return False
     try:
         from huggingface_hub import try_to_load_from_cache
 

@@ -30,6 +30,7 @@ class MethodControl:
     minimum: float | None = None
     maximum: float | None = None
     choices: tuple[str, ...] = ()
+    reads: Literal["", "dataset", "model"] = ""  # the value names a dataset or model the app reads (read_policy guards it)
 
     def problem(self, value: Any) -> str | None:
         """Why `value` is not allowed (naming what is), or None when it is fine."""

@@ -156,7 +156,7 @@ def _demo_facts() -> ModelFacts:
     return replace(facts_from_config(cfg, "built-in table (demo model)"), source="built-in table (demo model)")
 
 
-_hub_cache: dict[str, dict | None] = {}
+_hub_cache: dict[tuple, dict | None] = {}  # (name, token setting) -> config
 
 
 def _hub_config(name: str, timeout: float = 4.0) -> dict | None:
@@ -177,15 +177,19 @@ def _hub_config(name: str, timeout: float = 4.0) -> dict | None:
         pass
     if os.environ.get("HF_HUB_OFFLINE") == "1":
         return None
-    if name in _hub_cache:
-        return _hub_cache[name]
+    from training.hosting.read_policy import current_policy
+
+    token = current_policy().hub_token  # a visitor reads the Hub anonymously: never the owner's private repos
+    key = (name, token)
+    if key in _hub_cache:
+        return _hub_cache[key]
     box: list = []
 
     def fetch():
         try:
             from huggingface_hub import hf_hub_download
 
-            box.append(json.loads(Path(hf_hub_download(name, "config.json", etag_timeout=timeout)).read_text()))
+            box.append(json.loads(Path(hf_hub_download(name, "config.json", etag_timeout=timeout, token=token)).read_text()))
         except Exception:
             box.append(None)
 
@@ -194,7 +198,7 @@ def _hub_config(name: str, timeout: float = 4.0) -> dict | None:
     thread.join(timeout + 1)
     result = box[0] if box else None
     if box:
-        _hub_cache[name] = result
+        _hub_cache[key] = result
     return result
 
 
@@ -204,10 +208,13 @@ def model_facts(name: str) -> ModelFacts | None:
     name = (name or "").strip()
     if name == "demo":
         return _demo_facts()
+    from training.hosting.read_policy import local_path
+
     try:
-        local = Path(name).expanduser() / "config.json"
-        is_local = local.exists()
-    except (OSError, RuntimeError):
+        folder = local_path(name, "model")  # None for a Hub id, and for a visitor's name that only looks local
+        local = (folder or Path(name)) / "config.json"
+        is_local = folder is not None and local.exists()
+    except (OSError, RuntimeError, ValueError):  # ReadRefused is a ValueError
         is_local = False
     if is_local:
         try:

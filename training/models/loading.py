@@ -7,12 +7,18 @@ import os
 import re
 from pathlib import Path
 
+from training.hosting.read_policy import ReadRefused, current_policy, local_path
+
 HUB_MODEL_RE = re.compile(r"^[A-Za-z0-9][\w.-]{0,95}/[\w.-]{1,96}$")
 GPU_DEFAULT_MODEL = "Qwen/Qwen2.5-0.5B-Instruct"
 
 
 class ModelLoadError(ValueError):
     """The model cannot be found or loaded; the message says why and what to do."""
+
+
+class HubModelMissing(ModelLoadError):
+    """Answered as for a Hub id that does not exist."""
 
 
 def resolve_model(name: str) -> str:
@@ -25,16 +31,19 @@ def resolve_model(name: str) -> str:
 
         return str(ensure_demo_model())
     try:
-        path = Path(name).expanduser()
-        exists = path.exists()
-    except (OSError, RuntimeError):  # a name too long for a path, or an unknown ~user
-        exists = False
-    if exists:
+        path = local_path(name, "model")  # the caller's read policy (training.hosting.read_policy)
+    except ReadRefused as exc:
+        raise ModelLoadError(str(exc)) from None
+    if path is not None:
         if not (path / "config.json").exists():
             raise ModelLoadError(f"Folder {name} has no config.json, so it is not a model folder. Point to the folder that has one.")
         return str(path)
     if not HUB_MODEL_RE.match(name):
         raise ModelLoadError(f"{name!r} is neither `demo`, an existing folder, nor a Hub id of the form owner/name.")
+    if not current_policy().server_paths and os.path.lexists(name):
+        # A visitor's Hub id that also names something here: from_pretrained would read it from disk. Answer as
+        # for a Hub id that does not exist, so the answer says nothing about this machine.
+        raise HubModelMissing(str(_friendly(name, OSError(f"404: {name} is not a valid model identifier"))))
     return name
 
 
@@ -57,7 +66,7 @@ def load_tokenizer(name: str, trust_remote_code: bool = False):
 
     ref = resolve_model(name)
     try:
-        tokenizer = AutoTokenizer.from_pretrained(ref, trust_remote_code=trust_remote_code)
+        tokenizer = AutoTokenizer.from_pretrained(ref, trust_remote_code=trust_remote_code, token=current_policy().hub_token)
     except Exception as exc:
         raise _friendly(name, exc) from None
     if tokenizer.pad_token is None:
@@ -82,7 +91,8 @@ def load_model(name: str, trust_remote_code: bool = False, dtype=None, head: str
     else:
         auto = AutoModelForCausalLM
     try:
-        return auto.from_pretrained(ref, trust_remote_code=trust_remote_code, dtype=dtype or "auto", **kwargs)
+        return auto.from_pretrained(ref, trust_remote_code=trust_remote_code, dtype=dtype or "auto",
+                                    token=current_policy().hub_token, **kwargs)
     except Exception as exc:
         raise _friendly(name, exc) from None
 
@@ -103,7 +113,7 @@ def read_model_config(name: str) -> dict | None:
     try:
         from huggingface_hub import hf_hub_download
 
-        return json.loads(Path(hf_hub_download(ref, "config.json")).read_text())
+        return json.loads(Path(hf_hub_download(ref, "config.json", token=current_policy().hub_token)).read_text())
     except Exception:
         return None
 
@@ -111,13 +121,17 @@ def read_model_config(name: str) -> dict | None:
 def model_reachable(name: str) -> str | None:
     """None when the model can be loaded from here (demo, a model folder, a Hub model reachable or cached), else why
     not, in words that say what to do. Raises ModelLoadError for a name that is none of those."""
-    ref = resolve_model(name)
-    if Path(ref).is_dir() or read_model_config(name) is not None:
-        return None
-    from huggingface_hub import try_to_load_from_cache
+    try:
+        ref = resolve_model(name)
+    except HubModelMissing:
+        ref = None
+    if ref is not None:
+        if Path(ref).is_dir() or read_model_config(name) is not None:
+            return None
+        from huggingface_hub import try_to_load_from_cache
 
-    if isinstance(try_to_load_from_cache(ref, "config.json"), str):
-        return None
+        if isinstance(try_to_load_from_cache(ref, "config.json"), str):
+            return None
     if os.environ.get("HF_HUB_OFFLINE") == "1":
         return (f"Model {name} is not available: this machine is offline (HF_HUB_OFFLINE=1) and it is not in the local "
                 "cache. Use `demo` or a local model folder.")

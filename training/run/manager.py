@@ -12,6 +12,7 @@ API caller sees the same run. The training thread never touches UI objects; the 
 
 from __future__ import annotations
 
+import contextvars
 import json
 import os
 import re
@@ -176,7 +177,9 @@ class RunManager:
             return
         kwargs = dict(stop_event=self._stop, cancel_event=self._cancel, progress=self._progress, run_id=run_id,
                       resume=resume, extra_callbacks=tuple(callbacks))
-        self._thread = threading.Thread(target=self._body, args=(config, output_dir, kwargs), name=f"train-{run_id}", daemon=True)
+        # The thread reads the run's data and model under the read policy of whoever started it (read_policy).
+        self._thread = threading.Thread(target=contextvars.copy_context().run, args=(self._body, config, output_dir, kwargs),
+                                        name=f"train-{run_id}", daemon=True)
         self._thread.start()
 
     def _supervise(self, config: RunConfig, output_dir: Path, run_id: str, resume: bool, processes: int) -> None:
