@@ -13,9 +13,10 @@ from typing import TYPE_CHECKING, Any
 
 import gradio as gr
 
-from components.config_mapping import config_from_form
+from components.access import reading_for, refusal
+from components.config_mapping import config_from_form, uploaded
 from components.messages import describe_config_error
-from components.translations import t, tr, translate_message
+from components.translations import t, tr, translate_message, use_request_language
 from training.config.schema import ConfigError
 
 if TYPE_CHECKING:
@@ -72,5 +73,14 @@ def handle_dry_run(values: dict[str, Any]) -> str:
 
 
 def wire_dry_run(panel: DryRunPanel, form: SettingsForm) -> None:
-    panel.button.click(form.bind(handle_dry_run), form.inputs, panel.summary, concurrency_limit=1,
-                       api_visibility="private", api_name="handle_dry_run")
+    def on_dry_run(values: dict, profile: gr.OAuthProfile | None, request: gr.Request):
+        """Real steps on this machine's GPU spend it: only for those allowed to train."""
+        use_request_language(request)
+        if reason := refusal(profile):
+            return f"🔒 {translate_message(reason)}"
+        named = form.named(values)
+        with reading_for(profile, uploaded(named)):
+            return handle_dry_run(named)
+
+    panel.button.click(on_dry_run, form.inputs, panel.summary, concurrency_limit=1, api_visibility="private",
+                       api_name="handle_dry_run")
