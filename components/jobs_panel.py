@@ -175,14 +175,15 @@ def handle_plan_job(run_id: str | None, flavor: str, hub_model_id: str, trackio_
 
 def handle_submit_job(run_id: str | None, flavor: str, hub_model_id: str, trackio_space: str,
                       profile: gr.OAuthProfile | None, oauth_token: gr.OAuthToken | None):
-    from training.hosting.jobs_account import SPACE_ACCOUNT, JobsAccessError, expiry_warning
+    from training.hosting.jobs_account import SPACE_ACCOUNT, expiry_warning
     from training.hosting.trackio_mount import write_token
     from training.publish.jobs import TRACKIO_TOKEN_SECRET, submit_job
 
     try:
+        _config(run_id, profile)  # first: a visitor's job may not carry this server's files, whatever their account
         account = _account(profile, oauth_token, hub_model_id)
-    except JobsAccessError as exc:
-        return f"🔒 {exc}", gr.skip(), gr.skip(), gr.skip()
+    except ValueError as exc:  # JobsAccessError, a refused name (ConfigError), no run picked
+        return f"🔒 {html.escape(str(exc), quote=False)}", gr.skip(), gr.skip(), gr.skip()
     try:
         plan, _ = _plan(run_id, flavor, hub_model_id, trackio_space, profile)
         home = write_token() if TRACKIO_TOKEN_SECRET in plan.secret_names else None
