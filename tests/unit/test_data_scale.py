@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from training.data import arrow_rows, validation
+from training.data import arrow_rows, record_scan, row_checks, validation
 from training.data.validation import dataset_verdict, validate_dataset
 
 
@@ -33,7 +33,7 @@ def test_a_bad_value_deep_in_the_file_is_reported_at_its_line(tmp_path, small_ch
     lines.insert(100, "")  # blank lines shift line numbers; the parser skips them
     lines.insert(200, "   ")
     lines[350] = {"messages": [{"role": "usr", "content": "Hi"}, {"role": "assistant", "content": "A"}]}
-    monkeypatch.setattr(validation, "load_records", lambda *a, **k: pytest.fail("read twice"))  # one pass, as Arrow
+    monkeypatch.setattr(record_scan, "load_records", lambda *a, **k: pytest.fail("read twice"))  # one pass, as Arrow
     report = validate_dataset(write_lines(tmp_path / "big.jsonl", lines))
     assert not report.valid and report.rows == 400 and report.usable_rows == 399
     assert [(e.row, e.field) for e in report.errors] == [(351, "messages[0].role")]
@@ -87,8 +87,8 @@ def test_rows_that_need_converting_are_not_trl_ready(tmp_path):
 
 
 def test_report_keeps_a_bounded_sample_not_every_row(tmp_path, monkeypatch):
-    monkeypatch.setattr(validation, "NORMALISED_KEPT", 10)
-    monkeypatch.setattr(validation, "TOKEN_SAMPLE", 8)
+    monkeypatch.setattr(row_checks, "NORMALISED_KEPT", 10)
+    monkeypatch.setattr(row_checks, "TOKEN_SAMPLE", 8)
     report = validate_dataset(write_lines(tmp_path / "many.jsonl", [chat(i) for i in range(100)]))
     assert report.usable_rows == 100 and len(report.normalised) == 10 and report.normalised_rows[-1] == 10
     assert 1 <= len(report.token_sample) <= 8

@@ -72,9 +72,9 @@ def test_validate_with_tokenizer_gives_stats_and_rendered_preview(tokenizer):
 
 
 def test_token_statistics_are_sampled_and_say_so(tokenizer, monkeypatch):
-    import training.data.validation as validation
+    import training.data.token_views as token_views
 
-    monkeypatch.setattr(validation, "TOKEN_SAMPLE", 10)
+    monkeypatch.setattr(token_views, "TOKEN_SAMPLE", 10)
     rows = [{"text": "word " * (i % 7 + 1)} for i in range(100)]
     stats = token_statistics(rows, tokenizer, max_length=4)
     assert not stats["exact"] and stats["sampled_rows"] == 10 and stats["rows"] == 100

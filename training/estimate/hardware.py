@@ -8,10 +8,11 @@ below, read from the Hub docs on the date in PRICES_AS_OF. Every estimate says w
 from __future__ import annotations
 
 import os
-import shutil
 import threading
 import time
 from dataclasses import dataclass
+
+from training.hosting.machine import has_cuda, local_hardware
 
 PRICES_AS_OF = "2026-06 (Hugging Face Spaces GPU docs)"
 LIVE_PRICE_TIMEOUT_S = 3.0
@@ -151,18 +152,7 @@ def price_per_hour(flavor: Flavor, live: dict[str, float] | None = None) -> tupl
     return flavor.usd_per_hour, f"table price as of {PRICES_AS_OF}, {flavor.price_note}"
 
 
-# --- this machine ------------------------------------------------------------------------------
-
-
-def has_cuda() -> bool:
-    """True when a CUDA GPU is usable. Cheap check first so the UI need not import torch."""
-    if os.environ.get("CUDA_VISIBLE_DEVICES", None) == "":
-        return False
-    if not (shutil.which("nvidia-smi") or os.path.exists("/proc/driver/nvidia")):
-        return False
-    import torch
-
-    return torch.cuda.is_available()
+# --- this machine (probed by training/hosting/machine.py; has_cuda is re-exported here for older callers) ---------
 
 
 _GPU_FLAVORS = [("H200", "h200"), ("H100", "h100"), ("A100", "a100-large"), ("L40S", "l40sx1"),
@@ -179,10 +169,8 @@ def detect_hardware() -> tuple[str, str]:
     if not has_cuda():
         cores = os.cpu_count() or 0
         return "cpu-basic", f"this machine has no GPU ({cores} CPU cores), estimated as cpu-basic"
-    import torch
-
-    gpu_name = torch.cuda.get_device_name(0)
-    count = torch.cuda.device_count()
+    machine = local_hardware()
+    gpu_name, count = machine["name"], machine["count"]
     flavor = next((f for key, f in _GPU_FLAVORS if key in gpu_name.upper()), "a10g-small")
     flavor = _MULTI.get((flavor, count), flavor)
     return flavor, f"this machine's GPU ({count} x {gpu_name}), estimated as {flavor}"

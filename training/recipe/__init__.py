@@ -10,6 +10,7 @@ It works on a config as a plain dict (RunConfig.to_dict()) whose model and datas
 standard library and, inside functions, the ML libraries; `from training...` imports name bundled modules.
 """
 
+from training.hosting.machine import local_hardware
 from training.recipe.data import (
     FILE_LOADERS,
     TrainingData,
@@ -24,7 +25,6 @@ from training.recipe.resolve import (
     DEFAULT_TRACKIO_PROJECT,
     ResolvedRun,
     auto_save_steps,
-    local_hardware,
     lora_target_modules,
     planned_steps,
     resolve_gradient_checkpointing,

@@ -14,11 +14,12 @@ from pathlib import Path
 
 from training.config.settings import Setting
 from training.data.loss_weights import apply_loss_weights
+from training.hosting.machine import local_hardware
 from training.methods.registry import get_method
 from training.methods.rewards import build_reward_functions
 from training.recipe.data import TrainingData, load_training_data
 from training.recipe.model import assistant_only_supported, load_model, load_tokenizer
-from training.recipe.resolve import DEFAULT_TRACKIO_PROJECT, ResolvedRun, local_hardware, resolve_run
+from training.recipe.resolve import DEFAULT_TRACKIO_PROJECT, ResolvedRun, resolve_run
 
 RUN_FILE = "run.json"
 CHECKPOINTS_DIR = "checkpoints"
