@@ -58,7 +58,8 @@ assert trainer.state.global_step == spec["args"]["max_steps"]
 def plain_spec(model: str, dataset: Path, steps: int, out: Path) -> dict:
     """The TRL arguments our run resolves to for this model, data and step count, for the plain script."""
     from training.cli.main import build_parser, config_from_args
-    from training.recipe.resolve import local_hardware, resolve_run
+    from training.hosting.machine import local_hardware
+    from training.recipe.resolve import resolve_run
 
     args = build_parser().parse_args(["train", "--model", model, "--dataset", str(dataset), "--max-steps", str(steps),
                                       "--output-dir", str(out)])

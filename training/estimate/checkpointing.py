@@ -7,8 +7,9 @@ from __future__ import annotations
 from training.config.schema import RunConfig
 from training.estimate.memory import GPU_CONTEXT_GB, estimate_memory
 from training.estimate.method_costs import method_cost
+from training.hosting.machine import local_hardware
 from training.models.facts import lora_trainable, model_facts
-from training.recipe.resolve import local_hardware, resolve_precision
+from training.recipe.resolve import resolve_precision
 
 FITS_BELOW = 0.85  # of the GPU's memory, as the estimate's verdict "fits" (quote.FITS_BELOW)
 

@@ -8,10 +8,11 @@ below, read from the Hub docs on the date in PRICES_AS_OF. Every estimate says w
 from __future__ import annotations
 
 import os
-import shutil
 import threading
 import time
 from dataclasses import dataclass
+
+from training.hosting.machine import has_cuda
 
 PRICES_AS_OF = "2026-06 (Hugging Face Spaces GPU docs)"
 LIVE_PRICE_TIMEOUT_S = 3.0
@@ -152,17 +153,6 @@ def price_per_hour(flavor: Flavor, live: dict[str, float] | None = None) -> tupl
 
 
 # --- this machine ------------------------------------------------------------------------------
-
-
-def has_cuda() -> bool:
-    """True when a CUDA GPU is usable. Cheap check first so the UI need not import torch."""
-    if os.environ.get("CUDA_VISIBLE_DEVICES", None) == "":
-        return False
-    if not (shutil.which("nvidia-smi") or os.path.exists("/proc/driver/nvidia")):
-        return False
-    import torch
-
-    return torch.cuda.is_available()
 
 
 _GPU_FLAVORS = [("H200", "h200"), ("H100", "h100"), ("A100", "a100-large"), ("L40S", "l40sx1"),

@@ -7,7 +7,6 @@ read what `resolve_run` returns; none of them re-derives a default.
 from __future__ import annotations
 
 import math
-import os
 from dataclasses import dataclass, field
 
 from training.methods.registry import get_method, resolved_method_args
@@ -15,19 +14,6 @@ from training.methods.registry import get_method, resolved_method_args
 DEFAULT_TRACKIO_PROJECT = "finetune-studio"
 COMPLETIONS_TO_PRINT = 2  # sampled completions printed per log by GRPO/RLOO (the full table goes to Trackio)
 EVAL_POINTS = 20  # about this many eval passes per run when an eval split is set
-
-
-def local_hardware() -> dict:
-    """What this process trains on: {"accelerator": "cuda" | "cpu", "name", "bf16", "memory_gb", "count", "processes"}
-    (processes: how many train together under `accelerate launch`, from its WORLD_SIZE; 1 alone)."""
-    import torch
-
-    processes = int(os.environ.get("WORLD_SIZE", "1") or 1)
-    if torch.cuda.is_available():
-        props = torch.cuda.get_device_properties(0)
-        return {"accelerator": "cuda", "name": props.name, "bf16": bool(torch.cuda.is_bf16_supported()),
-                "memory_gb": round(props.total_memory / 2**30, 1), "count": torch.cuda.device_count(), "processes": processes}
-    return {"accelerator": "cpu", "name": "cpu", "bf16": False, "memory_gb": None, "count": 0, "processes": processes}
 
 
 def resolve_precision(requested: str, hardware: dict) -> tuple[str, str | None]:
