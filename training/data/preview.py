@@ -75,7 +75,7 @@ def training_template(tokenizer, trl_type: str, assistant_only: bool) -> tuple[b
     template = getattr(tokenizer, "chat_template", None) or ""
     if GENERATION_MARKER.search(template):
         return True, None, None  # the usual case needs no TRL import
-    from training.recipe import assistant_only_supported
+    from training.models.chat_template import assistant_only_supported
 
     supported, note = assistant_only_supported(tokenizer, trl_type)
     if not supported:

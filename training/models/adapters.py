@@ -18,7 +18,7 @@ def target_preset(target_modules: str) -> str:
 
 def qlora_unavailable_reason() -> str | None:
     """Why QLoRA cannot run on this machine, or None when it can."""
-    from training.estimate.hardware import has_cuda
+    from training.hosting.machine import has_cuda
 
     if not has_cuda():
         return ("QLoRA needs an NVIDIA GPU (bitsandbytes 4-bit); this machine has none. Use LoRA (--peft lora) "

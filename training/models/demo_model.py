@@ -14,7 +14,7 @@ import threading
 from pathlib import Path
 
 from training.hosting.paths import models_dir
-from training.models.loading import ModelLoadError
+from training.models.errors import ModelLoadError
 
 DEMO_MODEL_ID = "demo"
 DEMO_VERSION = 2

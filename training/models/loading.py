@@ -8,13 +8,13 @@ import re
 from pathlib import Path
 
 from training.hosting.read_policy import ReadRefused, current_policy, local_path
+from training.models.errors import ModelLoadError
+from training.models.pretrained import model_from_pretrained, tokenizer_from_pretrained
+
+__all__ = ["HubModelMissing", "ModelLoadError", "load_model", "load_tokenizer", "load_tokenizer_cached", "resolve_model"]
 
 HUB_MODEL_RE = re.compile(r"^[A-Za-z0-9][\w.-]{0,95}/[\w.-]{1,96}$")
 GPU_DEFAULT_MODEL = "Qwen/Qwen2.5-0.5B-Instruct"
-
-
-class ModelLoadError(ValueError):
-    """The model cannot be found or loaded; the message says why and what to do."""
 
 
 class HubModelMissing(ModelLoadError):
@@ -62,16 +62,11 @@ def _friendly(name: str, exc: Exception) -> ModelLoadError:
 
 
 def load_tokenizer(name: str, trust_remote_code: bool = False):
-    from transformers import AutoTokenizer
-
     ref = resolve_model(name)
     try:
-        tokenizer = AutoTokenizer.from_pretrained(ref, trust_remote_code=trust_remote_code, token=current_policy().hub_token)
+        return tokenizer_from_pretrained(ref, trust_remote_code, token=current_policy().hub_token)
     except Exception as exc:
         raise _friendly(name, exc) from None
-    if tokenizer.pad_token is None:
-        tokenizer.pad_token = tokenizer.eos_token
-    return tokenizer
 
 
 @functools.lru_cache(maxsize=4)
@@ -83,16 +78,10 @@ def load_tokenizer_cached(name: str, trust_remote_code: bool = False):
 def load_model(name: str, trust_remote_code: bool = False, dtype=None, head: str = "causal_lm", **kwargs):
     """The model with a language-modelling head, or head="sequence_classification" for a one-score head (reward
     models). kwargs go to from_pretrained (e.g. quantization_config)."""
-    from transformers import AutoModelForCausalLM, AutoModelForSequenceClassification
-
     ref = resolve_model(name)
-    if head == "sequence_classification":
-        auto, kwargs = AutoModelForSequenceClassification, {"num_labels": 1, **kwargs}
-    else:
-        auto = AutoModelForCausalLM
     try:
-        return auto.from_pretrained(ref, trust_remote_code=trust_remote_code, dtype=dtype or "auto",
-                                    token=current_policy().hub_token, **kwargs)
+        return model_from_pretrained(ref, head, trust_remote_code, dtype=dtype or "auto", token=current_policy().hub_token,
+                                     **kwargs)
     except Exception as exc:
         raise _friendly(name, exc) from None
 
@@ -141,7 +130,7 @@ def model_reachable(name: str) -> str | None:
 
 def default_model() -> tuple[str, str | None]:
     """The model the UI starts with, and a note when the GPU default could not be used."""
-    from training.estimate.hardware import has_cuda
+    from training.hosting.machine import has_cuda
 
     if not has_cuda():
         return "demo", None

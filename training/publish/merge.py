@@ -33,7 +33,8 @@ class ExportError(ValueError):
 
 def run_weights(run_dir: str | Path) -> tuple[RunConfig, Path]:
     """(config, final weights folder) of a run folder; a clear error when it has no weights."""
-    from training.run.engine import FINAL_DIR, RUN_FILE, read_run
+    from training.recipe.train import FINAL_DIR, RUN_FILE
+    from training.run.engine import read_run
 
     run_dir = Path(run_dir)
     if not (run_dir / RUN_FILE).exists():

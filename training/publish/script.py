@@ -27,7 +27,8 @@ from training.methods.registry import get_method
 
 SCRIPT_NAME = "train.py"
 # training/recipe/ and, in dependency order, every module of `training` it imports (and those import).
-BUNDLED_MODULES = ("training.config.settings", "training.data.format_detect", "training.data.format_messages",
+BUNDLED_MODULES = ("training.config.settings", "training.hosting.machine", "training.models.pretrained",
+                   "training.models.chat_template", "training.data.format_detect", "training.data.format_messages",
                    "training.data.format_trl", "training.data.format_sharegpt", "training.data.format_alpaca",
                    "training.data.format_openai", "training.data.format_swift", "training.data.format_axolotl",
                    "training.data.formats", "training.data.arrow_rows", "training.data.loss_weights", "training.data.file_types", "training.methods.rewards",

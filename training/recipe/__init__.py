@@ -11,6 +11,7 @@ standard library and, inside functions, the ML libraries; `from training...` imp
 """
 
 from training.hosting.machine import local_hardware
+from training.models.chat_template import assistant_only_supported
 from training.recipe.data import (
     FILE_LOADERS,
     TrainingData,
@@ -20,7 +21,7 @@ from training.recipe.data import (
     normalise_dataset,
     split_eval_indices,
 )
-from training.recipe.model import assistant_only_supported, load_model, load_tokenizer
+from training.recipe.model import run_model, run_tokenizer
 from training.recipe.resolve import (
     DEFAULT_TRACKIO_PROJECT,
     ResolvedRun,
@@ -60,9 +61,7 @@ __all__ = [
     "auto_save_steps",
     "config_from_env",
     "eval_record",
-    "load_model",
     "load_source",
-    "load_tokenizer",
     "load_training_data",
     "local_hardware",
     "lora_target_modules",
@@ -74,6 +73,8 @@ __all__ = [
     "resolve_gradient_checkpointing",
     "resolve_precision",
     "resolve_run",
+    "run_model",
+    "run_tokenizer",
     "save_final",
     "scrub",
     "split_eval_indices",

@@ -17,8 +17,9 @@ from training.data.loss_weights import apply_loss_weights
 from training.hosting.machine import local_hardware
 from training.methods.registry import get_method
 from training.methods.rewards import build_reward_functions
+from training.models.chat_template import assistant_only_supported
 from training.recipe.data import TrainingData, load_training_data
-from training.recipe.model import assistant_only_supported, load_model, load_tokenizer
+from training.recipe.model import run_model, run_tokenizer
 from training.recipe.resolve import DEFAULT_TRACKIO_PROJECT, ResolvedRun, resolve_run
 
 RUN_FILE = "run.json"
@@ -76,7 +77,7 @@ def prepare(config: dict, output_dir, *, hardware: dict | None = None, callbacks
     if data.eval is not None:
         notes.append(f"{len(data.eval)} rows form the eval split; its loss is logged as eval/loss.")
     stage("loading model")
-    tokenizer = load_tokenizer(config)
+    tokenizer = run_tokenizer(config)
     masks, note = assistant_only_supported(tokenizer, data.trl_type)
     if note and config["method"] == "sft" and config["train"]["assistant_only_loss"]:
         notes.append(note)
@@ -86,7 +87,7 @@ def prepare(config: dict, output_dir, *, hardware: dict | None = None, callbacks
                            trackio_space_id=trackio_space_id)
     notes.extend(resolved.notes)
     notes.extend(apply_loss_weights(data, tokenizer, config["method"], bool(config["train"]["assistant_only_loss"]), masks))
-    model = load_model(config, resolved, tokenizer)
+    model = run_model(config, resolved, tokenizer)
     peft_config = None
     if resolved.peft is not None:
         from peft import LoraConfig

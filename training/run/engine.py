@@ -23,10 +23,8 @@ from pathlib import Path
 from training.config.schema import ConfigError, RunConfig, check_config, validate_config
 from training.hosting.paths import configure_trackio_env
 from training.hosting.secrets import redact
+from training.recipe.train import CHECKPOINTS_DIR, RUN_FILE
 
-FINAL_DIR = "final"
-CHECKPOINTS_DIR = "checkpoints"
-RUN_FILE = "run.json"
 ACTIVE_STATES = ("running", "stopping")
 
 
