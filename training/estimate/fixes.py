@@ -52,8 +52,9 @@ def _fix_candidates(config: RunConfig, quantization: str | None, gradient_checkp
 
 def suggest_fix(config: RunConfig, rows: int, mean_tokens: float, hardware: str, token_source: str = "",
                 *, quantization: str | None = None, gradient_checkpointing: bool = False, prices=None,
-                longest_tokens: float | None = None, token_stats: dict | None = None) -> dict | None:
-    """The cheapest change that fits, found by re-running the estimate with each change applied.
+                longest_tokens: float | None = None, token_stats: dict | None = None, estimate_run=None) -> dict | None:
+    """The cheapest change that fits, found by re-running the estimate (`estimate_run`, quote.py's, passed in so
+    that this module does not import the one that imports it) with each change applied.
 
     On this hardware: a smaller per-device batch with more accumulation (same effective batch, same result),
     gradient checkpointing, both; the cheapest of those that fit wins. Failing those, the cheapest of: LoRA instead
@@ -61,8 +62,6 @@ def suggest_fix(config: RunConfig, rows: int, mean_tokens: float, hardware: str,
     (flavor, change) pair. Returns {"change", "hardware", "seconds", "cost_usd", "gpu_memory_gb", "verdict",
     "settings", "alternatives"} (alternatives: up to two runners-up, same fields) or None when nothing fits.
     """
-    from training.estimate.quote import estimate_run  # the estimate re-runs itself with each change
-
     candidates = _fix_candidates(config, quantization, gradient_checkpointing)
 
     def result(text: str, est: Estimate, variant: RunConfig, kw: dict) -> dict:

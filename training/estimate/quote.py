@@ -205,7 +205,8 @@ def estimate_run(config: RunConfig, rows: int, mean_tokens: float, hardware: str
         _compare_checkpointing(est, other, bool(ckpt))
     if suggest and verdict == "does not fit":
         est.fix = suggest_fix(config, rows, mean_tokens, flavor.name, token_source, quantization=quantization,
-                              gradient_checkpointing=ckpt, prices=live, longest_tokens=longest_tokens, token_stats=token_stats)
+                              gradient_checkpointing=ckpt, prices=live, longest_tokens=longest_tokens, token_stats=token_stats,
+                              estimate_run=estimate_run)
     est.summary = plain_summary(est)
     return est
 

@@ -32,7 +32,7 @@ BUNDLED_MODULES = ("training.config.settings", "training.hosting.machine", "trai
                    "training.data.format_trl", "training.data.format_sharegpt", "training.data.format_alpaca",
                    "training.data.format_openai", "training.data.format_swift", "training.data.format_axolotl",
                    "training.data.formats", "training.data.arrow_rows", "training.data.loss_weights", "training.data.file_types", "training.methods.rewards",
-                   "training.methods.registry", "training.hosting.machine", "training.recipe.resolve", "training.recipe.data",
+                   "training.methods.registry", "training.recipe.resolve", "training.recipe.data",
                    "training.recipe.model", "training.recipe.train")
 SCRIPT_ONLY_ENV = (  # variables the script reads that are not settings
     ("OUTPUT_DIR", "folder for run.json, checkpoints/ and final/ (default: outputs/RUN_NAME)"),
