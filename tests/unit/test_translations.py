@@ -74,7 +74,7 @@ def _literals(path: Path) -> tuple[set[str], set[str]]:
 
 def test_every_text_the_code_translates_is_in_the_catalog():
     import app
-    from components import learning_panel, settings_panels
+    from components import estimate_panel, history_panel, learning_panel, method_results, settings_panels, validate_panel
 
     catalog = ui_catalog()
     texts: set[str] = set()
@@ -84,7 +84,8 @@ def test_every_text_the_code_translates_is_in_the_catalog():
     # the constants handed to t() by name or index
     texts |= {app.INTRO, *app.STEPS, *app.STEP_HINTS, *settings_panels.SECTION_NOTES.values(), "Advanced settings",
               "More dataset settings", *learning_panel.VERDICTS.values(), learning_panel.BLIND_NOTE,
-              *learning_panel.TABLE_HEADERS}
+              *learning_panel.TABLE_HEADERS, *estimate_panel.TABLE_HEADERS, *history_panel.HEADERS,
+              *method_results.SCORE_HEADERS, *validate_panel.ERROR_HEADERS}  # table headers, given to tr() by name
     texts |= {heading for pair in settings_panels.SECTIONS.values() for heading in pair}
     texts |= {"idle", "running", "stopping", "completed", "stopped", "failed", "cancelled", "interrupted"}  # tr(state)
     missing = sorted(text for text in texts if text not in catalog)
