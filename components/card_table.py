@@ -66,3 +66,13 @@ def _text(value) -> str:
     if isinstance(value, float):
         return f"{value:.4g}"
     return str(value)
+
+
+def table_cells(table: str) -> list[list[str]]:
+    """The cells of each data row of a `render_table` table, as text (the header row and the empty note left out):
+    what the table says, for tests and callers of the API."""
+    import re
+
+    rows = re.findall(r"<tr(?: class=\"strong\")?>(.*?)</tr>", table.split("<tbody>", 1)[-1])
+    return [[html.unescape(c) for c in re.findall(r"<td data-label=\"[^\"]*\">(.*?)</td>", r)] for r in rows
+            if 'class="empty-table"' not in r]
