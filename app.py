@@ -11,13 +11,15 @@ import os
 
 import gradio as gr
 
-from components.access import handle_access, sign_in_supported
+from components.access import create_sign_in, handle_access
 from components.api import add_status_fast_path, register_api
+from components.card_table import TABLE_CSS
 from components.dry_run_panel import create_dry_run_panel, wire_dry_run
 from components.estimate_panel import create_estimate_panel, wire_estimate
 from components.export_panel import create_export_panel, wire_export_panel
-from components.history_panel import create_history_panel, history_rows, wire_history_panel
+from components.history_panel import create_history_panel, wire_history_panel
 from components.learning_panel import create_learning_panel, wire_learning_panel
+from components.live_view import LiveView, create_dashboard, wire_live_view
 from components.method_results import create_scores_panel, wire_scores_panel
 from components.run_panels import (
     RUN_CONTROL,
@@ -26,23 +28,13 @@ from components.run_panels import (
     handle_cancel,
     handle_compare,
     handle_stop,
-    render_dashboard,
-    render_dashboard_empty,
-    render_dashboard_waiting,
-    render_progress,
-    render_status,
-    render_where,
     wire_train,
 )
 from components.settings_panels import finish_settings_form, new_settings_form, render_sections
-from components.translations import build_i18n, t, tr, use_request_language
+from components.translations import build_i18n, t
 from components.validate_panel import create_validate_panel, wire_validate
-from training.config.schema import RunConfig
-from training.hosting.access import AccessPolicy
 from training.hosting.paths import configure_trackio_env
 from training.hosting.trackio_mount import TrackioMount, capture_configured_token
-from training.methods.registry import get_method
-from training.run.manager import get_run_manager
 
 CSS = """
 .hint {font-size: 0.85em; opacity: 0.8}
@@ -80,67 +72,12 @@ STEP_HINTS = (
 )
 
 
-def default_config() -> tuple[RunConfig, str | None]:
-    from training.models.loading import default_model
-
-    name, note = default_model()
-    if name == "demo":
-        return RunConfig.demo(), note
-    config = RunConfig()
-    config.model.name_or_path = name
-    return config, note
-
-
-def handle_poll(shown: str | None, request: gr.Request):
-    """Refresh the live view; the dashboard only when the run changes (or the language), the history when its state
-    does."""
-    lang = use_request_language(request)
-    s = get_run_manager().status()
-    logged = bool(s.metrics)
-    key = f"{s.run_name}|{s.state}|{int(logged)}|{lang}"
-    old_run, old_state, old_logged, old_lang = ((shown or "") + "|||").split("|")[:4]
-    dashboard = history = gr.skip()
-    if (old_run, old_logged, old_lang) != (str(s.run_name), str(int(logged)), lang):
-        dashboard = render_initial_dashboard(s)
-    if (old_run, old_state) != (str(s.run_name), s.state):
-        history = history_rows()[0]
-    return render_progress(s), render_status(s), dashboard, render_where(s), history, key
-
-
-def render_initial_dashboard(s) -> str:
-    """A friendly note until the first run; the run's key metrics once it logs (Trackio shows system metrics until
-    then); a waiting note while it loads."""
-    if s.run_name is None and s.state == "idle":
-        return render_dashboard_empty()
-    if s.metrics or not s.active:
-        return render_dashboard(s.run_name, get_method((s.config or {}).get("method", "sft")).key_metrics)
-    return render_dashboard_waiting(s.run_name)
-
-
-def warn_remote_code(enabled: bool, request: gr.Request) -> None:
-    use_request_language(request)
-    if enabled:
-        gr.Warning(tr("Trust remote code runs Python files from the model repository on this machine. "
-                      "Only turn it on for models whose authors you trust."))
-
-
 def build_app() -> gr.Blocks:
-    from training.data.demo_data import demo_questions
-    from training.estimate.hardware import detect_flavor
-
-    config, note = default_config()
-    policy = AccessPolicy.from_env()
     with gr.Blocks(title="Fine-tune Studio") as demo:
         with gr.Row(elem_id="header"):
             gr.Markdown(t(INTRO), elem_id="intro")
-            if policy.requires_sign_in:
-                if sign_in_supported():
-                    gr.LoginButton(scale=0, min_width=220)
-                else:
-                    gr.Markdown(t("Sign-in with Hugging Face is unavailable here (Gradio's login needs a real Space, or a "
-                                  "Hub login when run locally), so training is closed to everyone.")
-                                + ("" if policy.on_space else " " + t("Unset ALLOWED_USERS to train locally.")))
-        form = new_settings_form(config, note)
+            create_sign_in()
+        form = new_settings_form()  # the default config (the demo model offline)
         with gr.Tabs(selected=1, elem_id="steps") as steps:
             with gr.Tab(t(STEPS[0]), id=1, elem_id="step-data"):
                 gr.Markdown(t(STEP_HINTS[0]), elem_classes=["step-hint"])
@@ -153,20 +90,19 @@ def build_app() -> gr.Blocks:
                 next_buttons.append(gr.Button(t("Next: cost →"), variant="primary", elem_id="next-2"))
             with gr.Tab(t(STEPS[2]), id=3, elem_id="step-cost"):
                 gr.Markdown(t(STEP_HINTS[2]), elem_classes=["step-hint"])
-                estimate = create_estimate_panel(detect_flavor())
+                estimate = create_estimate_panel()
                 dry = create_dry_run_panel()
                 next_buttons.append(gr.Button(t("Next: train →"), elem_id="next-3"))
             with gr.Tab(t(STEPS[3]), id=4, elem_id="step-train"):
                 gr.Markdown(t(STEP_HINTS[3]), elem_classes=["step-hint"])
                 train = create_train_panel()
                 gr.Markdown("### " + t("Live metrics"))
-                s = get_run_manager().status()
-                dashboard = gr.HTML(render_initial_dashboard(s), elem_id="dashboard")
+                dashboard = create_dashboard()
                 next_buttons.append(gr.Button(t("Next: results →"), elem_id="next-4"))
             with gr.Tab(t(STEPS[4]), id=5, elem_id="step-results"):
                 gr.Markdown(t(STEP_HINTS[4]), elem_classes=["step-hint"])
                 gr.Markdown("### " + t("Before vs after"))
-                result = create_result_panel([q.question for q in demo_questions()])
+                result = create_result_panel()
                 gr.Markdown("### " + t("Did it learn?"))
                 learning = create_learning_panel()
                 scores = create_scores_panel()
@@ -180,7 +116,6 @@ def build_app() -> gr.Blocks:
         for number, button in enumerate(next_buttons, start=2):
             button.click(lambda n=number: gr.Tabs(selected=n), None, steps, queue=False, api_visibility="private",
                          js="() => { window.scrollTo({top: 0}); }")
-        shown_run = gr.State(None)
 
         wire_estimate(estimate, form)
         wire_dry_run(dry, form)
@@ -191,16 +126,13 @@ def build_app() -> gr.Blocks:
                            api_visibility="private")
         result.compare.click(handle_compare, result.prompt, [result.base_answer, result.tuned_answer], concurrency_limit=1)
         wire_learning_panel(learning)
-        timer = gr.Timer(1.0)
-        timer.tick(handle_poll, shown_run, [train.progress, train.status, dashboard, result.where, history.table, shown_run],
-                   queue=False, show_progress="hidden", api_visibility="private")
+        wire_live_view(LiveView(train.progress, train.status, dashboard, result.where, history.table, history.run,
+                                export.run, gr.State(None)))
         wire_history_panel(history)
         wire_scores_panel(scores)
         wire_export_panel(export)
         register_api()
         demo.load(handle_access, None, [train.access_note, train.train, train.stop, train.cancel], queue=False)
-        trust = form.widgets["model.trust_remote_code"]
-        trust.change(warn_remote_code, trust, None, queue=False)
     return demo
 
 
@@ -214,7 +146,7 @@ def create_server():
     server.mount("/trackio", TrackioMount())  # reads open; writes only with the write token (HF Jobs report here)
     add_status_fast_path(server)  # status polls skip Gradio's per-call session set-up (components/api.py)
     max_mb = int(os.environ.get("MAX_UPLOAD_MB", "500"))
-    return gr.mount_gradio_app(server, build_app(), path="/", css=CSS, max_file_size=f"{max_mb}mb",
+    return gr.mount_gradio_app(server, build_app(), path="/", css=CSS + TABLE_CSS, max_file_size=f"{max_mb}mb",
                                footer_links=["api", "settings"], i18n=build_i18n())
 
 

@@ -69,6 +69,22 @@ def sign_in_supported() -> bool:
         return False
 
 
+def create_sign_in() -> None:
+    """The header's sign-in: where the rules need one (a Space, or ALLOWED_USERS set), the Hugging Face login button,
+    or a note saying why signing in is impossible here."""
+    from components.translations import t
+
+    policy = AccessPolicy.from_env()
+    if not policy.requires_sign_in:
+        return
+    if sign_in_supported():
+        gr.LoginButton(scale=0, min_width=220)
+        return
+    gr.Markdown(t("Sign-in with Hugging Face is unavailable here (Gradio's login needs a real Space, or a Hub login "
+                  "when run locally), so training is closed to everyone.")
+                + ("" if policy.on_space else " " + t("Unset ALLOWED_USERS to train locally.")))
+
+
 def handle_access(profile: gr.OAuthProfile | None, request: gr.Request = None):
     """On page load: enable the write buttons for allowed users; explain to everyone else."""
     from components.translations import tr, translate_message, use_request_language

@@ -31,22 +31,30 @@ def start_training(config_json: str, profile: gr.OAuthProfile | None) -> str:
 
 
 STATUS_MAX_AGE_S = 0.25  # a crowd of viewers shares one snapshot per quarter second
-_snapshot: tuple[float, str] = (float("-inf"), "")
+_snapshot: tuple[float, object, int, str] = (float("-inf"), None, -1, "")  # (taken, manager, its generation, JSON)
 _snapshot_lock = threading.Lock()
+
+
+def _fresh(snapshot: tuple[float, object, int, str], manager) -> bool:
+    taken, owner, generation, _ = snapshot
+    return owner is manager and generation == manager.generation and time.monotonic() - taken <= STATUS_MAX_AGE_S
 
 
 def status_snapshot() -> str:
     """The run status as JSON, at most STATUS_MAX_AGE_S old: many viewers polling at once share one snapshot
-    instead of each asking the run manager (whose lock the training thread also takes)."""
+    instead of each asking the run manager (whose lock the training thread also takes). A run that starts, is asked
+    to stop or ends makes the snapshot stale at once (`RunManager.generation`): a script that starts a run and asks
+    for its status straight away sees that run, never the previous one."""
     global _snapshot
-    taken, text = _snapshot
-    if time.monotonic() - taken <= STATUS_MAX_AGE_S:
-        return text
+    manager = get_run_manager()
+    if _fresh(snapshot := _snapshot, manager):
+        return snapshot[3]
     with _snapshot_lock:
-        taken, text = _snapshot
-        if time.monotonic() - taken > STATUS_MAX_AGE_S:
-            text = json.dumps(get_run_manager().status().to_dict())
-            _snapshot = (time.monotonic(), text)
+        if _fresh(snapshot := _snapshot, manager):
+            return snapshot[3]
+        generation = manager.generation  # read before the status: a change in between makes the next call refresh
+        text = json.dumps(manager.status().to_dict())
+        _snapshot = (time.monotonic(), manager, generation, text)
     return text
 
 

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 import gradio as gr
 
 from components.access import reading_for
+from components.card_table import render_table
 from components.config_mapping import HUB_ID, SOURCE_KIND, UPLOAD, config_from_form, store_upload, upload_path, uploaded
 from components.messages import describe_config_error
 from components.translations import t, tr, translate_message, use_request_language
@@ -27,7 +28,7 @@ from training.hosting.read_policy import grant
 if TYPE_CHECKING:
     from components.settings_panels import SettingsForm
 
-TABLE_HEADERS = ["Hardware", "Time", "Cost", "Memory needed", "Fits", ""]  # marks last: a phone shows the figures first
+TABLE_HEADERS = ["Hardware", "Time", "Cost", "Memory needed", "Fits", "Notes"]  # figures first, the marks last
 _REPORTS_KEPT = 8
 
 
@@ -36,7 +37,7 @@ class EstimatePanel:
     hardware: gr.Dropdown
     button: gr.Button
     summary: gr.Markdown
-    table: gr.Dataframe
+    table: gr.HTML
     details: gr.Markdown
 
     @property
@@ -44,15 +45,20 @@ class EstimatePanel:
         return [self.summary, self.table, self.details]
 
 
-def create_estimate_panel(current_flavor: str) -> EstimatePanel:
+def create_estimate_panel(current_flavor: str | None = None) -> EstimatePanel:
+    """The panel, with the hardware picker on `current_flavor` (default: the flavor of this machine)."""
+    if current_flavor is None:
+        from training.estimate.hardware import detect_flavor
+
+        current_flavor = detect_flavor()
     with gr.Row():
         hardware = gr.Dropdown([(f.label, f.name) for f in CATALOGUE.values()], value=current_flavor,
                                label=t("Hardware"), info=t("This machine:") + f" {CATALOGUE[current_flavor].label}",
                                elem_id="hardware")
         button = gr.Button(t("Estimate"), variant="primary", elem_id="estimate-btn")
     summary = gr.Markdown(elem_id="estimate-summary")
-    table = gr.Dataframe(headers=TABLE_HEADERS, value=[], interactive=False, wrap=True, label=t("Every flavor"),
-                         datatype=["str", "markdown", "markdown", "markdown", "markdown", "markdown"], elem_id="estimate-table")
+    gr.Markdown("**" + t("Every flavor") + "**", elem_classes=["hint"])
+    table = gr.HTML(elem_id="estimate-table")  # components/card_table.py: wraps, and one card per flavor on a phone
     with gr.Accordion(t("How this was estimated"), open=False):
         details = gr.Markdown(elem_id="estimate-details")
     return EstimatePanel(hardware, button, summary, table, details)
@@ -111,11 +117,8 @@ def _report_key(config) -> tuple:
             d.max_rows, config.method, config.train.max_length)
 
 
-def _cell(text: str, strong: bool) -> str:
-    return f"**{text}**" if strong else text
-
-
 def flavor_rows(estimates, selected: str) -> list[list[str]]:
+    """One row of plain text per flavor, in TABLE_HEADERS' order."""
     from training.estimate.quote import cheapest_fitting, plain_cost, plain_duration
 
     best = cheapest_fitting(estimates)
@@ -128,7 +131,6 @@ def flavor_rows(estimates, selected: str) -> list[list[str]]:
             marks.append("⭐ " + tr("cheapest that fits"))
         if e.hardware == selected and not e.current:
             marks.append(tr("selected"))
-        strong = best is not None and e.hardware == best.hardware
         time = tr("unknown") if e.seconds is None else translate_message(plain_duration(e.seconds)).replace(tr("about") + " ", "~")
         if e.time_source == "measured":
             time += " (" + tr("measured") + ")"
@@ -136,9 +138,18 @@ def flavor_rows(estimates, selected: str) -> list[list[str]]:
         memory = tr("unknown") if e.gpu_memory_gb is None else f"{e.gpu_memory_gb:.1f} / {e.available_memory_gb:g} GB"
         fits = {"fits": "✅ " + tr("fits"), "tight": "⚠️ " + tr("tight"), "does not fit": "❌ " + tr("no"),
                 "unknown": "?"}[e.verdict]
-        rows.append([_cell(e.hardware_label, strong), _cell(time, strong), _cell(cost, strong),
-                     _cell(memory, strong), _cell(fits, strong), ", ".join(marks)])
+        rows.append([e.hardware_label, time, cost, memory, fits, ", ".join(marks)])
     return rows
+
+
+def flavor_table(estimates, selected: str) -> str:
+    """Every flavor as a table that fits the screen (a card per flavor on a phone), the cheapest that fits in bold."""
+    from training.estimate.quote import cheapest_fitting
+
+    best = cheapest_fitting(estimates)
+    strong = [n for n, e in enumerate(estimates) if best is not None and e.hardware == best.hardware]
+    return render_table([tr(h) for h in TABLE_HEADERS], flavor_rows(estimates, selected), strong=strong,
+                        table_id="flavor-table")
 
 
 def render_summary(est, best, report) -> str:
@@ -213,9 +224,9 @@ def handle_estimate(hardware: str, values: dict[str, Any]):
             while len(_reports) > _REPORTS_KEPT:
                 _reports.pop(next(iter(_reports)))
     except ConfigError as exc:
-        return describe_config_error(exc), [], ""
+        return describe_config_error(exc), "", ""
     except ValueError as exc:
-        return f"**{tr('Cannot estimate:')}** {translate_message(str(exc))}", [], ""
+        return f"**{tr('Cannot estimate:')}** {translate_message(str(exc))}", "", ""
     selected = next((e for e in estimates if e.hardware == hardware), None) or next(e for e in estimates if e.current)
     best = cheapest_fitting(estimates)
-    return render_summary(selected, best, report), flavor_rows(estimates, selected.hardware), render_details(selected, config)
+    return render_summary(selected, best, report), flavor_table(estimates, selected.hardware), render_details(selected, config)

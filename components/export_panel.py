@@ -16,6 +16,7 @@ import gradio as gr
 from components.access import config_read_names, refusal
 from components.jobs_panel import JobsPanel, create_jobs_panel, wire_jobs_panel
 from components.run_panels import RUN_CONTROL
+from components.translations import t, tr, translate_message, use_request_language
 from training.run.manager import get_run_manager
 
 
@@ -64,31 +65,32 @@ def create_export_panel() -> ExportPanel:
 
     ids = finished_run_ids()
     with gr.Row():
-        run = gr.Dropdown(ids, value=ids[0] if ids else None, label="Run", elem_id="export-run", scale=3)
-        refresh = gr.Button("Refresh", scale=1)
-    with gr.Tab("Publish to the Hub"):
+        run = gr.Dropdown(ids, value=ids[0] if ids else None, label=t("Run"), elem_id="export-run", scale=3)
+        refresh = gr.Button(t("Refresh"), scale=1)
+    with gr.Tab(t("Publish to the Hub")):
         with gr.Row():
-            repo_id = gr.Textbox(label="Repo id", placeholder="your-username/my-model", elem_id="publish-repo")
-            trackio_space = gr.Textbox(label="Also sync Trackio to this Space (optional)", placeholder="your-username/trackio")
+            repo_id = gr.Textbox(label=t("Repo id"), placeholder=t("your-username/my-model"), elem_id="publish-repo")
+            trackio_space = gr.Textbox(label=t("Also sync Trackio to this Space (optional)"),
+                                       placeholder=t("your-username/trackio"))
         with gr.Row():
-            private = gr.Checkbox(True, label="Private repo")
-            merged = gr.Checkbox(False, label="Push the merged model (not just the LoRA adapter)")
+            private = gr.Checkbox(True, label=t("Private repo"))
+            merged = gr.Checkbox(False, label=t("Push the merged model (not just the LoRA adapter)"))
         with gr.Row():
-            preview_card = gr.Button("Preview the model card", elem_id="preview-card-btn")
-            push = gr.Button("Push to the Hub", variant="primary", elem_id="push-btn")
+            preview_card = gr.Button(t("Preview the model card"), elem_id="preview-card-btn")
+            push = gr.Button(t("Push to the Hub"), variant="primary", elem_id="push-btn")
         publish_message = gr.Markdown(elem_id="publish-message")
         card_view = gr.Markdown(elem_id="card-view")
-    with gr.Tab("Merge & download"):
-        merge = gr.Button("Merge LoRA into the base and zip it", elem_id="merge-btn")
+    with gr.Tab(t("Merge & download")):
+        merge = gr.Button(t("Merge LoRA into the base and zip it"), elem_id="merge-btn")
         merge_message = gr.Markdown()
-        merged_file = gr.File(label="Merged model (zip)", interactive=False, visible=False)
-        with gr.Accordion("GGUF (llama.cpp, Ollama, LM Studio)", open=False):
-            gguf_note = gr.Markdown(gguf_status())
-    with gr.Tab("Get the script"):
-        get_script = gr.Button("Get the training script", elem_id="get-script-btn")
+        merged_file = gr.File(label=t("Merged model (zip)"), interactive=False, visible=False)
+        with gr.Accordion("GGUF (llama.cpp, Ollama, LM Studio)", open=False, elem_id="gguf-section"):
+            gguf_note = gr.Markdown(gguf_status(), elem_id="gguf-note")
+    with gr.Tab(t("Get the script")):
+        get_script = gr.Button(t("Get the training script"), elem_id="get-script-btn")
         script_view = gr.Code(language="python", label="train.py", elem_id="script-view")
-        script_file = gr.File(label="Download train.py", interactive=False, visible=False)
-    with gr.Tab("Run on HF Jobs"):
+        script_file = gr.File(label=t("Download train.py"), interactive=False, visible=False)
+    with gr.Tab(t("Run on HF Jobs")):
         jobs = create_jobs_panel()
     return ExportPanel(run, refresh, repo_id, private, merged, trackio_space, preview_card, push, publish_message, card_view,
                        merge, merge_message, merged_file, gguf_note, get_script, script_view, script_file, jobs)
@@ -99,10 +101,11 @@ def handle_refresh_runs(selected: str | None = None):
     return gr.update(choices=ids, value=selected if selected in ids else (ids[0] if ids else None))
 
 
-def handle_preview_card(run_id: str | None, repo_id: str, merged: bool):
+def handle_preview_card(run_id: str | None, repo_id: str, merged: bool, request: gr.Request = None):
     """The card as it would be pushed (without sample generations, which need both models loaded)."""
     import tempfile
 
+    use_request_language(request)
     from training.publish.hub import build_upload_folder, check_repo_id
 
     try:
@@ -110,17 +113,18 @@ def handle_preview_card(run_id: str | None, repo_id: str, merged: bool):
         build_upload_folder(run_dir(run_id), folder, check_repo_id(repo_id or "your-username/model-name"),
                             merged=False)
     except ValueError as exc:
-        return f"⚠️ {exc}", ""
+        return f"⚠️ {translate_message(str(exc))}", ""
     files = ", ".join(sorted(p.name for p in folder.iterdir()))
-    extra = " The merged model replaces the adapter files when you push with it ticked." if merged else ""
+    extra = " " + tr("The merged model replaces the adapter files when you push with it ticked.") if merged else ""
     card = (folder / "README.md").read_text().split("---", 2)[-1]
-    return f"Folder that would be pushed: {files}. Sample generations are added when pushing.{extra}", card
+    return tr("Folder that would be pushed: {files}. Sample generations are added when pushing.", files=files) + extra, card
 
 
 def handle_push(run_id: str | None, repo_id: str, private: bool, merged: bool, trackio_space: str,
-                profile: gr.OAuthProfile | None, oauth_token: gr.OAuthToken | None):
+                profile: gr.OAuthProfile | None, oauth_token: gr.OAuthToken | None, request: gr.Request = None):
+    use_request_language(request)
     if reason := refusal(profile):
-        return f"🔒 {reason}"
+        return f"🔒 {translate_message(reason)}"
     from training.publish.hub import collect_samples, push_run
 
     try:
@@ -128,15 +132,18 @@ def handle_push(run_id: str | None, repo_id: str, private: bool, merged: bool, t
         result = push_run(folder, repo_id, private=private, merged=merged, token=_token(oauth_token),
                           samples=collect_samples(folder), trackio_space_id=(trackio_space or "").strip() or None)
     except ValueError as exc:
-        gr.Warning(str(exc))
-        return f"⚠️ {html.escape(str(exc))}"
-    space = f" Trackio synced to {result['trackio_space']}." if result["trackio_space"] else ""
-    return f"✅ Pushed to [{result['repo_id']}]({result['url']}) ({'private' if private else 'public'}).{space}"
+        message = translate_message(str(exc))
+        gr.Warning(message)
+        return f"⚠️ {html.escape(message)}"
+    space = " " + tr("Trackio synced to {space}.", space=result["trackio_space"]) if result["trackio_space"] else ""
+    link = f"[{result['repo_id']}]({result['url']})"
+    return "✅ " + (tr("Pushed to {link} (private).", link=link) if private else tr("Pushed to {link} (public).", link=link)) + space
 
 
-def handle_merge(run_id: str | None, profile: gr.OAuthProfile | None):
+def handle_merge(run_id: str | None, profile: gr.OAuthProfile | None, request: gr.Request = None):
+    use_request_language(request)
     if reason := refusal(profile):
-        return f"🔒 {reason}", gr.update(visible=False)
+        return f"🔒 {translate_message(reason)}", gr.update(visible=False)
     from training.publish.merge import merge_run, zip_folder
 
     try:
@@ -146,8 +153,8 @@ def handle_merge(run_id: str | None, profile: gr.OAuthProfile | None):
             merge_run(folder, target)
         archive = zip_folder(target, folder / "merged.zip")
     except ValueError as exc:
-        return f"⚠️ {exc}", gr.update(visible=False)
-    return f"Merged model of `{run_id}` in `{target}`.", gr.update(value=str(archive), visible=True)
+        return f"⚠️ {translate_message(str(exc))}", gr.update(visible=False)
+    return tr("Merged model of `{run}` in `{path}`.", run=run_id, path=target), gr.update(value=str(archive), visible=True)
 
 
 def handle_get_script(run_id: str | None, profile: gr.OAuthProfile | None = None):

@@ -10,17 +10,18 @@ from pathlib import Path
 import gradio as gr
 
 from components.access import config_read_names, refusal
+from components.card_table import render_table
 from components.translations import t, tr, translate_message, use_request_language
 from training.config.schema import ConfigError, RunConfig
 from training.hosting.read_policy import hide_server_paths, public_name
 from training.run.manager import RunActiveError, get_run_manager
 
-HEADERS = ["run", "method", "model", "dataset", "status", "steps", "final loss", "duration", "started at"]
+HEADERS = ["Run", "Method", "Model", "Dataset", "Status", "Steps", "Final loss", "Duration", "Started at"]
 
 
 @dataclass
 class HistoryPanel:
-    table: gr.Dataframe
+    table: gr.HTML
     run: gr.Dropdown
     refresh: gr.Button
     show_config: gr.Button
@@ -45,15 +46,20 @@ def history_rows() -> tuple[list[list], list[str]]:
         losses = [m["loss"] for m in rec.get("metrics") or [] if "loss" in m]
         steps = f"{rec.get('step') or 0}/{rec.get('total_steps') or '?'}"
         rows.append([rec.get("run_id"), cfg.get("method"), public_name((cfg.get("model") or {}).get("name_or_path")),
-                     public_name((cfg.get("data") or {}).get("source", "")), rec.get("status"), steps,
+                     public_name((cfg.get("data") or {}).get("source", "")), tr(str(rec.get("status"))), steps,
                      f"{losses[-1]:.4f}" if losses else "", _duration(rec), (rec.get("started_at") or "").replace("T", " ")[:19]])
         ids.append(rec.get("run_id"))
     return rows, ids
 
 
+def history_table(rows: list[list]) -> str:
+    """The runs as a table that fits the screen (a card per run on a phone), headers in the request's language."""
+    return render_table([tr(h) for h in HEADERS], rows, table_id="runs-table", empty=tr("No runs yet."))
+
+
 def create_history_panel() -> HistoryPanel:
     rows, ids = history_rows()
-    table = gr.Dataframe(headers=HEADERS, value=rows, interactive=False, wrap=True, elem_id="history-table")
+    table = gr.HTML(history_table(rows), elem_id="history-table")
     with gr.Row():
         run = gr.Dropdown(ids, value=ids[0] if ids else None, label=t("Run"), elem_id="history-run", scale=3)
         refresh = gr.Button(t("Refresh"), scale=1, min_width=100)
@@ -69,9 +75,10 @@ def create_history_panel() -> HistoryPanel:
     return HistoryPanel(table, run, refresh, show_config, download, rerun, resume, delete, message, config_view, weights)
 
 
-def handle_refresh(selected: str | None = None):
+def handle_refresh(selected: str | None = None, request: gr.Request = None):
+    use_request_language(request)
     rows, ids = history_rows()
-    return rows, gr.update(choices=ids, value=selected if selected in ids else (ids[0] if ids else None))
+    return history_table(rows), gr.update(choices=ids, value=selected if selected in ids else (ids[0] if ids else None))
 
 
 def handle_show_config(run_id: str | None, profile: gr.OAuthProfile | None = None, request: gr.Request = None):

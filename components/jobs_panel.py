@@ -16,11 +16,16 @@ from dataclasses import dataclass
 import gradio as gr
 
 from components.access import identity
+from components.card_table import render_table
 from components.run_panels import dashboard_url
+from components.translations import t, tr, translate_message, use_request_language
 from training.run.manager import get_run_manager
 
-JOB_HEADERS = ["job id", "flavor", "status", "billed to", "weights repo", "estimate", "submitted"]
+JOB_HEADERS = ["Job id", "Flavor", "Status", "Billed to", "Weights repo", "Estimate", "Submitted"]
 FOLLOW_EVERY_S = 5.0
+JOBS_NOTE = ("The job runs the exported script, streams its curves into this page's dashboard and pushes the weights to "
+             "a private repo. On a public Space, visitors who sign in run it on **their own** Hugging Face account and "
+             "namespace; the Space's GPU and token stay the owner's.")
 
 
 @dataclass
@@ -31,7 +36,7 @@ class JobsPanel:
     plan: gr.Button
     plan_view: gr.Markdown
     submit: gr.Button
-    jobs_table: gr.Dataframe
+    jobs_table: gr.HTML
     job_id: gr.Dropdown
     job_refresh: gr.Button
     job_logs: gr.Button
@@ -59,42 +64,43 @@ def visible_jobs(profile: gr.OAuthProfile | None) -> list[dict]:
     return [j for j in stored_jobs() if may_follow(j, username, may_use_space)]
 
 
-def job_rows(profile: gr.OAuthProfile | None = None) -> tuple[list[list], list[str]]:
+def job_rows(profile: gr.OAuthProfile | None = None) -> tuple[str, list[str]]:
+    """The jobs this user may see as a table (components/card_table.py, headers in the request's language), and
+    their ids."""
     from training.hosting.jobs_account import SPACE_ACCOUNT
 
     jobs = visible_jobs(profile)
     rows = [[j.get("job_id"), j.get("flavor"), j.get("status"),
-             "this Space" if (j.get("billed_to") or SPACE_ACCOUNT) == SPACE_ACCOUNT else j.get("billed_to"),
+             tr("this Space") if (j.get("billed_to") or SPACE_ACCOUNT) == SPACE_ACCOUNT else j.get("billed_to"),
              j.get("hub_model_id"), j.get("estimate"), (j.get("submitted_at") or "")[:19]] for j in jobs]
-    return rows, [j.get("job_id") for j in jobs]
+    table = render_table([tr(h) for h in JOB_HEADERS], rows, table_id="jobs-list", empty=tr("No jobs yet."))
+    return table, [j.get("job_id") for j in jobs]
 
 
 def create_jobs_panel() -> JobsPanel:
     from training.estimate.hardware import CATALOGUE
     from training.publish.jobs import NEEDS_NETWORK
 
-    gr.Markdown(f"ℹ️ {NEEDS_NETWORK} The job runs the exported script, streams its curves into this page's dashboard "
-                "and pushes the weights to a private repo. On a public Space, visitors who sign in run it on **their "
-                "own** Hugging Face account and namespace; the Space's GPU and token stay the owner's.")
+    gr.Markdown("ℹ️ " + t(NEEDS_NETWORK) + " " + t(JOBS_NOTE))
     with gr.Row():
         gpu = [name for name, f in CATALOGUE.items() if f.is_gpu]
-        flavor = gr.Dropdown(gpu, value="a10g-small" if "a10g-small" in gpu else gpu[0], label="Flavor")
-        hub_model_id = gr.Textbox(label="Push the weights to (repo id)", placeholder="your-username/my-model")
-        trackio_space = gr.Textbox(label="Trackio Space for live metrics (only when this app is not on a Space)",
-                                   placeholder="your-username/trackio")
+        flavor = gr.Dropdown(gpu, value="a10g-small" if "a10g-small" in gpu else gpu[0], label=t("Flavor"))
+        hub_model_id = gr.Textbox(label=t("Push the weights to (repo id)"), placeholder=t("your-username/my-model"))
+        trackio_space = gr.Textbox(label=t("Trackio Space for live metrics (only when this app is not on a Space)"),
+                                   placeholder=t("your-username/trackio"))
     with gr.Row():
-        plan = gr.Button("Show price, estimate and command", elem_id="plan-job-btn")
-        submit = gr.Button("Submit the job", variant="primary", elem_id="submit-job-btn")
+        plan = gr.Button(t("Show price, estimate and command"), elem_id="plan-job-btn")
+        submit = gr.Button(t("Submit the job"), variant="primary", elem_id="submit-job-btn")
     plan_view = gr.Markdown(elem_id="plan-view")
-    rows, job_ids = job_rows()
-    jobs_table = gr.Dataframe(headers=JOB_HEADERS, value=rows, interactive=False, wrap=True, elem_id="jobs-table")
+    table, job_ids = job_rows()
+    jobs_table = gr.HTML(table, elem_id="jobs-table")
     with gr.Row():
-        job_id = gr.Dropdown(job_ids, value=job_ids[0] if job_ids else None, label="Job", scale=3, elem_id="job-id")
-        job_refresh = gr.Button("Status", elem_id="job-status-btn")
-        job_logs = gr.Button("Logs", elem_id="job-logs-btn")
-        job_cancel = gr.Button("Cancel job", variant="stop", elem_id="job-cancel-btn")
+        job_id = gr.Dropdown(job_ids, value=job_ids[0] if job_ids else None, label=t("Job"), scale=3, elem_id="job-id")
+        job_refresh = gr.Button(t("Status"), elem_id="job-status-btn")
+        job_logs = gr.Button(t("Logs"), elem_id="job-logs-btn")
+        job_cancel = gr.Button(t("Cancel job"), variant="stop", elem_id="job-cancel-btn")
     job_message = gr.Markdown(elem_id="job-message")
-    logs_view = gr.Code(label="Log tail", language=None, visible=False, elem_id="job-logs")
+    logs_view = gr.Code(label=t("Log tail"), language=None, visible=False, elem_id="job-logs")
     curves = gr.HTML(elem_id="job-curves")
     follow = gr.Timer(FOLLOW_EVERY_S, active=False)
     shown = gr.State(None)
@@ -127,18 +133,21 @@ def _account(profile: gr.OAuthProfile | None, oauth_token: gr.OAuthToken | None,
                         getattr(oauth_token, "scope", None), hub_model_id)
 
 
+PRICE_HEADERS = ("Flavor", "GPUs", "$/hour", "Time", "Cost", "Fits")
+
+
 def price_table(prices, flavor: str, who: str) -> str:
-    lines = [f"**Price per flavor, billed to {who}** (per hour; time and cost for this run from the estimate):", "",
-             "| flavor | GPUs | $/hour | time | cost | fits |", "| --- | --- | --- | --- | --- | --- |"]
+    head = tr("**Price per flavor, billed to {who}** (per hour; time and cost for this run from the estimate):", who=who)
+    lines = [head, "", "| " + " | ".join(tr(h) for h in PRICE_HEADERS) + " |", "| --- | --- | --- | --- | --- | --- |"]
     from training.estimate.quote import plain_cost, plain_duration
 
     for p in prices:
         mark = "**" if p.flavor == flavor else ""
-        time_text = plain_duration(p.seconds) if p.seconds else "?"
-        cost = plain_cost(p.cost_usd) if p.cost_usd is not None else "?"
-        lines.append(f"| {mark}{p.flavor}{mark} | {p.gpus} | ${p.usd_per_hour:.2f} | {time_text} | {cost} | {p.verdict} |")
+        time_text = translate_message(plain_duration(p.seconds)) if p.seconds else "?"
+        cost = translate_message(plain_cost(p.cost_usd)) if p.cost_usd is not None else "?"
+        lines.append(f"| {mark}{p.flavor}{mark} | {p.gpus} | ${p.usd_per_hour:.2f} | {time_text} | {cost} | {tr(p.verdict)} |")
     sources = sorted({p.price_source for p in prices})
-    return "\n".join(lines + ["", f"Prices: {'; '.join(sources)}."])
+    return "\n".join(lines + ["", tr("Prices: {sources}.", sources="; ".join(translate_message(x) for x in sources))])
 
 
 def _plan(run_id, flavor, hub_model_id, trackio_space, profile, with_prices: bool = False, preview: bool = False):
@@ -156,46 +165,52 @@ def _plan(run_id, flavor, hub_model_id, trackio_space, profile, with_prices: boo
 
 
 def handle_plan_job(run_id: str | None, flavor: str, hub_model_id: str, trackio_space: str,
-                    profile: gr.OAuthProfile | None = None, oauth_token: gr.OAuthToken | None = None) -> str:
+                    profile: gr.OAuthProfile | None = None, oauth_token: gr.OAuthToken | None = None,
+                    request: gr.Request = None) -> str:
     """The plan, who would pay, and the price per flavor; open to everyone (like the estimate)."""
     from training.hosting.jobs_account import JobsAccessError
     from training.publish.jobs import describe_plan
 
+    use_request_language(request)
     try:
         plan, prices = _plan(run_id, flavor, hub_model_id, trackio_space, profile, with_prices=True, preview=True)
     except ValueError as exc:
-        return f"⚠️ {exc}"
+        return f"⚠️ {translate_message(str(exc))}"
     try:
         account = _account(profile, oauth_token, hub_model_id)
-        who, billing = (account.billed_to if account.billed_to != "space" else "this Space's account"), account.billing_note
+        who = account.billed_to if account.billed_to != "space" else tr("this Space's account")
+        billing = translate_message(account.billing_note)
     except JobsAccessError as exc:
-        who, billing = "the account that submits it", f"🔒 {exc}"
+        who, billing = tr("the account that submits it"), f"🔒 {translate_message(str(exc))}"
     return f"{billing}\n\n{describe_plan(plan)}\n\n{price_table(prices, flavor, who)}"
 
 
 def handle_submit_job(run_id: str | None, flavor: str, hub_model_id: str, trackio_space: str,
-                      profile: gr.OAuthProfile | None, oauth_token: gr.OAuthToken | None):
+                      profile: gr.OAuthProfile | None, oauth_token: gr.OAuthToken | None, request: gr.Request = None):
     from training.hosting.jobs_account import SPACE_ACCOUNT, expiry_warning
     from training.hosting.trackio_mount import write_token
     from training.publish.jobs import TRACKIO_TOKEN_SECRET, submit_job
 
+    use_request_language(request)
     try:
         _config(run_id, profile)  # first: a visitor's job may not carry this server's files, whatever their account
         account = _account(profile, oauth_token, hub_model_id)
     except ValueError as exc:  # JobsAccessError, a refused name (ConfigError), no run picked
-        return f"🔒 {html.escape(str(exc), quote=False)}", gr.skip(), gr.skip(), gr.skip()
+        return f"🔒 {html.escape(translate_message(str(exc)), quote=False)}", gr.skip(), gr.skip(), gr.skip()
     try:
         plan, _ = _plan(run_id, flavor, hub_model_id, trackio_space, profile)
         home = write_token() if TRACKIO_TOKEN_SECRET in plan.secret_names else None
         job = submit_job(plan, account.token, trackio_write_token=home, billed_to=account.billed_to,
                          submitted_by=account.username)
     except ValueError as exc:
-        gr.Warning(str(exc))
-        return f"⚠️ {html.escape(str(exc), quote=False)}", gr.skip(), gr.skip(), gr.skip()
+        message = translate_message(str(exc))
+        gr.Warning(message)
+        return f"⚠️ {html.escape(message, quote=False)}", gr.skip(), gr.skip(), gr.skip()
     rows, ids = job_rows(profile)
     warning = (expiry_warning(getattr(oauth_token, "expires_at", None), plan.timeout_s, time.time())
                if account.billed_to != SPACE_ACCOUNT else None)
-    return (f"✅ Submitted job `{job['job_id']}` ({job['status']}). {account.billing_note}"
+    return ("✅ " + tr("Submitted job `{job}` ({status}).", job=job["job_id"], status=job["status"]) + " "
+            + translate_message(account.billing_note)
             + (f"\n\n⚠️ {warning}" if warning else ""), rows,
             gr.update(choices=ids, value=job["job_id"]), gr.Timer(active=True))
 
@@ -227,56 +242,72 @@ def render_curves(record: dict | None) -> str:
             'style="width:100%;height:480px;border:1px solid #e5e7eb;border-radius:8px"></iframe>')
 
 
-def handle_job_status(job_id: str | None, profile: gr.OAuthProfile | None, oauth_token: gr.OAuthToken | None):
+def _problem(exc: Exception, icon: str = "⚠️") -> str:
+    return f"{icon} {html.escape(translate_message(str(exc)), quote=False)}"
+
+
+def _job_line(job_id: str, job: dict) -> str:
+    return (tr("Job `{job}`: **{status}**", job=job_id, status=job["status"]) + " "
+            + html.escape(translate_message(job.get("message") or ""), quote=False))
+
+
+def handle_job_status(job_id: str | None, profile: gr.OAuthProfile | None, oauth_token: gr.OAuthToken | None,
+                      request: gr.Request = None):
     from training.publish.jobs import refresh_job
 
+    use_request_language(request)
     try:
         _record, token = _follow_token(job_id, profile, oauth_token)
         job = refresh_job(job_id, token)
     except ValueError as exc:
-        return f"⚠️ {html.escape(str(exc), quote=False)}", gr.skip(), gr.skip()
-    return (f"Job `{job_id}`: **{job['status']}** {html.escape(job.get('message') or '', quote=False)}", job_rows(profile)[0],
-            render_curves(job))
+        return _problem(exc), gr.skip(), gr.skip()
+    return _job_line(job_id, job), job_rows(profile)[0], render_curves(job)
 
 
-def handle_job_logs(job_id: str | None, profile: gr.OAuthProfile | None, oauth_token: gr.OAuthToken | None):
+def handle_job_logs(job_id: str | None, profile: gr.OAuthProfile | None, oauth_token: gr.OAuthToken | None,
+                    request: gr.Request = None):
     from training.publish.jobs import job_logs
 
+    use_request_language(request)
     try:
         _record, token = _follow_token(job_id, profile, oauth_token)
         text = job_logs(job_id, token)
     except ValueError as exc:
-        return f"⚠️ {html.escape(str(exc), quote=False)}", gr.update(visible=False)
-    return f"Last lines of `{job_id}`.", gr.update(value=text, visible=True)
+        return _problem(exc), gr.update(visible=False)
+    return tr("Last lines of `{job}`.", job=job_id), gr.update(value=text, visible=True)
 
 
-def handle_cancel_job(job_id: str | None, profile: gr.OAuthProfile | None, oauth_token: gr.OAuthToken | None):
+def handle_cancel_job(job_id: str | None, profile: gr.OAuthProfile | None, oauth_token: gr.OAuthToken | None,
+                      request: gr.Request = None):
     from training.publish.jobs import cancel
 
+    use_request_language(request)
     try:
         _record, token = _follow_token(job_id, profile, oauth_token)
         cancel(job_id, token)
     except ValueError as exc:
-        return f"🔒 {html.escape(str(exc), quote=False)}" if "Pick a job" not in str(exc) else str(exc), gr.skip()
-    return f"Cancelled `{job_id}`.", job_rows(profile)[0]
+        return _problem(exc, "🔒") if "Pick a job" not in str(exc) else translate_message(str(exc)), gr.skip()
+    return tr("Cancelled `{job}`.", job=job_id), job_rows(profile)[0]
 
 
 def handle_follow(job_id: str | None, shown: str | None, profile: gr.OAuthProfile | None,
-                  oauth_token: gr.OAuthToken | None):
+                  oauth_token: gr.OAuthToken | None, request: gr.Request = None):
     """Timer tick while a job runs: status, log tail, the table; the curves only when the job shown changes.
     Stops itself when the job has finished or cannot be followed."""
     from training.publish.jobs import is_finished, job_logs, refresh_job
 
+    use_request_language(request)
     try:
         _record, token = _follow_token(job_id, profile, oauth_token)
         job = refresh_job(job_id, token)
         text = job_logs(job_id, token)
     except ValueError as exc:
-        return (f"⚠️ {html.escape(str(exc), quote=False)}", gr.skip(), gr.skip(), gr.skip(), shown, gr.Timer(active=False))
+        return _problem(exc), gr.skip(), gr.skip(), gr.skip(), shown, gr.Timer(active=False)
     curves = render_curves(job) if shown != job_id else gr.skip()
     done = is_finished(job)
-    status = f"Job `{job_id}`: **{job['status']}** {html.escape(job.get('message') or '', quote=False)}"
-    return (status + (" (finished: no longer refreshing)" if done else f" · refreshed every {FOLLOW_EVERY_S:g} s"),
+    status = _job_line(job_id, job)
+    return (status + (" " + tr("(finished: no longer refreshing)") if done
+                      else " · " + tr("refreshed every {seconds} s", seconds=f"{FOLLOW_EVERY_S:g}")),
             gr.update(value=text, visible=True), job_rows(profile)[0], curves, job_id,
             gr.Timer(active=not done))
 
@@ -296,7 +327,8 @@ def handle_pick_job(job_id: str | None, profile: gr.OAuthProfile | None):
     return render_curves(record), job_id, gr.Timer(active=not is_finished(record))
 
 
-def handle_list_jobs(profile: gr.OAuthProfile | None):
+def handle_list_jobs(profile: gr.OAuthProfile | None, request: gr.Request = None):
+    use_request_language(request)
     rows, ids = job_rows(profile)
     return rows, gr.update(choices=ids, value=ids[0] if ids else None)
 

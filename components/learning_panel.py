@@ -19,6 +19,7 @@ from dataclasses import dataclass
 
 import gradio as gr
 
+from components.card_table import render_table
 from components.run_panels import display_answer, finished_run
 from components.translations import current_language, t, tr, translate_message, use_request_language
 from training.run.compare import OVERFIT_RATIO, blind_test, learning_summary, score_blind_picks
@@ -114,12 +115,17 @@ def _mark(correct: bool | None) -> str:
     return "" if correct is None else "✅ " if correct else "❌ "
 
 
-def comparison_table(comparison: dict) -> dict:
-    """The side-by-side table (headers in the request's language): question, reference, base and fine-tuned answers,
-    each answer marked right (✅) or wrong (❌)."""
-    rows = [[i["prompt"], i.get("reference") or "", _mark(i["base_correct"]) + display_answer(i["base"]),
+def comparison_rows(comparison: dict) -> list[list[str]]:
+    """Question, reference, base and fine-tuned answers, each answer marked right (✅) or wrong (❌)."""
+    return [[i["prompt"], i.get("reference") or "", _mark(i["base_correct"]) + display_answer(i["base"]),
              _mark(i["tuned_correct"]) + display_answer(i["tuned"])] for i in comparison.get("items") or []]
-    return {"headers": [tr(h) for h in TABLE_HEADERS], "data": rows}
+
+
+def comparison_table(comparison: dict) -> str:
+    """The side-by-side table (headers in the request's language), every answer on screen: its columns wrap, and on
+    a phone each question is a card with its answers under it (components/card_table.py)."""
+    return render_table([tr(h) for h in TABLE_HEADERS], comparison_rows(comparison), table_id="comparison-table",
+                        empty=tr("No held-out questions to ask."))
 
 
 def handle_check_all(request: gr.Request = None):
@@ -142,7 +148,7 @@ def handle_check_all(request: gr.Request = None):
 class LearningPanel:
     check_all: gr.Button
     summary: gr.Markdown
-    scoreboard: gr.Dataframe
+    scoreboard: gr.HTML
     blind_start: gr.Button
     blind_question: gr.Markdown
     answer_a: gr.Textbox
@@ -158,8 +164,7 @@ def create_learning_panel() -> LearningPanel:
     check_all = gr.Button(t("Did it learn? Ask every held-out question"), variant="primary", elem_id="check-all-btn")
     summary = gr.Markdown(t("Train a model, then click the button above: this box says in plain words whether it "
                             "learned."), elem_id="learning-summary")
-    scoreboard = gr.Dataframe(headers=list(TABLE_HEADERS), value=[], interactive=False,
-                              wrap=True, elem_id="scoreboard")
+    scoreboard = gr.HTML(elem_id="scoreboard")
     with gr.Accordion(t("Blind test: which answer is better?"), open=True, elem_id="blind-section"):
         gr.Markdown(t(BLIND_NOTE), elem_classes=["hint"])
         start = gr.Button(t("Start a blind test"), elem_id="blind-start")

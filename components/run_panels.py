@@ -199,7 +199,12 @@ class ResultPanel:
     tuned_answer: gr.Textbox
 
 
-def create_result_panel(questions: list[str]) -> ResultPanel:
+def create_result_panel(questions: list[str] | None = None) -> ResultPanel:
+    """Before vs after on one prompt, pre-filled with `questions` (default: the demo's held-out questions)."""
+    if questions is None:
+        from training.data.demo_data import demo_questions
+
+        questions = [q.question for q in demo_questions()]
     where = gr.Markdown(t("Train a model to compare it with its base here."), elem_id="result-where")
     prompt = gr.Textbox(value=questions[0] if questions else "", label=t("Prompt"), elem_id="compare-prompt",
                         info=t("Pre-filled with the demo's held-out questions: their wording appears nowhere in the "

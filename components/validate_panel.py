@@ -23,7 +23,7 @@ from training.config.schema import ConfigError
 if TYPE_CHECKING:
     from components.settings_panels import SettingsForm
 
-ERROR_HEADERS = ["row", "field", "problem"]
+ERROR_HEADERS = ["Row", "Field", "Problem"]
 
 
 @dataclass
@@ -120,7 +120,8 @@ def _validate(values: dict[str, Any], full: bool, progress=None):
                               stream_rows=None if full else HUB_STREAM_ROWS, render=True,
                               progress=progress)
     errors = [[e.row if e.row is not None else "", e.field, translate_message(e.message)] for e in report.errors]
-    return summary_markdown(report, note), gr.update(value=errors, visible=bool(errors)), preview_html(report.to_dict())
+    table = {"headers": [tr(h) for h in ERROR_HEADERS], "data": errors}  # headers in the request's language
+    return summary_markdown(report, note), gr.update(value=table, visible=bool(errors)), preview_html(report.to_dict())
 
 
 def handle_validate(values: dict[str, Any], progress=None):

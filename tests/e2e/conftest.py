@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import socket
 import subprocess
@@ -88,3 +89,23 @@ def go_to_step(page, number: int) -> None:
     """Open step `number` of the guided page by its tab (what a returning visitor does; newcomers press Next)."""
     page.click(f"#{STEP_TABS[number]}-button")
     page.locator(f"#{STEP_TABS[number]}").wait_for(state="visible", timeout=15_000)
+
+
+# Validate's summary starts with its verdict: "✅ Valid: ..." or "❌ Not valid: ..." (in the page's language).
+VERDICT = re.compile(r"[✅❌]")
+
+
+def validation_verdict(page, timeout: int = 90_000) -> str:
+    """Wait until Validate's summary gives its verdict (the whole summary arrives at once) and return the summary."""
+    from playwright.sync_api import expect
+
+    summary = page.locator("#validate-summary")
+    expect(summary).to_contain_text(VERDICT, timeout=timeout)
+    return summary.inner_text()
+
+
+def expect_valid(page, word: str = "Valid", timeout: int = 90_000) -> str:
+    """Wait for Validate's verdict and require it to be "✅ <word>" ("Not valid" does not count); return the summary."""
+    text = validation_verdict(page, timeout)
+    assert re.match(rf"\s*✅\s*{word}\b", text), f"expected the verdict '✅ {word}', the summary says: {text[:300]!r}"
+    return text

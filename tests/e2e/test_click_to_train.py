@@ -5,8 +5,9 @@ from __future__ import annotations
 import re
 
 import pytest
+from playwright.sync_api import expect
 
-from tests.e2e.conftest import ARTIFACTS, go_to_step
+from tests.e2e.conftest import ARTIFACTS, expect_valid, go_to_step
 
 pytestmark = pytest.mark.e2e
 
@@ -23,24 +24,24 @@ def test_demo_click_to_train(app_server, browser):
 
     # 1. Validate the built-in demo dataset without typing anything.
     page.click("#validate-btn")
-    summary = page.locator("#validate-summary")
-    summary.get_by_text("Valid", exact=False).first.wait_for(timeout=60_000)
-    assert re.search(r"\d+ rows", summary.inner_text())
-    assert "Zorbia" in page.locator("#validate-preview").inner_text()
+    summary = expect_valid(page)
+    assert re.search(r"\d+ rows", summary)
+    # The preview arrives in the same update, but the page may still show the progress bar over it for a moment.
+    expect(page.locator("#validate-preview")).to_contain_text("Zorbia", timeout=30_000)
     _shot(page, "02-validated")
 
     # 2. Estimate on this machine.
     go_to_step(page, 3)
     page.click("#estimate-btn")
-    page.locator("#estimate-summary").get_by_text("seconds", exact=False).wait_for(timeout=60_000)
-    assert re.search(r"needs about [\d.]+ GB", page.locator("#estimate-summary").inner_text())
+    expect(page.locator("#estimate-summary")).to_contain_text(re.compile(r"needs about [\d.]+ GB"), timeout=60_000)
+    expect(page.locator("#estimate-summary")).to_contain_text("seconds")
 
     # 3. Train; a second Start while it trains is refused.
     go_to_step(page, 4)
     page.click("#train-btn")
     page.wait_for_selector('.run-progress[data-state="running"]', timeout=30_000)
     page.click("#train-btn")
-    page.get_by_text("A run is active", exact=False).first.wait_for(timeout=15_000)  # the warning toast
+    expect(page.get_by_text("A run is active", exact=False).first).to_be_visible(timeout=15_000)  # the warning toast
     page.wait_for_function(
         "() => { const el = document.querySelector('.run-progress'); return el && Number(el.dataset.step) >= 30; }",
         timeout=120_000,
@@ -59,8 +60,8 @@ def test_demo_click_to_train(app_server, browser):
     go_to_step(page, 5)
     page.click("#compare-btn")
     tuned = page.locator("#tuned-answer textarea")
-    page.wait_for_function(
-        "() => document.querySelector('#tuned-answer textarea')?.value.length > 0", timeout=60_000)
+    expect(tuned).to_have_value(re.compile(r"\S"), timeout=60_000)
+    expect(page.locator("#base-answer textarea")).to_have_value(re.compile(r"\S"), timeout=10_000)
     base_text = page.locator("#base-answer textarea").input_value()
     tuned_text = tuned.input_value()
     assert tuned_text != base_text
@@ -79,7 +80,7 @@ def test_bad_settings_get_a_clear_message(app_server, browser):
     page.fill("#train-learning-rate input", "0")
     go_to_step(page, 3)
     page.click("#estimate-btn")
-    page.locator("#estimate-summary").get_by_text("train.learning_rate", exact=False).wait_for(timeout=30_000)
-    assert "greater than 0" in page.locator("#estimate-summary").inner_text()
+    expect(page.locator("#estimate-summary")).to_contain_text("train.learning_rate", timeout=30_000)
+    expect(page.locator("#estimate-summary")).to_contain_text("greater than 0")
     _shot(page, "06-bad-settings")
     page.close()

@@ -4,9 +4,11 @@ declarations), train a few steps, see it complete with those settings and the da
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pytest
+from playwright.sync_api import expect
 
 from tests.e2e.conftest import ARTIFACTS, go_to_step
 
@@ -29,8 +31,8 @@ def test_dpo_on_demo_data_trains_from_the_ui(app_server, browser):
     page.locator("#method input").click()
     page.get_by_role("option", name="DPO: learn from preferred vs rejected answers").click()
     page.locator("#dpo-beta").wait_for(state="visible", timeout=15_000)
-    assert page.locator("#dpo-beta input").input_value() == "0.1"
-    assert not page.locator("#rewards").is_visible()
+    expect(page.locator("#dpo-beta input")).to_have_value("0.1")
+    expect(page.locator("#rewards")).to_be_hidden()
 
     # A few steps only.
     page.fill("#train-max-steps input", "6")
@@ -39,7 +41,8 @@ def test_dpo_on_demo_data_trains_from_the_ui(app_server, browser):
     # Advanced settings: the SFT-only ones are hidden for DPO, LoRA's show only with LoRA on.
     page.locator("#advanced-settings").get_by_text("Advanced settings").first.click()
     page.locator("#train-seed").wait_for(state="visible", timeout=15_000)
-    assert not page.locator("#train-packing").is_visible() and not page.locator("#lora-r").is_visible()
+    expect(page.locator("#train-packing")).to_be_hidden()
+    expect(page.locator("#lora-r")).to_be_hidden()
     page.locator("#lora-enabled input").check()
     page.locator("#lora-r").wait_for(state="visible", timeout=15_000)
     page.locator("#lora-enabled input").uncheck()  # the random-init demo model trains all weights
@@ -52,7 +55,7 @@ def test_dpo_on_demo_data_trains_from_the_ui(app_server, browser):
     go_to_step(page, 4)
     page.click("#train-btn")
     page.wait_for_selector('.run-progress[data-state="completed"]', timeout=240_000)
-    assert "completed" in page.locator("#train-status").inner_text()
+    expect(page.locator("#train-status")).to_contain_text("completed", timeout=30_000)
     status = json.loads(_client(app_server).predict(api_name="/run_status"))
     config = json.loads((Path(status["output_dir"]) / "config.json").read_text())
     assert config["method"] == "dpo" and config["train"]["max_steps"] == 6 and config["train"]["seed"] == 7
@@ -60,8 +63,9 @@ def test_dpo_on_demo_data_trains_from_the_ui(app_server, browser):
     assert config["lora"]["enabled"] is False and config["method_args"]["beta"] == 0.1
 
     # The dashboard opens on the loss, then DPO's own metrics, plotted against the trainer's step.
-    src = page.locator("#trackio-frame").get_attribute("src")
-    assert "metrics=train/loss,train/rewards/margins,train/rewards/accuracies" in src
-    assert "x_axis=train/global_step" in src
+    frame = page.locator("#trackio-frame")
+    expect(frame).to_have_attribute("src", re.compile(re.escape("metrics=train/loss,train/rewards/margins,train/rewards/accuracies")),
+                                    timeout=30_000)
+    expect(frame).to_have_attribute("src", re.compile(re.escape("x_axis=train/global_step")))
     page.screenshot(path=str(ARTIFACTS / "methods-dpo-completed.png"), full_page=True)
     page.close()

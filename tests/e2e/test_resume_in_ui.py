@@ -10,6 +10,7 @@ import sys
 import time
 
 import pytest
+from playwright.sync_api import expect
 
 from tests.e2e.conftest import ARTIFACTS, REPO_ROOT, go_to_step, start_app, stop_app
 
@@ -37,7 +38,7 @@ def test_interrupted_run_resumes_from_the_ui(tmp_path, browser):
         go_to_step(page, 4)
         page.wait_for_selector('.run-progress[data-state="interrupted"]', timeout=60_000)
         go_to_step(page, 5)
-        assert "interrupted" in page.locator("#history-table").inner_text()
+        expect(page.locator("#history-table")).to_contain_text("interrupted", timeout=30_000)
         page.locator("#resume-btn").scroll_into_view_if_needed()
         page.screenshot(path=str(ARTIFACTS / "08-interrupted.png"), full_page=True)
         page.click("#resume-btn")
@@ -46,8 +47,7 @@ def test_interrupted_run_resumes_from_the_ui(tmp_path, browser):
         record = json.loads((run_dir / "run.json").read_text())
         assert record["status"] == "completed" and record["step"] == 30 and record["resumes"] == 1
         go_to_step(page, 5)
-        page.wait_for_function("() => document.querySelector('#history-table')?.innerText.includes('completed')",
-                               timeout=30_000)
+        expect(page.locator("#history-table")).to_contain_text("completed", timeout=30_000)
         page.close()
     finally:
         stop_app(server)

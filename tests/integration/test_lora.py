@@ -61,6 +61,9 @@ def test_lora_adapter_saved_and_reloads_with_peft(lora_run, demo_model_path):
 def test_lora_inference_through_app_path(lora_run):
     from training.run import inference
 
-    answer = inference.generate("demo", "What is the capital of Zorbia?", trained_dir=lora_run["model_dir"],
+    prompt = "What is the capital of Zorbia?"
+    answer = inference.generate("demo", prompt, trained_dir=lora_run["model_dir"],
                                 system_prompt=lora_run["system_prompt"], max_new_tokens=16)
-    assert isinstance(answer, str)
+    base = inference.generate("demo", prompt, system_prompt=lora_run["system_prompt"], max_new_tokens=16)
+    assert answer.strip(), "the adapter's answer is empty"
+    assert answer != base, f"the adapter changed nothing: both answered {answer!r}"  # the adapter was applied

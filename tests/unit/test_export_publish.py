@@ -42,15 +42,26 @@ def test_full_model_card_loads_with_transformers(tmp_path):
 
 
 class FakeApi:
+    """Records each call with the token the real HfApi would act with: the call's own, else the one the HfApi was
+    made with, else (huggingface_hub's fallback) HF_TOKEN, which on a Space is the Space's token."""
+
     calls: list = []
 
+    def __init__(self, token=None, **_):
+        self.token = token
+
+    def _acting(self, kwargs) -> str | None:
+        import os
+
+        return kwargs.get("token") or self.token or os.environ.get("HF_TOKEN")
+
     def create_repo(self, repo_id, **kwargs):
-        FakeApi.calls.append(("create_repo", repo_id, kwargs))
+        FakeApi.calls.append(("create_repo", repo_id, {**kwargs, "acting_token": self._acting(kwargs)}))
         return f"https://huggingface.co/{repo_id}"
 
     def upload_folder(self, **kwargs):
-        FakeApi.calls.append(("upload_folder", kwargs["repo_id"], kwargs, sorted(p.name for p in
-                                                                               __import__("pathlib").Path(kwargs["folder_path"]).iterdir())))
+        FakeApi.calls.append(("upload_folder", kwargs["repo_id"], {**kwargs, "acting_token": self._acting(kwargs)},
+                              sorted(p.name for p in __import__("pathlib").Path(kwargs["folder_path"]).iterdir())))
 
 
 def test_push_calls_the_hub_with_a_private_repo(tmp_path, monkeypatch):
@@ -63,12 +74,36 @@ def test_push_calls_the_hub_with_a_private_repo(tmp_path, monkeypatch):
     result = push_run(fake_run(tmp_path), "alice/qwen-lora", token="oauth-token-value-xyz", samples=SAMPLES)
     (kind1, repo1, kw1), (kind2, repo2, kw2, files) = FakeApi.calls
     assert (kind1, repo1, kw1["private"], kw1["exist_ok"]) == ("create_repo", "alice/qwen-lora", True, True)
-    assert kind2 == "upload_folder" and repo2 == "alice/qwen-lora" and kw2["token"] == "oauth-token-value-xyz"
+    assert kind2 == "upload_folder" and repo2 == "alice/qwen-lora"
+    # Both calls act with the user's token, never the Space's HF_TOKEN (the repo is created in the user's name).
+    assert kw1["acting_token"] == kw2["acting_token"] == "oauth-token-value-xyz"
     assert {"README.md", "adapter_model.safetensors", "loss_curve.png"} <= set(files)
     assert result["repo_id"] == "alice/qwen-lora" and result["trackio_space"] is None
     for path in (tmp_path / "run-1" / "publish").rglob("*"):
         if path.is_file():
             assert CANARY.encode() not in path.read_bytes() and b"oauth-token-value-xyz" not in path.read_bytes()
+
+
+def test_push_from_the_panel_uses_the_signed_in_users_token(tmp_path, monkeypatch):
+    """The Publish button: the visitor's OAuth token reaches create_repo and upload_folder, not the Space's HF_TOKEN;
+    with nobody signed in, the token is this machine's own (HF_TOKEN or the saved login)."""
+    from types import SimpleNamespace
+
+    import huggingface_hub
+
+    from components import export_panel
+
+    monkeypatch.setenv("HF_TOKEN", CANARY)
+    monkeypatch.setattr(publish, "hub_offline", lambda: False)
+    monkeypatch.setattr(huggingface_hub, "HfApi", FakeApi)
+    run = fake_run(tmp_path)
+    monkeypatch.setattr(export_panel, "run_dir", lambda run_id: run)
+    monkeypatch.setattr(publish, "collect_samples", lambda folder: SAMPLES)
+    for oauth, expected in ((SimpleNamespace(token="visitor-oauth-token"), "visitor-oauth-token"), (None, CANARY)):
+        FakeApi.calls = []
+        message = export_panel.handle_push("run-1", "alice/qwen-lora", True, False, "", None, oauth)
+        assert message.startswith("✅"), message
+        assert [c[2]["acting_token"] for c in FakeApi.calls] == [expected, expected]
 
 
 def test_push_offline_says_so(tmp_path):

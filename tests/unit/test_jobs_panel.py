@@ -8,6 +8,7 @@ import gradio as gr
 import pytest
 
 from components import jobs_panel
+from components.card_table import table_cells
 from training.publish import jobs
 
 from ._export_fakes import OWNER_TOKEN, VISITOR_TOKEN, FakeJobsHub, hub_config
@@ -59,7 +60,7 @@ def test_a_visitor_runs_on_their_own_account(space, tmp_path):
     for secret in (VISITOR_TOKEN, OWNER_TOKEN, write_token()):
         assert secret not in env_and_script and secret not in message and secret not in str(rows)
         assert secret not in _written(tmp_path / "data")
-    assert rows[0][3] == "alice"
+    assert table_cells(rows)[0][3] == "alice"
 
 
 @pytest.mark.parametrize("scope, repo, expected", [
@@ -95,21 +96,21 @@ def test_status_logs_curves_and_cancel_for_the_submitter_only(space):
     _submit("alice", oauth())
     job_id = jobs.stored_jobs()[0]["job_id"]
     status, rows, curves = jobs_panel.handle_job_status(job_id, profile("alice"), oauth())
-    assert "RUNNING" in status and rows[0][2] == "RUNNING"
+    assert "RUNNING" in status and table_cells(rows)[0][2] == "RUNNING"
     assert 'id="job-trackio-frame"' in curves and "runs=qwen-capybara-job-" in curves
     assert space.last("inspect_job") == (VISITOR_TOKEN, {"job_id": job_id, "namespace": "alice"})
     message, logs = jobs_panel.handle_job_logs(job_id, profile("alice"), oauth())
     assert "line 99" in logs["value"] and VISITOR_TOKEN not in logs["value"] and OWNER_TOKEN not in logs["value"]
 
     # bob sees no job of alice's and cannot follow or cancel it; the owner sees it but cannot act on alice's account
-    assert jobs_panel.job_rows(profile("bob"))[0] == []
+    assert table_cells(jobs_panel.job_rows(profile("bob"))[0]) == []
     assert jobs_panel.handle_cancel_job(job_id, profile("bob"), oauth(token="hf_BobTokenCanary123456789"))[0].startswith("🔒")
-    assert len(jobs_panel.job_rows(profile("owner"))[0]) == 1
+    assert len(table_cells(jobs_panel.job_rows(profile("owner"))[0])) == 1
     assert "alice's account" in jobs_panel.handle_job_status(job_id, profile("owner"), None)[0]
     assert "cancel_job" not in space.names()
 
     message, rows = jobs_panel.handle_cancel_job(job_id, profile("alice"), oauth())
-    assert message.startswith("Cancelled") and rows[0][2] == "CANCELED"
+    assert message.startswith("Cancelled") and table_cells(rows)[0][2] == "CANCELED"
     assert space.last("cancel_job") == (VISITOR_TOKEN, {"job_id": job_id, "namespace": "alice"})
 
 

@@ -176,7 +176,8 @@ def test_run_status_says_how_many_processes():
     from training.run.manager import RunStatus
 
     assert RunStatus(state="idle").to_dict()["processes"] == 1
-    assert json.dumps(RunStatus(state="running", processes=2).to_dict())
+    sent = json.loads(json.dumps(RunStatus(state="running", processes=2).to_dict()))  # what /run_status sends
+    assert sent["processes"] == 2 and sent["state"] == "running"
 
 
 def test_only_rank_zero_writes_in_the_training_module(monkeypatch, tmp_path):

@@ -154,15 +154,17 @@ def test_numbers_are_handed_over_as_typed_for_validate_config_to_check():
 
 def test_no_plain_setting_is_named_in_the_components():
     """Plain settings are generated: only the composites, and the few settings whose value drives the form itself
-    (model for the method preset, method and LoRA for what applies, the split beside the Hub id), are named."""
-    allowed = {"model.name_or_path", "method", "lora.enabled", "data.split", "data.column_map", *COMPOSITE_PATHS}
+    (model for the method preset, method and LoRA for what applies, the split beside the Hub id, trust remote code for
+    its warning), are named."""
+    allowed = {"model.name_or_path", "method", "lora.enabled", "data.split", "data.column_map", "model.trust_remote_code",
+               *COMPOSITE_PATHS}
     text = "\n".join(p.read_text() for p in (REPO / "components").glob("*.py"))
     named = {f.path for f in setting_fields() if re.search(rf"[\"']{re.escape(f.path)}[\"':]", text)}
     assert named <= allowed, named - allowed
 
 
 def test_conditional_settings_show_and_hide_with_method_and_lora(built):
-    from components.settings_panels import handle_applies
+    from components.settings_events import handle_applies
 
     _, form = built
     w = form.widgets
@@ -179,7 +181,7 @@ def test_conditional_settings_show_and_hide_with_method_and_lora(built):
 
 
 def test_choosing_a_method_fills_in_only_its_preset(built):
-    from components.settings_panels import handle_method_defaults
+    from components.settings_events import handle_method_defaults
 
     _, form = built
     updates = handle_method_defaults(form, {"model.name_or_path": "demo", "method": "dpo"})
@@ -315,7 +317,7 @@ def test_suggest_mapping_reads_the_source_parts_by_name(tmp_path):
     import json
 
     from components.config_mapping import UPLOAD
-    from components.settings_panels import handle_suggest_mapping
+    from components.settings_events import handle_suggest_mapping
 
     path = tmp_path / "faq.csv"
     path.write_text("question,answer\n" + "\n".join(f'"What is {i}?","It is {i}."' for i in range(5)) + "\n")

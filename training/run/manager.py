@@ -119,10 +119,22 @@ class RunManager:
         self._run_id: str | None = None
         self._config: RunConfig | None = None
         self._output_dir: Path | None = None
+        self._generation = 0  # bumped when a run starts, is asked to stop, ends or is deleted
 
     @property
     def root(self) -> Path:
         return self._root or runs_dir()
+
+    @property
+    def generation(self) -> int:
+        """A number that changes whenever the run's state changes other than by training on: a run starts, resumes,
+        is asked to stop or cancel, ends, or is deleted. A cached status (components/api.py) older than this is
+        stale, however young it is. Read without the lock: an int read is atomic."""
+        return self._generation
+
+    def _changed(self) -> None:
+        """Record a change of state (call with the lock held)."""
+        self._generation += 1
 
     def start(self, config: RunConfig, callbacks=()) -> str:
         """Start training in a background thread; raises RunActiveError or ConfigError.
@@ -170,6 +182,7 @@ class RunManager:
         self._record = None
         self._child = None
         self._run_id, self._config, self._output_dir = run_id, config, output_dir
+        self._changed()
         if processes > 1 and not callbacks:  # TrainerCallback objects live in this process: those runs take the thread
             self._thread = threading.Thread(target=self._supervise, args=(config, output_dir, run_id, resume, processes),
                                             name=f"supervise-{run_id}", daemon=True)
@@ -222,6 +235,7 @@ class RunManager:
             progress.phase = "done"
             with self._lock:
                 self._record = record or {"status": "failed", "error": "The training process ended unexpectedly."}
+                self._changed()
 
     def _body(self, config: RunConfig, output_dir: Path, kwargs: dict) -> None:
         record = None
@@ -230,6 +244,7 @@ class RunManager:
         finally:
             with self._lock:
                 self._record = record or {"status": "failed", "error": "The training thread ended unexpectedly."}
+                self._changed()
 
     def stop(self) -> bool:
         """Ask the active run to stop at the next step (weights so far are kept). False if none is active."""
@@ -239,6 +254,7 @@ class RunManager:
             self._stop.set()
             if self._child is not None:
                 self._child.request("stop")
+            self._changed()
             return True
 
     def cancel(self) -> bool:
@@ -250,6 +266,7 @@ class RunManager:
             self._stop.set()
             if self._child is not None:
                 self._child.request("cancel")
+            self._changed()
             return True
 
     def log_tail(self, run_id: str | None = None, max_chars: int = 20000) -> str:
@@ -373,6 +390,7 @@ class RunManager:
             shutil.rmtree(path)
             if run_id == self._run_id:
                 self._run_id = self._progress = self._record = self._config = self._output_dir = None
+            self._changed()
 
 
 def _follow(progress: Progress, record: dict | None) -> None:
