@@ -9,7 +9,7 @@ from __future__ import annotations
 import html
 import json
 
-from components.translations import tr, translate_message
+from components.translations import declared_tr, tr, translate_message
 
 STATUS_ICONS = {"ready": "✅", "needs mapping": "🟡", "incompatible": "⛔"}
 
@@ -139,5 +139,6 @@ def compatibility_markdown(rows: list[dict]) -> str:
         if r["status"] == "needs mapping" and r["column_map"]:
             why += "; " + tr("use {mapping}", mapping=f"`{json.dumps(r['column_map'])}`")
         status = f"{STATUS_ICONS.get(r['status'], '')} {tr(r['status'])}".strip()
-        lines.append(f"| {r['label']} | {status} | {why} |")
+        label = declared_tr(f"method:{r['method']}", "label", r["label"])
+        lines.append(f"| {label} | {status} | {why} |")
     return "\n".join(lines)

@@ -92,6 +92,15 @@ def declared(key: str, part: str, english: str) -> I18nData | str:
     return I18nData(declared_key(key, part))
 
 
+def declared_tr(key: str, part: str, english: str) -> str:
+    """A declared text in the language of the current request, for messages made on the server (e.g. a method's
+    label in a table); the English when it has no translation made from its current English."""
+    entry = settings_catalog().get(key, {}).get(part)
+    if not entry or entry.get("en") != english:
+        return english
+    return entry.get(_language.get()) or english
+
+
 def setting_text(path: str, part: str, english: str) -> I18nData | str:
     return declared(f"setting:{path}", part, english)
 

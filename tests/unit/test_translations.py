@@ -166,3 +166,25 @@ def test_messages_made_by_the_engine_are_translated_by_template():
     finally:
         set_language("en")
     assert translate_message("is 0.0; must be a number greater than 0") == "is 0.0; must be a number greater than 0"
+
+
+def test_dataset_formats_and_compatibility_reasons_are_translated():
+    """What Validate says about a dataset (its format's description, each method's verdict and reason, the column
+    error) reaches a French reader in French: the descriptions are catalog entries, the reasons templates."""
+    from training.data.column_mapping import method_compatibility
+    from training.data.formats import FORMATS
+
+    catalog = ui_catalog()
+    missing = [f.description for f in FORMATS.values() if "{" not in f.description and f.description not in catalog]
+    assert not missing, f"format descriptions without translations in ui.json: {missing}"
+    set_language("fr")
+    try:
+        reasons = {c.method: translate_message(c.reason) for c in method_compatibility(["messages"])}
+        renamed = {c.method: translate_message(c.reason) for c in method_compatibility(["question", "answer"])}
+        jsonl = translate_message("is not valid JSON (Expecting value at column 15). Fix the quoting or brackets on this line.")
+    finally:
+        set_language("en")
+    assert reasons["sft"] == "lit messages de chat (role/content) comme le type TRL conversational", reasons["sft"]
+    assert reasons["dpo"].startswith("il faut chosen+rejected") and "trouvé : messages de chat (role/content)" in reasons["dpo"]
+    assert renamed["sft"].startswith("renommer question → prompt, answer → completion (prompt et completion)"), renamed
+    assert jsonl.startswith("n'est pas du JSON valide (Expecting value at column 15)")
