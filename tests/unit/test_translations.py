@@ -182,9 +182,15 @@ def test_dataset_formats_and_compatibility_reasons_are_translated():
         reasons = {c.method: translate_message(c.reason) for c in method_compatibility(["messages"])}
         renamed = {c.method: translate_message(c.reason) for c in method_compatibility(["question", "answer"])}
         jsonl = translate_message("is not valid JSON (Expecting value at column 15). Fix the quoting or brackets on this line.")
+        rows = [translate_message(m) for m in ("must be a list of {role, content} messages, got null",
+                                                "is 'bot'; use one of: system, user, assistant, tool",
+                                                "the assistant message is empty; write its text or remove the message")]
     finally:
         set_language("en")
     assert reasons["sft"] == "lit messages de chat (role/content) comme le type TRL conversational", reasons["sft"]
     assert reasons["dpo"].startswith("il faut chosen+rejected") and "trouvé : messages de chat (role/content)" in reasons["dpo"]
     assert renamed["sft"].startswith("renommer question → prompt, answer → completion (prompt et completion)"), renamed
     assert jsonl.startswith("n'est pas du JSON valide (Expecting value at column 15)")
+    assert rows == ["doit être une liste de messages {role, content}, reçu : null",
+                    "vaut 'bot' ; utilisez l'un de : system, user, assistant, tool",
+                    "le message assistant est vide ; écrivez son texte ou supprimez le message"], rows
