@@ -108,3 +108,23 @@ def test_compatibility_reads_the_rows_not_only_the_column_names():
     assert status["sft"][0] == "ready" and status["grpo"][0] == "incompatible" and "ends on a assistant" in status["grpo"][1]
     status = {c.method: c.status for c in method_compatibility(["messages"], sample=prompts)}
     assert (status["sft"], status["grpo"]) == ("incompatible", "ready")
+
+
+@pytest.mark.parametrize("weight", [3, 0.5, -1, 2.0])
+def test_openai_weight_other_than_0_or_1_is_refused_at_its_row_and_field(tmp_path, weight):
+    """OpenAI's per-message `weight` is 0 or 1; anything else is an error naming the row and the message's field
+    (LLaMA-Factory's `loss_weight` may take other non-negative values)."""
+    ok = {"messages": [*QA[:1], {**QA[1], "weight": 1}]}
+    bad = {"messages": [{"role": "user", "content": "q2"}, {"role": "assistant", "content": "a2", "weight": weight}]}
+    path = tmp_path / "openai.jsonl"
+    context = {"messages": [*QA[:1], {**QA[1], "weight": 0.0}, {"role": "user", "content": "q3"},
+                            {"role": "assistant", "content": "a3", "weight": 1.0}]}
+    path.write_text("\n".join(json.dumps(r) for r in (ok, context, bad)) + "\n")
+    report = validate_dataset(str(path), "sft")
+    assert not report.valid and report.error_count == 1
+    error = report.errors[0]
+    assert (error.row, error.field) == (3, "messages[1].weight") and "0" in error.message and "1" in error.message, error
+    lf = tmp_path / "llamafactory.jsonl"
+    lf.write_text(json.dumps({"messages": [{"role": "user", "content": "q"},
+                                           {"role": "assistant", "content": "a", "loss_weight": 0.5}]}) + "\n")
+    assert validate_dataset(str(lf), "sft").valid

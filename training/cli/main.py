@@ -184,7 +184,7 @@ def cmd_train(args) -> int:
     import threading
 
     from training.run import multiprocess
-    from training.run.engine import RUN_FILE, read_run, run_training
+    from training.run.engine import RUN_FILE, preflight, read_run, run_training
 
     if args.dry_run:
         return cmd_dry_run(args)
@@ -200,7 +200,7 @@ def cmd_train(args) -> int:
         config = config_from_args(args)
     else:
         raise UsageError("give --output-dir DIR for a new run, or --resume DIR to continue one")
-    refuse_unavailable_qlora(config)
+    preflight(config)  # the app's own check: every reason at once, before a run folder or run.json exists
     if args.num_processes > 1 and not multiprocess.under_launcher():
         return launch_processes(args, config)
     stop, cancel = threading.Event(), threading.Event()
@@ -284,21 +284,12 @@ def launch_processes(args, config: RunConfig) -> int:
     return proc.wait()
 
 
-def refuse_unavailable_qlora(config: RunConfig) -> None:
-    """QLoRA on a machine without an NVIDIA GPU (or bitsandbytes): a clear usage error, never a traceback."""
-    if config.peft_mode == "qlora":
-        from training.models.adapters import qlora_unavailable_reason
-
-        reason = qlora_unavailable_reason()
-        if reason:
-            raise UsageError(f"--peft qlora is not available here: {reason}")
-
-
 def cmd_dry_run(args) -> int:
     from training.run.dry_run import dry_run
+    from training.run.engine import preflight
 
     config = config_from_args(args)
-    refuse_unavailable_qlora(config)
+    preflight(config)  # as for train: an unknown model, a missing file or QLoRA without a GPU, before loading
     report = dry_run(config, steps=args.dry_run_steps)
     if args.json:
         print(json.dumps(report.to_dict(), default=str))

@@ -1,12 +1,13 @@
 """Reading a dataset file as Arrow record batches, a chunk at a time, with each row's 1-based row number.
 
-JSONL is parsed by pyarrow's JSON reader a chunk (about 16 MB) at a time, so memory stays bounded whatever the
+JSONL is parsed by pyarrow's JSON reader a chunk (about 4 MB) at a time, so memory stays bounded whatever the
 file's size; Parquet is read by row group. Row numbers follow the rule of `training.data.sources`: a JSONL row is
 its file line (blank lines are skipped by the parser but counted here), a Parquet row its 1-based record number.
 
 A file pyarrow cannot read faithfully (a malformed line, a line that is not an object, a value whose type changes
 from one chunk to the next) raises `NotArrowReadable`; the caller then reads it with the record loader, which names
-the line. Nothing is ever converted silently (unlike `datasets`' JSON loader, which turns a later chunk's values
+the line (validation asks for such chunks as `TextChunk`s instead, and reads only those line by line). Nothing is
+ever converted silently (unlike `datasets`' JSON loader, which turns a later chunk's values
 into JSON text when their type differs from the first chunk's).
 
 `drop_nulls` is what makes an Arrow row read like the JSON record it came from: Arrow fills a key missing from one
@@ -19,9 +20,10 @@ import io
 import os
 import re
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
-CHUNK_BYTES = 16 << 20
+CHUNK_BYTES = 4 << 20  # bigger chunks parse no faster, and each holds its Arrow copy and checks' arrays in memory
 _BLANK_MARKS = (b"\n\n", b"\n\r", b"\n ", b"\n\t")  # a blank line, or a line that may be blank
 _LINE_STARTS = (b"", b"\n", b"\r", b" ", b"\t")
 _BLANK_LINE = re.compile(rb"(?:^|\n)[ \t\r]*(?:\n|\Z)")
@@ -51,10 +53,21 @@ def _line_numbers(chunk: bytes, first_line: int) -> range | list[int]:
     return [first_line + i for i, line in enumerate(lines) if line.strip(b" \t\r")]
 
 
-def jsonl_batches(path: Path, on_bytes: Callable[[int], None] | None = None,
-                  chunk_bytes: int | None = None) -> Iterator[tuple[object, range | list[int]]]:
+@dataclass
+class TextChunk:
+    """A chunk of a JSONL file that pyarrow cannot read as one table of the file's columns (a malformed line, a
+    value whose type differs from the other rows'): its bytes, for a reader that goes line by line."""
+
+    data: bytes
+    first_line: int  # the file line `data` starts at
+    reason: str
+
+
+def jsonl_batches(path: Path, on_bytes: Callable[[int], None] | None = None, chunk_bytes: int | None = None,
+                  text_chunks: bool = False) -> Iterator[tuple[object, range | list[int] | None]]:
     """(pyarrow Table, its rows' line numbers) for each chunk of a JSONL file; `on_bytes(n)` after each chunk.
-    Every chunk has the first chunk's schema, or NotArrowReadable is raised."""
+    Every table has the first table's schema. A chunk pyarrow cannot read so raises NotArrowReadable, or with
+    `text_chunks` comes as (TextChunk, None): only that chunk needs reading line by line."""
     import pyarrow as pa
     import pyarrow.json as paj
 
@@ -68,26 +81,77 @@ def jsonl_batches(path: Path, on_bytes: Callable[[int], None] | None = None,
             chunk += fh.readline()  # finish the last line
             if line == 1 and chunk.startswith(b"\xef\xbb\xbf"):
                 chunk = chunk[3:]
-            numbers = _line_numbers(chunk, line)
+            first_line = line
             line += chunk.count(b"\n")
-            if not len(numbers):
-                continue
-            block = max(len(chunk) // 16, 1 << 20)
+            reason = None
             try:
-                table = paj.read_json(io.BytesIO(chunk), read_options=paj.ReadOptions(block_size=block))
+                table = paj.read_json(io.BytesIO(chunk), read_options=paj.ReadOptions(block_size=max(len(chunk) // 16, 1 << 20)))
             except (pa.ArrowInvalid, pa.ArrowNotImplementedError, pa.ArrowTypeError) as exc:
-                raise NotArrowReadable(str(exc)) from None
-            if schema is None:
-                schema = table.schema
-                if not schema.names:
-                    raise NotArrowReadable("no columns")
-            elif not table.schema.equals(schema):
-                raise NotArrowReadable("the columns' types change from one chunk to the next")
-            if table.num_rows != len(numbers):
-                raise NotArrowReadable("line count mismatch")
+                table, reason = None, str(exc)
+            if table is not None:
+                # as many rows as lines: no blank line (the common case, counted without scanning for them)
+                lines = line - first_line + (0 if chunk.endswith(b"\n") else 1)
+                numbers = range(first_line, first_line + lines) if table.num_rows == lines else _line_numbers(chunk, first_line)
+                if not len(numbers):
+                    continue
+                if schema is None and not table.schema.names:
+                    reason = "no columns"
+                elif schema is not None and not table.schema.equals(schema):
+                    reason = "the columns' types change from one chunk to the next"
+                elif table.num_rows != len(numbers):
+                    reason = "line count mismatch"
+            elif not chunk.strip():
+                continue
+            if reason is not None:
+                if not text_chunks:
+                    raise NotArrowReadable(reason)
+                if on_bytes is not None:
+                    on_bytes(len(chunk))
+                yield TextChunk(chunk, first_line, reason), None
+                continue
+            schema = schema or table.schema
             if on_bytes is not None:
                 on_bytes(len(chunk))
             yield table, numbers
+
+
+def read_ahead(batches: Iterator, depth: int = 1) -> Iterator:
+    """The same items, produced by a background thread `depth` ahead: pyarrow parses the next chunk (releasing the
+    GIL) while the caller checks this one. Exceptions come through in order; stopping early stops the thread."""
+    import queue
+    import threading
+
+    items: queue.Queue = queue.Queue(maxsize=depth)
+    stop = threading.Event()
+    done = object()
+
+    def produce() -> None:
+        try:
+            for item in batches:
+                while not stop.is_set():
+                    try:
+                        items.put((item, None), timeout=0.1)
+                        break
+                    except queue.Full:
+                        continue
+                if stop.is_set():
+                    return
+            items.put((done, None))
+        except BaseException as exc:  # noqa: BLE001 - handed to the consumer, which raises it
+            items.put((done, exc))
+
+    worker = threading.Thread(target=produce, name="read-ahead", daemon=True)
+    worker.start()
+    try:
+        while True:
+            item, error = items.get()
+            if item is done:
+                if error is not None:
+                    raise error
+                return
+            yield item
+    finally:
+        stop.set()
 
 
 def parquet_batches(path: Path, on_bytes: Callable[[int], None] | None = None,

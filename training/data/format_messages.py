@@ -63,6 +63,8 @@ def _read_parts(content: object, fld: str) -> tuple[str, str, list[dict], tuple[
         if not isinstance(part, dict):
             return "", "", [], (where, f"must be a {{type, text}} part, got {type_name(part)}")
         kind = part.get("type", "text")
+        if not isinstance(kind, str):  # a list or an object would not even compare with the known types
+            return "", "", [], (f"{where}.type", f"must be text such as \"text\", got {type_name(kind)}")
         value = part["text"] if "text" in part else part.get("value", part.get("content"))
         if kind in TEXT_PARTS or kind in REASONING_PARTS:
             if not isinstance(value, str):
@@ -177,6 +179,11 @@ def check_messages(messages: object, fld: str, need_assistant: bool = False, con
             key = "weight" if "weight" in msg else "loss_weight"
             problems.append((f"{fld}[{i}].{key}", f"is {weight!r}; a message's {key} must be a number: 1 to train on "
                                                   "the reply, 0 to keep it as context only"))
+            previous = UNKNOWN
+            continue
+        if weight is not None and "weight" in msg and weight not in (0, 1):  # OpenAI's weight is 0 or 1, nothing else
+            problems.append((f"{fld}[{i}].weight", f"is {weight!r}; OpenAI's weight is 0 (keep the reply as context "
+                                                   "only) or 1 (train on it). For other values use loss_weight"))
             previous = UNKNOWN
             continue
         if role != "system" and (not content or content.isspace()) and not tool_calls:

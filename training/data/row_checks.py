@@ -6,9 +6,11 @@ rows, per-message weights a format cannot honour, columns that mix types)."""
 from __future__ import annotations
 
 import heapq
-from collections import Counter
 
 from training.data import jsonio
+from training.data.arrow_chat_checks import check_plain_chat, plain_chat_key
+from training.data.arrow_rows import drop_nulls
+from training.data.column_kinds import ColumnKinds
 from training.data.column_mapping import method_compatibility, suggest_column_map
 from training.data.formats import NORMALISERS, NOTES, TRL_TYPE_COLUMNS, detect_format, record_text, row_notes
 from training.data.sources import RowIssue
@@ -24,7 +26,7 @@ from training.data.validation_report import (
 from training.methods.registry import MethodSpec
 
 LONG_ROW_CHARS = 20_000
-_KINDS = {str: "text", int: "number", float: "number", bool: "true/false", list: "list", dict: "object"}
+PLAIN_CHAT_SLOW_SHARE = 0.5  # a batch with more failing rows than this goes row by row as a whole
 
 
 def start_checks(report: ValidationReport, spec: MethodSpec, column_map: dict[str, str], sample: list[dict]):
@@ -79,13 +81,15 @@ class RowChecker:
         self.stride = 1
         self.trl_ready = not column_map  # every row already in TRL shape, so far (Arrow batches only)
         self.ready_keys: tuple | None = None  # the TRL columns of every row
+        self.plain_chat = fmt.source_format == "messages" and not column_map  # Arrow batches may pass whole
 
-    def check(self, numbers, records: list[dict], raw: list[dict] | None) -> None:
+    def check(self, numbers, records: list[dict], raw: list[dict] | None, notes=True) -> None:
         """One batch: row numbers, records as JSON had them, and the same rows as Arrow gave them (with nulls;
-        None when they were not read as Arrow)."""
+        None when they were not read as Arrow). notes=False: no row can carry what row_notes looks for."""
         if raw is None:
             self.trl_ready, raw = False, records
-        normalise, need_assistant, notes, column_map = self.normalise, self.need_assistant, self.notes, self.column_map
+        normalise, need_assistant, column_map = self.normalise, self.need_assistant, self.column_map
+        notes = self.notes if notes else None
         as_given = self._as_given
         dumps, seen, report = jsonio.dumps_sorted, self.seen, self.report
         kept = report.normalised
@@ -112,14 +116,84 @@ class RowChecker:
             if notes is not None:
                 for note in notes(record):
                     self.noted.setdefault(note, []).append(number)
-            blob = dumps(row)
-            first = seen.setdefault(hash(blob), number)
+            key = plain_chat_key(row)  # the key the Arrow batch check gives the same row
+            if key is None:
+                blob = dumps(row)
+                first = seen.setdefault(hash(blob), number)
+                maybe_long = len(blob) > LONG_ROW_CHARS
+            else:  # its text's bytes bound len(record_text) from above
+                first = seen.setdefault(hash(key), number)
+                maybe_long = len(key[0]) + len(row["messages"]) > LONG_ROW_CHARS and len(dumps(row)) > LONG_ROW_CHARS
             if first != number:
                 self.duplicates.append((number, first))
-            if len(blob) > LONG_ROW_CHARS and len(record_text(row)) > LONG_ROW_CHARS:
+            if maybe_long and len(record_text(row)) > LONG_ROW_CHARS:
                 self.long_rows.append(number)
             if self.pairs and row["chosen"] == row["rejected"]:
                 self.same_pairs.append(number)
+
+    def check_table(self, numbers, table) -> bool:
+        """An Arrow batch whose rows the plain-chat check passes is counted without building its rows as Python
+        objects; the rows it does not pass go through `check`, in row order. False (nothing done) when the batch is
+        not plain chat, or mostly failing rows: then `check` takes the whole batch."""
+        import numpy as np
+
+        batch = check_plain_chat(table, self.need_assistant) if self.plain_chat else None
+        if batch is None:
+            return False
+        failed = np.flatnonzero(~batch.passed)
+        if len(failed) > PLAIN_CHAT_SLOW_SHARE * len(table):
+            return False
+        start = 0
+        for i in failed.tolist():
+            self._count_passed(numbers, table, batch, start, i)
+            raw = table.slice(i, 1).to_pylist()
+            self.check([numbers[i]], [drop_nulls(raw[0])], raw, notes=False)
+            start = i + 1
+        self._count_passed(numbers, table, batch, start, len(table))
+        return True
+
+    def _count_passed(self, numbers, table, batch, a: int, b: int) -> None:
+        """Rows a..b-1 of the batch, each a plain chat that is its own normalised row: what `check` does per row."""
+        import numpy as np
+
+        if b <= a:
+            return
+        report, kept = self.report, self.report.normalised
+        if self.trl_ready:
+            if self.ready_keys is None:
+                self.ready_keys = ("messages",)
+            elif self.ready_keys != ("messages",):
+                self.trl_ready = False
+        need = min(NORMALISED_KEPT - len(kept), b - a)
+        if need > 0:
+            kept.extend(table.slice(a, need).to_pylist())
+            report.normalised_rows.extend(numbers[a:a + need])
+        picked = []  # the sample's rows, as (number, batch index) until they are read below
+        j = a + (-self.usable) % self.stride
+        while j < b:
+            self.sample.append((numbers[j], _Pending(j)))
+            picked.append(j)
+            if len(self.sample) >= 2 * TOKEN_SAMPLE:
+                self.sample = self.sample[::2]
+                self.stride *= 2
+            j += 1 + (-(self.usable + j + 1 - a)) % self.stride
+        if picked:  # (slices: Table.take would load pyarrow.compute's kernels)
+            rows = {j: _row(table, j) for j in picked} if len(picked) < (b - a) // 2 else \
+                dict(zip(range(a, b), table.slice(a, b - a).to_pylist(), strict=True))
+            self.sample = [(n, rows[r.index] if type(r) is _Pending and r.index in rows else r) for n, r in self.sample]
+        self.usable += b - a
+        seen, duplicates, keys = self.seen, self.duplicates, batch.keys[a:b]
+        if len(set(keys)) == len(keys) and seen.keys().isdisjoint(keys):  # no repeat: the usual case, at C speed
+            seen.update(zip(keys, numbers[a:b], strict=True))
+        else:
+            for number, key in zip(numbers[a:b], keys, strict=True):
+                first = seen.setdefault(key, number)
+                if first != number:
+                    duplicates.append((number, first))
+        for j in (a + np.flatnonzero(batch.text_bytes[a:b] > LONG_ROW_CHARS)).tolist():
+            row = _row(table, j)
+            if len(jsonio.dumps_sorted(row)) > LONG_ROW_CHARS and len(record_text(row)) > LONG_ROW_CHARS:
+                self.long_rows.append(numbers[j])
 
     def _as_given(self, row: dict, original: dict) -> bool:
         """Whether the normalised row is the Arrow row's own columns, unchanged (the same columns in every row)."""
@@ -163,26 +237,21 @@ class RowChecker:
 
 
 
+def _row(table, index: int) -> dict:
+    return table.slice(index, 1).to_pylist()[0]
+
+
+class _Pending:
+    """A sampled row of the batch being counted, read once the batch's sample is known."""
+
+    __slots__ = ("index",)
+
+    def __init__(self, index: int):
+        self.index = index
+
+
 def mixed_type_warnings(records: list[tuple[int, dict]], columns: list[str]) -> list[str]:
     """Columns whose values are of several kinds (text in some rows, numbers in others...); nulls do not count."""
-    warnings = []
-    for col in columns:
-        types = Counter(type(rec.get(col)) for _, rec in records)
-        types.pop(type(None), None)
-        kinds: Counter = Counter()
-        for t, n in types.items():
-            kinds[_KINDS.get(t, t.__name__)] += n
-        if len(kinds) < 2:
-            continue
-        common = kinds.most_common(1)[0][0]
-        firsts = {}
-        for number, rec in records:
-            value = rec.get(col)
-            kind = _KINDS.get(type(value), type(value).__name__) if value is not None else None
-            if kind and kind != common and kind not in firsts:
-                firsts[kind] = number
-        others = "; ".join(f"{kinds[k]} row(s) of {k}, first at row {firsts[k]}" for k in firsts)
-        warnings.append(f"Column '{col}' mixes types: mostly {common} ({kinds[common]} rows), but {others}. "
-                        f"Make every value {common}.")
-    return warnings
-
+    kinds = ColumnKinds()
+    kinds.add_records([n for n, _ in records], [r for _, r in records])
+    return kinds.warnings(columns)

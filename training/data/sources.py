@@ -52,6 +52,7 @@ class LoadedRecords:
     origin: str = ""  # human description of where the data came from
     notes: list[str] = field(default_factory=list)  # warnings about the source itself
     truncated: bool = False  # stopped at `limit`
+    issue_count: int = 0  # lines not read as records, counted also beyond the issues kept (parse_jsonl's max_issues)
 
     @property
     def columns(self) -> list[str]:
@@ -233,11 +234,19 @@ def _decode(path: Path, raw: bytes) -> tuple[str, str | None]:
 
 
 def _parse_jsonl(text: str, limit: int | None) -> LoadedRecords:
+    return parse_jsonl(text, limit)
+
+
+def parse_jsonl(text: str, limit: int | None = None, first_line: int = 1, max_issues: int | None = None) -> LoadedRecords:
+    """JSONL text, line by line: (line number, object) records and an issue for each line that is not a JSON object.
+    `first_line`: the file line `text` starts at (validation re-reads one chunk of a big file this way). With
+    `max_issues`, only that many issues are kept; `issue_count` says how many there were."""
     out = LoadedRecords(records=[], kind="jsonl")
     loads = jsonio.loads
     append = out.records.append
+    issues = out.issues
     # split on "\n" only: str.splitlines() would also split on U+2028 and friends, which JSON allows inside strings
-    for number, line in enumerate(text.split("\n"), start=1):
+    for number, line in enumerate(text.split("\n"), start=first_line):
         if not line or line.isspace():
             continue
         if limit is not None and len(out.records) >= limit:
@@ -246,10 +255,14 @@ def _parse_jsonl(text: str, limit: int | None) -> LoadedRecords:
         try:
             value = loads(line)
         except (ValueError, RecursionError) as exc:
-            out.issues.append(RowIssue(number, "(line)", f"is not valid JSON ({_json_reason(exc)}). Fix the quoting or brackets on this line."))
+            out.issue_count += 1
+            if max_issues is None or len(issues) < max_issues:
+                issues.append(RowIssue(number, "(line)", f"is not valid JSON ({_json_reason(exc)}). Fix the quoting or brackets on this line."))
             continue
         if type(value) is not dict:
-            out.issues.append(RowIssue(number, "(line)", f"is a JSON {type(value).__name__}, not an object like {{\"messages\": [...]}}."))
+            out.issue_count += 1
+            if max_issues is None or len(issues) < max_issues:
+                issues.append(RowIssue(number, "(line)", f"is a JSON {type(value).__name__}, not an object like {{\"messages\": [...]}}."))
             continue
         append((number, value))
     return out

@@ -80,9 +80,10 @@ def read_cached(key: str | None) -> ValidationReport | None:
 def write_cached(key: str | None, report: ValidationReport) -> None:
     if key is None:
         return
-    values = asdict(report)
-    for name in ("token_stats", "rendered", "tokenizer_note", "cached"):
-        values.pop(name, None)
+    # the fields as they are (json.dumps walks the rows; dataclasses.asdict would deep-copy thousands of them first)
+    values = {f.name: getattr(report, f.name) for f in fields(report)
+              if f.name not in ("token_stats", "rendered", "tokenizer_note", "cached")}
+    values["errors"] = [asdict(e) for e in report.errors]
     folder = cache_dir("validation")
     target = folder / f"{key}.json"
     tmp = target.with_suffix(f".{os.getpid()}.tmp")
