@@ -34,6 +34,7 @@ table.card-table td.empty-table {opacity: 0.7; font-style: italic}
   table.card-table td {display: grid; grid-template-columns: minmax(5.5em, 38%) minmax(0, 1fr); gap: 8px;
     border-bottom: none; padding: 3px 10px}
   table.card-table td::before {content: attr(data-label); font-weight: 600; opacity: 0.75}
+  table.card-table td:empty {display: none}
   table.card-table td.empty-table {display: block}
   table.card-table td.empty-table::before {content: none}
 }

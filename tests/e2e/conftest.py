@@ -107,5 +107,7 @@ def validation_verdict(page, timeout: int = 90_000) -> str:
 def expect_valid(page, word: str = "Valid", timeout: int = 90_000) -> str:
     """Wait for Validate's verdict and require it to be "✅ <word>" ("Not valid" does not count); return the summary."""
     text = validation_verdict(page, timeout)
-    assert re.match(rf"\s*✅\s*{word}\b", text), f"expected the verdict '✅ {word}', the summary says: {text[:300]!r}"
+    verdict = re.search(r"^\s*[✅❌].*$", text, re.M)  # the first verdict line (Gradio's progress text may come first)
+    assert verdict and re.match(rf"\s*✅\s*{word}\b", verdict.group(0)), \
+        f"expected the verdict '✅ {word}', the summary says: {text[:300]!r}"
     return text

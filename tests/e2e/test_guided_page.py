@@ -4,20 +4,25 @@
 Each step is checked for what a non-engineer must never see: nothing wider than the screen (the page does not
 scroll sideways, and no visible element reaches past the right edge unless it sits in a box that scrolls), no
 developer text (a traceback, "None", Trackio's "call trackio.init()", an untranslated i18n key) and, in French,
-French labels. In the results step, the "did it learn?" box must give its verdict and one blind A/B pick must reveal
-which answer was the fine-tuned one. Screenshots go to test-artifacts/guided/<language>-<width>-<step>.png."""
+French labels. The estimate of every flavor, the held-out comparison and History must show every figure and every
+answer on screen, with no horizontal scroll (wide tables wrap; on a phone each row is a card). In the results step,
+the "did it learn?" box must say it learned (the walk trains the default demo run, which learns its facts) and one
+blind A/B pick must reveal which answer was the fine-tuned one. Screenshots go to
+test-artifacts/guided/<language>-<width>-<step>.png, and of each table to test-artifacts/tables/."""
 
 from __future__ import annotations
 
 import re
 
 import pytest
+from playwright.sync_api import expect
 
-from tests.e2e.conftest import ARTIFACTS
+from tests.e2e.conftest import ARTIFACTS, expect_valid
 
 pytestmark = pytest.mark.e2e
 
 SHOTS = ARTIFACTS / "guided"
+TABLE_SHOTS = ARTIFACTS / "tables"
 WIDTHS = (1280, 390)
 STEPS = ("data", "model", "cost", "train", "results")
 
@@ -44,9 +49,44 @@ OVERFLOW_JS = """() => {
   }
   return {scrollWidth: document.documentElement.scrollWidth, innerWidth: window.innerWidth, bad: bad.slice(0, 10)};
 }"""
+# Every cell of a table (a card's line on a phone) must lie inside the viewport and inside every box that would
+# clip or scroll it sideways, and its text must not be cut off: no figure or answer needs a horizontal scroll.
+CELLS_JS = """(selector) => {
+  const vw = document.documentElement.clientWidth;
+  const root = document.querySelector(selector);
+  if (!root) return {cells: 0, bad: ['no ' + selector]};
+  const bad = [];
+  let cells = 0;
+  for (const c of root.querySelectorAll('td, th')) {
+    const st = getComputedStyle(c);
+    if (st.display === 'none') continue;  // a phone hides the header row: each card line names its column
+    const r = c.getBoundingClientRect();
+    if (!r.width || !r.height) continue;
+    cells++;
+    let why = null;
+    if (r.left < -1 || r.right > vw + 1) why = 'outside the screen (' + Math.round(r.left) + '..' + Math.round(r.right) + ')';
+    else if (c.scrollWidth > c.clientWidth + 1) why = 'text cut off';
+    else {
+      for (let p = c.parentElement; p && p !== document.body; p = p.parentElement) {
+        if (!['auto', 'scroll', 'hidden', 'clip'].includes(getComputedStyle(p).overflowX)) continue;
+        const pr = p.getBoundingClientRect();
+        if (r.left < pr.left - 1 || r.right > pr.right + 1) { why = 'needs a sideways scroll in ' + (p.id || p.className); break; }
+      }
+    }
+    if (why) bad.push(JSON.stringify(c.innerText.slice(0, 30)) + ': ' + why);
+  }
+  return {cells, bad: bad.slice(0, 8)};
+}"""
+# Settled: nothing is loading (Gradio's progress text or bar) and the page's size stopped changing between two polls.
+SETTLED_JS = """() => {
+  const busy = !!document.querySelector('.progress-text, .eta-bar, .progress-level');
+  const key = document.body.scrollHeight + 'x' + document.documentElement.scrollWidth;
+  const same = window.__guidedLayout === key;
+  window.__guidedLayout = key;
+  return same && !busy;
+}"""
 DEVELOPER_TEXT = re.compile(r"trackio\.init|Traceback|\bNone\b|__i18n__|\bnull\b")
-LEARNED = {"en": r"Yes, it learned|It learned a little|Not yet: it did not learn much",
-           "fr": r"Oui, il a appris|Il a un peu appris|Pas encore"}
+LEARNED = {"en": r"✅ Yes, it learned\.", "fr": r"✅ Oui, il a appris\."}
 CHANGED = {"en": r"\d+ of 36 answers to questions it never saw", "fr": r"\d+ réponses sur 36 à des questions jamais vues"}
 TALLY = {"en": "You preferred the tuned answer in", "fr": "Vous avez préféré la réponse affinée dans"}
 FRENCH = {"data": "Étape 1 sur 5", "model": "Étape 2 sur 5", "cost": "Étape 3 sur 5", "train": "Étape 4 sur 5",
@@ -57,17 +97,26 @@ def _visible_text(page) -> str:
     texts = [page.locator("body").inner_text()]
     if not page.locator("#trackio-frame").is_visible():  # a hidden frame's innerText is its raw source
         return texts[0]
-    for frame in page.frames[1:]:  # the embedded dashboard
-        try:
-            texts.append(frame.locator("body").inner_text(timeout=5_000))
-        except Exception:  # a frame still loading has no body yet
-            pass
+    body = page.frame_locator("#trackio-frame").locator("body")  # the embedded dashboard: wait for it, never skip it
+    expect(body).to_be_attached(timeout=30_000)
+    texts.append(body.inner_text(timeout=30_000))
     return "\n".join(texts)
+
+
+def _check_table(page, selector: str, name: str, lang: str, width: int, min_cells: int) -> None:
+    """Every figure and answer of the table at `selector` is on screen without a horizontal scroll; a screenshot of
+    it goes to test-artifacts/tables/."""
+    table = page.locator(selector)
+    table.scroll_into_view_if_needed()
+    table.screenshot(path=str(TABLE_SHOTS / f"{lang}-{width}-{name}.png"))
+    found = page.evaluate(CELLS_JS, selector)
+    assert found["cells"] >= min_cells, f"{name} at {width} px: {found['cells']} cells shown, expected {min_cells}+"
+    assert not found["bad"], f"{name} at {width} px: not fully on screen: {found['bad']}"
 
 
 def _check_step(page, lang: str, width: int, number: int, moment: str = "") -> None:
     step = STEPS[number - 1]
-    page.wait_for_timeout(800)  # let the step's components lay out
+    page.wait_for_function(SETTLED_JS, polling=250, timeout=30_000)  # nothing loading, the layout stopped moving
     path = SHOTS / f"{lang}-{width}-{number}-{step}{moment}.png"
     page.screenshot(path=str(path), full_page=True)
     layout = page.evaluate(OVERFLOW_JS)
@@ -88,24 +137,26 @@ def _walk(browser, url: str, lang: str, width: int, train: bool) -> None:
 
     # 1 Data: validate the built-in dataset.
     page.click("#validate-btn")
-    page.locator("#validate-summary").get_by_text("Valid" if lang == "en" else "Valide", exact=False).first.wait_for(
-        timeout=90_000)
+    expect_valid(page, "Valid" if lang == "en" else "Valide")
+    expect(page.locator("#validate-preview")).to_contain_text("Zorbia", timeout=30_000)
     _check_step(page, lang, width, 1)
     page.click("#next-1")
 
-    # 2 Model & method: the defaults (a short run when this walk trains).
+    # 2 Model & method: the defaults, with a shorter run when this walk trains (40 steps answer 35 of the 36 held-out
+    # questions right, the base none).
     page.locator("#step-model").wait_for(state="visible", timeout=15_000)
     if train:
-        page.fill("#train-max-steps input", "10")
+        page.fill("#train-max-steps input", "40")
         page.locator("#train-max-steps input").press("Tab")
     _check_step(page, lang, width, 2)
     page.click("#next-2")
 
     # 3 Cost: the estimate and its table of every flavor.
     page.click("#estimate-btn")
-    page.wait_for_function("() => /\\d/.test(document.querySelector('#estimate-summary')?.innerText || '')",
-                           timeout=90_000)
+    expect(page.locator("#estimate-summary")).to_contain_text(re.compile(r"\d"), timeout=90_000)
+    expect(page.locator("#flavor-table")).to_be_visible(timeout=30_000)
     _check_step(page, lang, width, 3)
+    _check_table(page, "#flavor-table", "estimate", lang, width, min_cells=5 * 6)
     page.click("#next-3")
 
     # 4 Train: before the first run the dashboard explains itself; then the run and its plot.
@@ -114,7 +165,7 @@ def _walk(browser, url: str, lang: str, width: int, train: bool) -> None:
         assert page.locator("#trackio-empty").is_visible()
         _check_step(page, lang, width, 4, "-before-the-first-run")
         page.click("#train-btn")
-        page.wait_for_selector('.run-progress[data-state="completed"]', timeout=240_000)
+        page.wait_for_selector('.run-progress[data-state="completed"]', timeout=600_000)
         page.frame_locator("#trackio-frame").locator("canvas, svg").first.wait_for(timeout=60_000)
     _check_step(page, lang, width, 4)
     page.click("#next-4")
@@ -123,11 +174,12 @@ def _walk(browser, url: str, lang: str, width: int, train: bool) -> None:
     # pick of the blind test (the comparison is computed once, by the walk that trained; later walks reuse it).
     page.locator("#step-results").wait_for(state="visible", timeout=15_000)
     page.click("#check-all-btn")
-    page.wait_for_function("() => /[✅❌]/.test(document.querySelector('#scoreboard')?.innerText || '')",
-                           timeout=120_000)
+    expect(page.locator("#comparison-table")).to_contain_text(re.compile("[✅❌]"), timeout=600_000)  # 72 answers
+    expect(page.locator("#learning-summary")).to_contain_text(re.compile(CHANGED[lang]), timeout=30_000)
     summary = page.locator("#learning-summary").inner_text()
-    assert re.search(LEARNED[lang], summary), f"no 'did it learn?' verdict in: {summary}"
-    assert re.search(CHANGED[lang], summary), f"no count of changed answers in: {summary}"
+    assert re.search(LEARNED[lang], summary), f"the 'did it learn?' verdict is not that it learned: {summary}"
+    _check_table(page, "#comparison-table", "comparison", lang, width, min_cells=36 * 4)
+    _check_table(page, "#runs-table", "history", lang, width, min_cells=9)
     page.click("#blind-start")
     page.locator("#blind-pick-a").wait_for(state="visible", timeout=30_000)
     assert page.locator("#blind-reveal").inner_text().strip() == ""  # nothing revealed before the pick
@@ -139,6 +191,7 @@ def _walk(browser, url: str, lang: str, width: int, train: bool) -> None:
 
 def test_guided_steps_fit_every_screen_in_two_languages(app_server, browser):
     SHOTS.mkdir(parents=True, exist_ok=True)
+    TABLE_SHOTS.mkdir(parents=True, exist_ok=True)
     print(f"\nguided-page screenshots: {SHOTS}")
     _walk(browser, app_server, "en", 1280, train=True)  # the first walk trains: later ones see its results
     for lang, width in (("en", 390), ("fr", 1280), ("fr", 390)):
