@@ -110,51 +110,26 @@ def run_on_gpu(rows: list[dict], name: str, out_dir: Path, hardware: str) -> lis
 
 def fit(rows: list[dict], stats: dict) -> None:
     """Refit the latency constants (least squares on relative error) for each matmul/bandwidth share on a small grid,
-    with leave-one-out errors; prints the best. The shares themselves are a choice: see speed.py."""
-    import dataclasses
-
+    with leave-one-out errors (training/estimate/grid.latency_fit); prints the best. The shares are a choice: see speed.py."""
     import numpy as np
 
-    from training.estimate import speed
-    from training.estimate.grid import estimate_row, write_model_folder
+    from training.estimate.grid import latency_fit, write_model_folder
 
     folder = Path(tempfile.mkdtemp(prefix="fit-"))
     models = {r["shape"]: write_model_folder(folder / r["shape"], r["shape"]) for r in rows}
-    names = ("micro_batch_s", "lora_layer_s", "checkpoint_layer_s", "checkpoint_lora_token_layer_s")
-    base = speed.RATES["H100"]
-    y = np.array([r["seconds_per_step"] for r in rows])
-
-    def parts(rates) -> np.ndarray:
-        speed.RATES["H100"] = rates
-        try:
-            return np.array([sum(estimate_row(r, models[r["shape"]], stats, compare=False).step_breakdown.values())
-                             for r in rows])
-        finally:
-            speed.RATES["H100"] = base
-
     best = None
     for share in (0.4, 0.5, 0.6, 0.7):
         for bw in (0.5, 0.75, 1.0):
-            zero = dataclasses.replace(base, matmul_share=share, bandwidth_share=bw, **{n: 0.0 for n in names})
-            fixed = parts(zero)
-            X = np.stack([parts(dataclasses.replace(zero, **{n: 1.0})) - fixed for n in names], axis=1)
-            w = 1 / y
-
-            def solve(idx, X=X, w=w, fixed=fixed):
-                c, *_ = np.linalg.lstsq(X[idx] * w[idx, None], (y[idx] - fixed[idx]) * w[idx], rcond=None)
-                return np.clip(c, 0, None)
-
-            c = solve(np.arange(len(y)))
-            err = (fixed + X @ c) / y - 1
-            loo = np.array([((fixed[i] + X[i] @ solve(np.array([j for j in range(len(y)) if j != i]))) / y[i] - 1)
-                            for i in range(len(y))])
+            result = latency_fit(rows, models, stats, share, bw)
+            err, loo = np.array(result["errors"]), np.array(result["loo_errors"])
             score = float(np.median(abs(loo)))
-            print(f"share {share:.2f} bandwidth {bw:.1f}: {dict(zip(names, np.round(c, 7).tolist(), strict=True))} fit median "
-                  f"{np.median(abs(err)):.1%} worst {abs(err).max():.1%}; leave-one-out median {score:.1%} worst {abs(loo).max():.1%}")
+            print(f"share {share:.2f} bandwidth {bw:.1f}: {({k: round(v, 7) for k, v in result['constants'].items()})} fit "
+                  f"median {np.median(abs(err)):.1%} worst {abs(err).max():.1%}; leave-one-out median {score:.1%} "
+                  f"worst {abs(loo).max():.1%}")
             if best is None or score < best[0]:
-                best = (score, share, bw, c, err)
+                best = (score, share, bw, result["constants"], err)
     score, share, bw, c, err = best
-    print(f"best: matmul_share {share}, bandwidth_share {bw}, " + ", ".join(f"{n}={v:.3g}" for n, v in zip(names, c, strict=True)))
+    print(f"best: matmul_share {share}, bandwidth_share {bw}, " + ", ".join(f"{n}={v:.3g}" for n, v in c.items()))
     print("per row:", " ".join(f"{e:+.0%}" for e in err))
 
 

@@ -82,3 +82,43 @@ def row_errors(row: dict, est) -> tuple[float | None, float | None]:
 def row_name(row: dict) -> str:
     return (f"{row['shape']} {row['method']} {row['peft']} b{row['batch']} x {row['max_length']} "
             f"ckpt {'on' if row['gradient_checkpointing'] else 'off'}")
+
+
+LATENCY_CONSTANTS = ("micro_batch_s", "lora_layer_s", "checkpoint_layer_s", "checkpoint_lora_token_layer_s")
+
+
+def latency_fit(rows: list[dict], models: dict, stats: dict, matmul_share: float, bandwidth_share: float) -> dict:
+    """Fit speed.py's latency constants on measured rows (least squares on relative error, at the given shares), and
+    quote each row with constants fitted on the others (leave-one-out). Returns {"constants", "errors", "loo_errors"}
+    (errors as fractions, per row). `models`: shape -> model folder."""
+    import dataclasses
+
+    import numpy as np
+
+    from training.estimate import speed
+
+    base = speed.RATES["H100"]
+    y = np.array([r["seconds_per_step"] for r in rows])
+
+    def per_step(rates) -> np.ndarray:
+        speed.RATES["H100"] = rates
+        try:
+            return np.array([sum(estimate_row(r, models[r["shape"]], stats, compare=False).step_breakdown.values())
+                             for r in rows])
+        finally:
+            speed.RATES["H100"] = base
+
+    zero = dataclasses.replace(base, matmul_share=matmul_share, bandwidth_share=bandwidth_share,
+                               **{n: 0.0 for n in LATENCY_CONSTANTS})
+    fixed = per_step(zero)
+    X = np.stack([per_step(dataclasses.replace(zero, **{n: 1.0})) - fixed for n in LATENCY_CONSTANTS], axis=1)
+    w = 1 / y
+
+    def solve(idx):
+        c, *_ = np.linalg.lstsq(X[idx] * w[idx, None], (y[idx] - fixed[idx]) * w[idx], rcond=None)
+        return np.clip(c, 0, None)
+
+    c = solve(np.arange(len(y)))
+    loo = [float((fixed[i] + X[i] @ solve(np.array([j for j in range(len(y)) if j != i]))) / y[i] - 1) for i in range(len(y))]
+    return {"constants": dict(zip(LATENCY_CONSTANTS, c.tolist(), strict=True)),
+            "errors": ((fixed + X @ c) / y - 1).tolist(), "loo_errors": loo}
