@@ -1,7 +1,7 @@
 """After training: publish to the Hub, merge and download, get the script, run on Hugging Face Jobs.
 
 Thin handlers over training.publish.hub, training.publish.merge and training.publish.script; the HF Jobs tab is
-components.jobs_panel. Pushing and merging (a weights download) are guarded by the role rules, like the History
+components.jobs_panel, the GGUF tab components.gguf_panel. Pushing and merging (a weights download) are guarded by the role rules, like the History
 panel's write actions; jobs run on the submitter's account (training.hosting.jobs_account).
 """
 
@@ -14,6 +14,7 @@ from pathlib import Path
 import gradio as gr
 
 from components.access import config_read_names, refusal
+from components.gguf_panel import GgufPanel, create_gguf_panel, wire_gguf_panel
 from components.jobs_panel import JobsPanel, create_jobs_panel, wire_jobs_panel
 from components.run_panels import RUN_CONTROL
 from components.translations import t, tr, translate_message, use_request_language
@@ -35,7 +36,7 @@ class ExportPanel:
     merge: gr.Button
     merge_message: gr.Markdown
     merged_file: gr.File
-    gguf_note: gr.Markdown
+    gguf: GgufPanel
     get_script: gr.Button
     script_view: gr.Code
     script_file: gr.File
@@ -61,8 +62,6 @@ def _token(oauth_token: gr.OAuthToken | None) -> str | None:
 
 
 def create_export_panel() -> ExportPanel:
-    from training.publish.merge import gguf_status
-
     ids = finished_run_ids()
     with gr.Row():
         run = gr.Dropdown(ids, value=ids[0] if ids else None, label=t("Run"), elem_id="export-run", scale=3)
@@ -84,8 +83,8 @@ def create_export_panel() -> ExportPanel:
         merge = gr.Button(t("Merge LoRA into the base and zip it"), elem_id="merge-btn")
         merge_message = gr.Markdown()
         merged_file = gr.File(label=t("Merged model (zip)"), interactive=False, visible=False)
-        with gr.Accordion("GGUF (llama.cpp, Ollama, LM Studio)", open=False, elem_id="gguf-section"):
-            gguf_note = gr.Markdown(gguf_status(), elem_id="gguf-note")
+    with gr.Tab(t("GGUF (llama.cpp, Ollama)"), elem_id="gguf-tab"):
+        gguf = create_gguf_panel()
     with gr.Tab(t("Get the script")):
         get_script = gr.Button(t("Get the training script"), elem_id="get-script-btn")
         script_view = gr.Code(language="python", label="train.py", elem_id="script-view")
@@ -93,7 +92,7 @@ def create_export_panel() -> ExportPanel:
     with gr.Tab(t("Run on HF Jobs")):
         jobs = create_jobs_panel()
     return ExportPanel(run, refresh, repo_id, private, merged, trackio_space, preview_card, push, publish_message, card_view,
-                       merge, merge_message, merged_file, gguf_note, get_script, script_view, script_file, jobs)
+                       merge, merge_message, merged_file, gguf, get_script, script_view, script_file, jobs)
 
 
 def handle_refresh_runs(selected: str | None = None):
@@ -188,3 +187,4 @@ def wire_export_panel(p: ExportPanel) -> None:
     p.merge.click(handle_merge, p.run, [p.merge_message, p.merged_file], concurrency_limit=1, api_visibility="private")
     p.get_script.click(handle_get_script, p.run, [p.script_view, p.script_file])
     wire_jobs_panel(p.jobs, p.run)
+    wire_gguf_panel(p.gguf, p.run)

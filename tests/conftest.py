@@ -27,6 +27,8 @@ def isolated_data_dir(tmp_path_factory: pytest.TempPathFactory):
         mp.setenv("TRACKIO_DIR", str(root / "trackio"))
         mp.setenv("HF_HUB_OFFLINE", "1")
         mp.setenv("HF_DATASETS_OFFLINE", "1")
+        # llama.cpp (GGUF export) is built once into a cache outside the clone and the session's data folder
+        mp.setenv("LLAMA_CPP_CACHE", os.environ.get("LLAMA_CPP_CACHE") or str(Path.home() / ".cache/finetune-studio/llama.cpp"))
         yield root
 
 

@@ -25,5 +25,5 @@ def test_export_errors(tmp_path, capsys, monkeypatch):
     run = fake_run(tmp_path)
     assert main(["export", str(run)]) == 2
     assert "--script OUT.py" in capsys.readouterr().err
-    assert main(["export", str(run), "--gguf", str(tmp_path / "m.gguf")]) == 2
-    assert "llama.cpp" in capsys.readouterr().err
+    assert main(["export", str(run), "--gguf", str(tmp_path / "gguf"), "--quant", "q4_k_xl"]) == 2
+    assert "not one llama.cpp writes" in capsys.readouterr().err  # before anything is fetched or built

@@ -1,4 +1,5 @@
-"""The built-in demo model: a small Llama pretrained by this project, with its own byte-level BPE tokenizer.
+"""The built-in demo model: a small Llama pretrained by this project, with its own llama-style SentencePiece tokenizer
+(BPE with byte fallback: `tokenizer.model` for llama.cpp's GGUF converter, the same vocabulary as `tokenizer.json`).
 
 `scripts/build_demo_model.py` pretrains it reproducibly (training/models/demo_pretrain.py, on the corpus of
 training/models/demo_corpus.py) into `DEMO_WEIGHTS` (committed, about 4 MB), so a fresh clone needs no
@@ -17,7 +18,7 @@ from training.hosting.paths import models_dir
 from training.models.errors import ModelLoadError
 
 DEMO_MODEL_ID = "demo"
-DEMO_VERSION = 2
+DEMO_VERSION = 3
 DEMO_ARCHITECTURE = {
     "hidden_size": 128,
     "intermediate_size": 384,
@@ -28,7 +29,8 @@ DEMO_ARCHITECTURE = {
 }
 DEMO_VOCAB_SIZE = 512
 DEMO_WEIGHTS = Path(__file__).resolve().parent / "demo_weights"
-DEMO_FILES = ("config.json", "generation_config.json", "model.safetensors", "tokenizer.json", "tokenizer_config.json")
+DEMO_FILES = ("config.json", "generation_config.json", "model.safetensors", "tokenizer.json", "tokenizer_config.json",
+             "tokenizer.model")
 
 SPECIAL_TOKENS = ["<|endoftext|>", "<|im_start|>", "<|im_end|>", "<|pad|>"]
 

@@ -30,24 +30,39 @@ class PretrainPlan:
 
 
 def build_tokenizer(folder: Path, lines: list[str]):
-    """A byte-level BPE tokenizer trained on `lines`, with the demo chat template, saved in `folder`."""
-    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
-    from transformers import PreTrainedTokenizerFast
+    """A llama-style SentencePiece BPE tokenizer (byte fallback, no dummy prefix) trained on `lines`, with the demo
+    chat template, saved in `folder` as `tokenizer.model` (what llama.cpp's GGUF converter reads) and the same
+    vocabulary and merges as a `tokenizer.json` (what transformers reads; both tokenize every text alike)."""
+    import io
+
+    import sentencepiece as spm
+    from transformers import LlamaTokenizer
+    from transformers.tokenization_utils_base import generate_merges
 
     from training.models.demo_model import CHAT_TEMPLATE, DEMO_ARCHITECTURE, DEMO_VOCAB_SIZE, SPECIAL_TOKENS
 
-    tok = Tokenizer(models.BPE())
-    tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
-    tok.decoder = decoders.ByteLevel()
-    trainer = trainers.BpeTrainer(vocab_size=DEMO_VOCAB_SIZE, special_tokens=SPECIAL_TOKENS,
-                                  initial_alphabet=pre_tokenizers.ByteLevel.alphabet(), show_progress=False)
-    tok.train_from_iterator(lines, trainer=trainer)
-    fast = PreTrainedTokenizerFast(tokenizer_object=tok, bos_token="<|endoftext|>", eos_token="<|im_end|>",
-                                   pad_token="<|pad|>", unk_token=None)
+    bos, start, end, pad = SPECIAL_TOKENS
+    model = io.BytesIO()
+    spm.SentencePieceTrainer.train(
+        sentence_iterator=iter(lines), model_writer=model, model_type="bpe", vocab_size=DEMO_VOCAB_SIZE,
+        character_coverage=1.0, byte_fallback=True, normalization_rule_name="identity", remove_extra_whitespaces=False,
+        add_dummy_prefix=False, unk_id=0, bos_id=1, eos_id=2, pad_id=3, unk_piece="<unk>", bos_piece=bos,
+        eos_piece=end, pad_piece=pad, user_defined_symbols=[start], num_threads=1, max_sentence_length=100000,
+        minloglevel=2)
+    sp = spm.SentencePieceProcessor(model_proto=model.getvalue())
+    vocab = {sp.id_to_piece(i): i for i in range(sp.get_piece_size())}
+    fast = LlamaTokenizer(vocab=vocab, merges=generate_merges(vocab, skip_tokens=["<unk>", *SPECIAL_TOKENS]),
+                          add_prefix_space=False, unk_token="<unk>", bos_token=bos, eos_token=end, pad_token=pad,
+                          add_bos_token=False, add_eos_token=False, additional_special_tokens=[start])
     fast.chat_template = CHAT_TEMPLATE
     fast.model_max_length = DEMO_ARCHITECTURE["max_position_embeddings"]
     folder.mkdir(parents=True, exist_ok=True)
     fast.save_pretrained(folder)
+    (folder / "tokenizer.model").write_bytes(model.getvalue())
+    config_file = folder / "tokenizer_config.json"  # said outright, so llama.cpp adds no BOS that transformers does not
+    config = json.loads(config_file.read_text())
+    config.update(add_bos_token=False, add_eos_token=False)
+    config_file.write_text(json.dumps(config, indent=2, sort_keys=True) + "\n")
     return fast
 
 
@@ -149,7 +164,8 @@ def build_demo_weights(folder: Path, plan: PretrainPlan = PretrainPlan(), log=pr
         {"version": DEMO_VERSION, "plan": asdict(plan), "seconds": round(time.time() - started, 1),
          "torch": torch.__version__, "losses": history}, indent=1) + "\n")
     (folder / "README.md").write_text(
-        "# Demo model\n\nA small Llama-style model (about 0.9M parameters, BPE vocabulary of 512) pretrained by\n"
+        "# Demo model\n\nA small Llama-style model (about 0.9M parameters, a llama-style SentencePiece BPE vocabulary of\n"
+        "512 with byte fallback: `tokenizer.model`, and the same as `tokenizer.json`) pretrained by\n"
         "`scripts/build_demo_model.py` on a generated corpus of English-like sentences, small talk and an atlas of\n"
         "invented countries (training/models/demo_corpus.py). It answers in sentences and knows none of the demo\n"
         "dataset's facts. See pretraining.json for the plan and the losses.\n")

@@ -33,6 +33,7 @@ JOBS_FILE = "jobs.json"
 TIMEOUT_FACTOR = 1.5  # estimates are rough: allow half as long again
 TIMEOUT_SETUP_S = 900  # container start, `uv` installing torch/TRL, model download
 MIN_TIMEOUT_S = 1800
+GGUF_JOB_S = 1200  # building llama.cpp, converting and quantizing in the job (GGUF_TYPES)
 JOB_OUTPUT_DIR = "/tmp/outputs"  # inside the job; its disk is gone when the job ends, hence HUB_MODEL_ID
 LOG_TAIL_LINES = 40
 TRACKIO_TOKEN_SECRET = "TRACKIO_WRITE_TOKEN"  # trackio.init(server_url=...) reads the write token from this variable
@@ -103,13 +104,15 @@ def _safe_name(text: str) -> str:
 def plan_job(config: RunConfig, flavor: str, hub_model_id: str, *, run_id: str | None = None,
              trackio_space_id: str | None = None, report_home: str | None = None, estimate_seconds: float | None = None,
              estimate_summary: str | None = None, memory_gb: dict | None = None, now: float | None = None,
-             preview: bool = False) -> JobPlan:
+             preview: bool = False, gguf_types: str | None = None) -> JobPlan:
     """Plan a Jobs run of `config` on `flavor`; the weights are pushed to the private repo hub_model_id.
 
     report_home: this app's Trackio URL (training.hosting.trackio_mount.report_home_url()); the job logs there with
     the write token as a secret. Else trackio_space_id, a Trackio Space the job syncs to; else metrics stay in the job.
     memory_gb: the estimate's memory per part on this flavor; on multi-GPU flavors it picks DDP or FSDP.
     preview: write the script to a temporary folder (a plan shown, not sent) instead of DATA_DIR/jobs/NAME.
+    gguf_types: e.g. "q8_0,q4_k_m": after training, the same job writes GGUF files with llama.cpp and pushes them to
+    HUB_MODEL_ID-GGUF (training/publish/gguf_job.py).
     """
     from huggingface_hub import constants
 
@@ -165,6 +168,21 @@ def plan_job(config: RunConfig, flavor: str, hub_model_id: str, *, run_id: str |
         data_files.append(str(local))  # huggingface_hub uploads local files named in the arguments with the job
         env["DATASET"] = f"{constants.HF_JOBS_ARTIFACTS_MOUNT_PATH}/{local.name.replace(' ', '_')}"
         notes.append(f"The dataset file {local.name} is uploaded with the job.")
+    deps = dependencies(config)
+    timeout = job_timeout(estimate_seconds)
+    if gguf_types:
+        from training.publish.gguf_convert import parse_types
+        from training.publish.gguf_job import GGUF_DEPENDENCIES
+        from training.publish.gguf_llama import GgufError
+
+        try:
+            env["GGUF_TYPES"] = ",".join(parse_types(gguf_types))
+        except GgufError as exc:
+            raise JobsError(str(exc)) from None
+        deps += list(GGUF_DEPENDENCIES)
+        timeout += GGUF_JOB_S
+        notes.append(f"After training, the job builds llama.cpp and writes GGUF files ({env['GGUF_TYPES']}), pushed with "
+                     f"an Ollama Modelfile to {hub_model_id}-GGUF (private); about {GGUF_JOB_S // 60} more minutes.")
     gpus = hw.gpu_count
     if gpus > 1:
         from training.run.multiprocess import parallel_strategy
@@ -175,8 +193,8 @@ def plan_job(config: RunConfig, flavor: str, hub_model_id: str, *, run_id: str |
                      f"{strategy.reason}.")
     else:
         script, args = str(script_path), data_files
-    return JobPlan(script_path=str(script_path), script=script, script_args=args, dependencies=dependencies(config),
-                   flavor=flavor, timeout_s=job_timeout(estimate_seconds), env=env, secret_names=secret_names, name=name,
+    return JobPlan(script_path=str(script_path), script=script, script_args=args, dependencies=deps,
+                   flavor=flavor, timeout_s=timeout, env=env, secret_names=secret_names, name=name,
                    labels={"app": "fine-tune-studio", "run": _safe_name(base), "method": config.method}, estimate_seconds=estimate_seconds,
                    estimate_summary=estimate_summary or "", gpus=gpus, notes=notes)
 

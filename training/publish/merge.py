@@ -1,4 +1,4 @@
-"""Merging a LoRA adapter into its base model, zipping the result, and GGUF conversion where possible.
+"""Merging a LoRA adapter into its base model and zipping the result (GGUF: training/publish/gguf_export.py).
 
 A full fine-tune's final/ already is a complete model, so "merging" it copies it. A LoRA run's final/ holds
 an adapter: peft's `merge_and_unload` folds it into the base weights, giving a plain transformers model
@@ -7,24 +7,10 @@ that loads without peft (and that llama.cpp can convert to GGUF).
 
 from __future__ import annotations
 
-import os
 import shutil
-import subprocess
-import sys
 from pathlib import Path
 
 from training.config.schema import RunConfig
-
-GGUF_CONVERTER = "convert_hf_to_gguf.py"
-GGUF_STEPS = """GGUF conversion needs llama.cpp's converter (`convert_hf_to_gguf.py`), which is not on PyPI (the `gguf`
-package alone writes GGUF files but cannot convert a Hugging Face model). To convert the merged model:
-
-1. `git clone https://github.com/ggml-org/llama.cpp` and `pip install -r llama.cpp/requirements.txt`
-2. `python llama.cpp/convert_hf_to_gguf.py MERGED_DIR --outfile model-f16.gguf --outtype f16`
-3. Optional, smaller: build llama.cpp (`cmake -B build && cmake --build build`) and run
-   `build/bin/llama-quantize model-f16.gguf model-Q4_K_M.gguf Q4_K_M`
-
-Set LLAMA_CPP_DIR to that clone and the app (and `python -m training export --gguf`) runs step 2 for you."""
 
 
 class ExportError(ValueError):
@@ -92,31 +78,3 @@ def zip_folder(folder: str | Path, archive: str | Path | None = None) -> Path:
     target = Path(archive) if archive else folder.with_suffix(".zip")
     made = shutil.make_archive(str(target.with_suffix("")), "zip", folder)
     return Path(made)
-
-
-def gguf_converter() -> Path | None:
-    """llama.cpp's converter when LLAMA_CPP_DIR points at a checkout that has it."""
-    root = os.environ.get("LLAMA_CPP_DIR")
-    path = Path(root).expanduser() / GGUF_CONVERTER if root else None
-    return path if path is not None and path.is_file() else None
-
-
-def gguf_status() -> str:
-    """What the UI says about GGUF here."""
-    converter = gguf_converter()
-    if converter is not None:
-        return f"GGUF conversion is available through {converter}."
-    return GGUF_STEPS
-
-
-def convert_to_gguf(merged_dir: str | Path, out_file: str | Path, outtype: str = "f16") -> Path:
-    """Run llama.cpp's converter on a merged model folder (needs LLAMA_CPP_DIR; see GGUF_STEPS)."""
-    converter = gguf_converter()
-    if converter is None:
-        raise ExportError(GGUF_STEPS)
-    result = subprocess.run([sys.executable, str(converter), str(merged_dir), "--outfile", str(out_file),
-                             "--outtype", outtype], capture_output=True, text=True)
-    if result.returncode != 0:
-        tail = (result.stderr or result.stdout).strip().splitlines()[-3:]
-        raise ExportError(f"llama.cpp's converter failed on {merged_dir}: {' '.join(tail)}")
-    return Path(out_file)

@@ -33,6 +33,9 @@ BUNDLED_MODULES = ("training.config.settings", "training.hosting.machine", "trai
                    "training.data.format_openai", "training.data.format_swift", "training.data.format_axolotl",
                    "training.data.formats", "training.data.arrow_rows", "training.data.loss_weights", "training.data.file_types", "training.methods.rewards",
                    "training.methods.registry", "training.recipe.resolve", "training.recipe.data",
+                   # GGUF in the same job (GGUF_TYPES): llama.cpp fetched, built, converting and quantizing as in the app
+                   "training.hosting.paths", "training.publish.gguf_llama", "training.publish.gguf_modelfile",
+                   "training.publish.gguf_convert", "training.publish.gguf_job",
                    "training.recipe.model", "training.recipe.train")
 SCRIPT_ONLY_ENV = (  # variables the script reads that are not settings
     ("OUTPUT_DIR", "folder for run.json, checkpoints/ and final/ (default: outputs/RUN_NAME)"),
@@ -43,6 +46,8 @@ SCRIPT_ONLY_ENV = (  # variables the script reads that are not settings
     ("TRACKIO_WRITE_TOKEN", "that server's write token (a Jobs secret); read by trackio itself, never written"),
     ("HUB_MODEL_ID", "push final/ to this private Hub repo (needs HF_TOKEN)"),
     ("HF_TOKEN", "read by huggingface_hub itself for gated/private models and pushes; never written"),
+    ("GGUF_TYPES", "after training, also write GGUF files of these types (e.g. q8_0,q4_k_m) with llama.cpp, pushed "
+                   "to HUB_MODEL_ID-GGUF"),
 )
 
 
@@ -171,7 +176,12 @@ def render_script(config: RunConfig, run_id: str | None = None) -> str:
         "",
         'if __name__ == "__main__":',
         '    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")',
-        "    sys.exit(main(RUN_CONFIG, ENV_SETTINGS))",
+        "    code = main(RUN_CONFIG, ENV_SETTINGS)",
+        '    if code == 0 and os.environ.get("GGUF_TYPES") and is_main_process():',
+        '        output_dir = os.environ.get("OUTPUT_DIR") or f"outputs/{RUN_CONFIG.get(\'run_name\') or \'finetune\'}"',
+        '        code = gguf_after_training(output_dir, os.environ["GGUF_TYPES"], os.environ.get("HUB_MODEL_ID"),',
+        '                                   RUN_CONFIG["model"]["name_or_path"], os.environ.get("RUN_NAME") or RUN_CONFIG.get("run_name"))',
+        "    sys.exit(code)",
         "",
     ])
     return f'{header}\n"""{_docstring(config, data, run_id)}\n"""\n\nfrom __future__ import annotations\n\n{bundle_source()}\n\n{tail}'
