@@ -118,7 +118,7 @@ def _validate(values: dict[str, Any], full: bool, progress=None):
     report = validate_dataset(d.source, config.method, split=d.split, subset=d.subset, column_map=d.column_map,
                               max_rows=d.max_rows, tokenizer=tokenizer, max_length=config.train.max_length,
                               stream_rows=None if full else HUB_STREAM_ROWS, render=True,
-                              progress=progress)
+                              progress=progress, text_unit=d.text_unit)
     errors = [[e.row if e.row is not None else "", e.field, translate_message(e.message)] for e in report.errors]
     table = {"headers": [tr(h) for h in ERROR_HEADERS], "data": errors}  # headers in the request's language
     return summary_markdown(report, note), gr.update(value=table, visible=bool(errors)), preview_html(report.to_dict())

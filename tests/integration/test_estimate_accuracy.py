@@ -1,18 +1,34 @@
-"""The CPU time estimate against a real demo run (issue 6: within ±20 %), and the calibration loop.
+"""The CPU time quote against real demo runs (issue 23: within ±20 % of the run's own wall time), the calibration loop,
+and a GPU grid row quoted by the CLI.
 
-bench/estimate_accuracy.py runs the full 300-step check; this test runs it too (about 35 s on
-an idle 2-core machine). On a machine busy with other work, torch's threads contend and steps
-take several times longer, so the timing says nothing about the estimate: the test skips then.
+The CPU check runs as a user would: a cold `python -m training estimate`, then a cold `python -m training train`, both
+from the same empty DATA_DIR, and compares the quote with run.json's started_at -> finished_at.
+- On an idle machine: the demo at 120 and at 300 steps, each quote within ±20 % of its run's wall time; then, after
+  the 120-step run was recorded, the 300-step quote is "measured" and within ±20 % of that run's wall and of its
+  training time (about 50 s in all).
+- On a busy machine wall times say nothing (torch's threads wait for the CPU), so the check is on the run's CPU time
+  instead, with OpenMP threads told to sleep rather than spin while they wait (OMP_WAIT_POLICY=PASSIVE: spinning
+  made a 40-step run burn 85 CPU-seconds at load 15). A CPU-bound process keeps at least one core busy, so an idle
+  run's wall time is at most its CPU time: the quote must not exceed the run's CPU seconds (+20 %); that catches an
+  overestimate such as the old one (a 16.6 s fixed cost for a 6 s one). Contention still inflates CPU time, so the
+  bound below is loose (an eighth). A 20-step run keeps it short. It says which check ran, and never skips.
 """
 
 from __future__ import annotations
 
+import json
 import os
+import subprocess
+import sys
 import time
+from datetime import datetime
+from pathlib import Path
 
 import pytest
 
-STEPS = 300  # the issue's check: a 300-step demo run (about 35 s idle); fixed costs weigh less than at 100
+ROOT = Path(__file__).resolve().parents[2]
+STEPS = (120, 300)
+BUSY_STEPS = 20
 TOLERANCE = 0.20
 
 
@@ -21,7 +37,7 @@ def _busy() -> float | None:
     return load if load > 0.75 * (os.cpu_count() or 1) + 0.5 else None
 
 
-def _wait_until_quiet(limit: float = 120) -> float | None:
+def _wait_until_quiet(limit: float = 60) -> float | None:
     """The 1-minute load average still counts the tests before this one: give it time to decay."""
     deadline = time.monotonic() + limit
     while (load := _busy()) and time.monotonic() < deadline:
@@ -29,35 +45,66 @@ def _wait_until_quiet(limit: float = 120) -> float | None:
     return load
 
 
-@pytest.mark.integration
-def test_cpu_estimate_within_20_percent_then_measured(demo_model_path, tmp_path):
-    if load := _wait_until_quiet():
-        pytest.skip(f"machine busy (load average {load:.1f}): a timing check would be meaningless")
-    import trl  # noqa: F401 - the comparison is for a warm process, as in the app after start-up
+def _run_cli(args: list[str], env: dict) -> tuple[str, float]:
+    """(stdout, CPU seconds) of a cold `python -m training ARGS`, measured by the kernel for that process alone."""
+    with open(os.devnull, "wb") as null:
+        proc = subprocess.Popen([sys.executable, "-m", "training", *args], cwd=ROOT, env=env, stdout=subprocess.PIPE,
+                                stderr=null)
+        out = proc.stdout.read().decode()
+        _, status, usage = os.wait4(proc.pid, 0)
+        proc.returncode = os.waitstatus_to_exitcode(status)
+    assert proc.returncode == 0, (args, out[-2000:])
+    return out, usage.ru_utime + usage.ru_stime
 
-    from training.config.schema import RunConfig
-    from training.estimate.calibration import record_run_throughput
-    from training.estimate.quote import estimate_for_config
-    from training.run.engine import run_training
 
-    config = RunConfig.demo()
-    config.train.max_steps = STEPS
-    est, _ = estimate_for_config(config, "cpu-basic", use_measurements=False, prices=False)
-    t0 = time.perf_counter()
-    record = run_training(config, tmp_path / "run", report_to_trackio=False)
-    wall = time.perf_counter() - t0
-    if load := _busy():
-        pytest.skip(f"machine became busy during the run (load average {load:.1f}); measured {wall:.1f} s vs {est.seconds} s")
+def _quote(steps: int, env: dict) -> dict:
+    out, _ = _run_cli(["estimate", "--hardware", "cpu-basic", "--max-steps", str(steps), "--json"], env)
+    return json.loads(out)
+
+
+def _train(steps: int, folder: Path, env: dict) -> tuple[dict, float, float]:
+    """(run.json, its wall seconds started_at -> finished_at, the process's CPU seconds)."""
+    _, cpu = _run_cli(["train", "--max-steps", str(steps), "--output-dir", str(folder)], env)
+    record = json.loads((folder / "run.json").read_text())
     assert record["status"] == "completed", record["error"]
-    error = (est.seconds - wall) / wall
-    assert abs(error) <= TOLERANCE, f"predicted {est.seconds:.1f} s, measured {wall:.1f} s ({error:+.0%})"
+    wall = (datetime.fromisoformat(record["finished_at"]) - datetime.fromisoformat(record["started_at"])).total_seconds()
+    return record, wall, cpu
 
-    calibration = tmp_path / "calibration.json"
-    entry = record_run_throughput(record, hardware="cpu-basic", path=calibration)
-    assert entry is not None and entry["steps"] == STEPS
-    again, _ = estimate_for_config(config, "cpu-basic", prices=False, calibration=calibration)
-    assert again.time_source == "measured"
-    assert again.seconds == pytest.approx(wall, rel=0.10)
+
+@pytest.mark.integration
+def test_cpu_prior_within_20_percent_of_the_run_then_measured(tmp_path):
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1", "ESTIMATE_LIVE_PRICES": "0",
+           "PYTHONPATH": str(ROOT), "DATA_DIR": str(tmp_path / "data"), "TOKENIZERS_PARALLELISM": "false"}
+    load = _wait_until_quiet()
+    if load is not None:
+        env["OMP_WAIT_POLICY"] = "PASSIVE"
+        quote = _quote(BUSY_STEPS, env)
+        record, wall, cpu = _train(BUSY_STEPS, tmp_path / "busy", env)
+        print(f"\nbusy machine (load average {load:.1f}): CPU check. {BUSY_STEPS} steps quoted {quote['seconds']} s; "
+              f"the run took {wall:.1f} s wall, {cpu:.1f} s CPU")
+        assert quote["time_source"] == "prior"
+        assert cpu / 8 <= quote["seconds"] <= cpu * (1 + TOLERANCE), (quote["seconds"], cpu, quote["time_breakdown"])
+        return
+    quotes = {steps: _quote(steps, env) for steps in STEPS}
+    runs = {}
+    for steps in STEPS:
+        runs[steps] = _train(steps, tmp_path / f"run{steps}", env)
+        if steps == STEPS[0]:  # that run is now recorded: the other length is quoted from it
+            measured = _quote(STEPS[1], env)
+    print(f"\nidle machine (load average {os.getloadavg()[0]:.1f}): wall check")
+    for steps in STEPS:
+        record, wall, cpu = runs[steps]
+        error = quotes[steps]["seconds"] / wall - 1
+        print(f"{steps} steps: quoted {quotes[steps]['seconds']} s, run {wall:.1f} s wall ({error:+.0%}), "
+              f"{record['train_seconds']} s training, {cpu:.1f} s CPU")
+        assert quotes[steps]["time_source"] == "prior"
+        assert abs(error) <= TOLERANCE, (steps, quotes[steps]["seconds"], wall, quotes[steps]["time_breakdown"])
+    record, wall, _ = runs[STEPS[1]]
+    assert measured["time_source"] == "measured", measured["assumptions"][:2]
+    print(f"{STEPS[1]} steps after the {STEPS[0]}-step run: quoted {measured['seconds']} s "
+          f"(training {measured['time_breakdown']['training']} s) vs {wall:.1f} s wall, {record['train_seconds']} s training")
+    assert abs(measured["seconds"] / wall - 1) <= TOLERANCE
+    assert abs(measured["time_breakdown"]["training"] / record["train_seconds"] - 1) <= TOLERANCE
 
 
 @pytest.mark.integration

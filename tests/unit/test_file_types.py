@@ -107,4 +107,5 @@ def test_file_type_from_name():
     assert file_type("a/b.jsonl.zst") == ("jsonl", "zstd")
     assert file_type("data.tsv.gz") == ("tsv", "gzip")
     assert file_type("x.arrow") == ("arrow", None)
-    assert file_type("notes.txt") == (None, None)
+    assert file_type("notes.txt") == ("text", None)  # plain text: `text` rows (tests/unit/test_text_files.py)
+    assert file_type("notes.docx") == (None, None)

@@ -127,7 +127,8 @@ def cmd_validate(args) -> int:
 
     report = validate_dataset(args.source, args.method, split=args.split, subset=args.subset, column_map=column_map,
                               max_rows=args.max_rows, tokenizer=tokenizer, max_length=args.max_length,
-                              stream_rows=stream_rows, render=tokenizer is not None, progress=stderr_progress())
+                              stream_rows=stream_rows, render=tokenizer is not None, progress=stderr_progress(),
+                              text_unit=args.text_unit)
     if args.json:
         data = report.to_dict()
         print(json.dumps(data, default=str))
@@ -306,7 +307,7 @@ def build_parser() -> argparse.ArgumentParser:
     v = sub.add_parser("validate", help="Check every row of a dataset for a method.")
     v.add_argument("source", help="A file path, a Hub dataset id, or `demo`.")
     for path, type_ in (("method", str), ("train.max_length", int), ("data.split", str), ("data.subset", str),
-                        ("data.column_map", str), ("data.max_rows", int)):  # the run settings validation reads
+                        ("data.column_map", str), ("data.max_rows", int), ("data.text_unit", str)):  # what validation reads
         f = setting_field(path)
         v.add_argument(*f.flags, dest=f.name, type=type_, default=None if f.setting.kind == "dict" else f.default,
                        choices=f.setting.allowed_choices() or None, help=f"{f.setting.label}: {f.setting.help}")

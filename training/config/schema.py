@@ -20,6 +20,7 @@ from training.config.settings import Setting, setting
 PRECISIONS = ("auto", "bf16", "fp16", "fp32")
 TARGET_MODULE_PRESETS = ("all-linear", "attention", "custom")
 QUANTIZATIONS = ("none", "4bit")
+TEXT_UNITS = ("line", "paragraph", "document")  # how a plain .txt file becomes `text` rows (training/data/file_types.py)
 PEFT_MODES = ("lora", "qlora", "full")
 LR_SCHEDULERS = ("cosine", "linear", "constant")
 OPTIMIZERS = ("adamw_torch", "adamw_torch_fused", "adafactor", "sgd", "adamw_bnb_8bit", "paged_adamw_8bit")
@@ -63,6 +64,9 @@ class DataSettings:
     eval_rows: int | None = setting(None, "Held-out rows", "Rows set aside (never trained on) to compare base and tuned "
                                     "answers after training. Empty: 0 for the demo dataset, else 5 (at most a tenth of the "
                                     "rows).", "int", minimum=0, maximum=1000, optional=True, cli=("--eval-rows",))
+    text_unit: str = setting("line", "Text file rows", "A plain .txt file trains as continued pretraining on its `text`: "
+                             "each line is a row, each paragraph (separated by blank lines), or the whole file as one "
+                             "document.", "choice", choices=TEXT_UNITS, cli=("--text-unit",), env="TEXT_UNIT")
 
 
 @dataclass

@@ -12,15 +12,15 @@ from training.methods.registry import MethodSpec
 
 
 def check_records(source: str, kind: str, spec: MethodSpec, split: str, subset: str | None,
-                   column_map: dict[str, str], max_rows: int | None, stream_rows: int | None,
-                   tick: Throttled) -> ValidationReport:
+                  column_map: dict[str, str], max_rows: int | None, stream_rows: int | None,
+                  tick: Throttled, text_unit: str = "line") -> ValidationReport:
     report = ValidationReport(valid=False, source=source)
     limit, streamed = max_rows, False
     tick("reading the dataset", 0, None, final=True)
     try:
         if stream_rows and kind == "hub" and (limit is None or stream_rows < limit):
             limit, streamed = stream_rows, True
-        loaded = load_records(source, split=split, subset=subset, limit=limit)
+        loaded = load_records(source, split=split, subset=subset, limit=limit, text_unit=text_unit)
     except DataSourceError as exc:
         report.add_error(RowIssue(None, "(file)", str(exc)))
         return report

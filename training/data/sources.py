@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from training.data import jsonio
-from training.data.file_types import COMPRESSION_SUFFIXES, FILE_TYPES_TEXT, KIND_SUFFIXES, compression_of, file_type
+from training.data.file_types import COMPRESSION_SUFFIXES, FILE_TYPES_TEXT, KIND_SUFFIXES, compression_of, file_type, text_rows
 from training.data.formats import detect_format
 from training.hosting.paths import data_dir
 from training.hosting.read_policy import HUB_PREFIX, ReadRefused, current_policy, is_hub_name, local_path
@@ -97,14 +97,17 @@ def classify_source(source: str) -> str:
     )
 
 
-def load_records(source: str, split: str = "train", subset: str | None = None, limit: int | None = None) -> LoadedRecords:
+def load_records(source: str, split: str = "train", subset: str | None = None, limit: int | None = None,
+                 text_unit: str = "line") -> LoadedRecords:
+    """The dataset's records with their row numbers; a .txt file's as `text` rows by `text_unit` (line, paragraph or
+    document: file_types.text_rows)."""
     kind = classify_source(source)
     if kind == "demo":
         loaded = _load_file(demo_dataset_path(), limit)
         loaded.kind, loaded.origin = "demo", "built-in demo dataset (invented facts)"
         return loaded
     if kind == "file":
-        return _load_file(local_path(source, "dataset"), limit)
+        return _load_file(local_path(source, "dataset"), limit, text_unit)
     return _load_hub(source.strip(), split, subset, limit)
 
 
@@ -117,6 +120,8 @@ def _sniff_kind(path: Path, raw: bytes) -> str:
     if raw.startswith(ARROW_MAGIC):
         return "arrow"
     claimed = FILE_SUFFIXES.get(_inner_suffix(path))
+    if claimed == "text" and not stripped.startswith((b"[", b"{")):
+        return "text"  # plain text; a .txt holding JSON is read as JSON
     if stripped.startswith(b"["):
         return "json"
     if stripped.startswith(b"{"):
@@ -179,7 +184,7 @@ def _read_raw(path: Path) -> tuple[bytes, str | None]:
     return raw, None
 
 
-def _load_file(path: Path, limit: int | None) -> LoadedRecords:
+def _load_file(path: Path, limit: int | None, text_unit: str = "line") -> LoadedRecords:
     raw, compression = _read_raw(path)
     if not raw.strip():
         raise DataSourceError(f"{path.name} is empty{' once decompressed' if compression else ''}. Add at least one example.")
@@ -198,7 +203,9 @@ def _load_file(path: Path, limit: int | None) -> LoadedRecords:
         text, decode_note = _decode(path, raw)
         if decode_note:
             notes.append(decode_note)
-        if actual == "jsonl":
+        if actual == "text":
+            loaded = _parse_text(text, text_unit, limit)
+        elif actual == "jsonl":
             loaded = _parse_jsonl(text, limit)
         elif actual == "json":
             loaded = _parse_json(text, path.name, limit)
@@ -265,6 +272,16 @@ def parse_jsonl(text: str, limit: int | None = None, first_line: int = 1, max_is
                 issues.append(RowIssue(number, "(line)", f"is a JSON {type(value).__name__}, not an object like {{\"messages\": [...]}}."))
             continue
         append((number, value))
+    return out
+
+
+def _parse_text(text: str, unit: str, limit: int | None) -> LoadedRecords:
+    out = LoadedRecords(records=[], kind="text")
+    for number, value in text_rows(text, unit):
+        if limit is not None and len(out.records) >= limit:
+            out.truncated = True
+            break
+        out.records.append((number, {"text": value}))
     return out
 
 

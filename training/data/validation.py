@@ -53,24 +53,26 @@ def validate_dataset(
     stream_rows: int | None = None,
     render: bool = False,
     progress: ProgressFn | None = None,
+    text_unit: str = "line",
 ) -> ValidationReport:
     """Read every row (up to max_rows; a Hub dataset's first `stream_rows`) and report what is wrong, where,
     and how to fix it. With a tokenizer: token statistics, and with `render` the first examples as the trainer
     sees them (token by token, loss-carrying tokens marked). `demo` means the method's view of the demo data.
     `progress(stage, rows done, rows in all)` is called while rows are read (see training/data/progress.py).
-    A local file's result is cached: checking the same unchanged file with the same settings again is instant."""
+    A local file's result is cached: checking the same unchanged file with the same settings again is instant.
+    `text_unit`: how a .txt file becomes `text` rows (line, paragraph or document; the config's data.text_unit)."""
     from training.data.demo_data import resolve_data_source
 
     spec = get_method(method)
     is_demo = isinstance(source, str) and source.strip() == "demo"
     source = resolve_data_source(source, method)
-    key = verdict_key(source, method, split, subset, column_map, max_rows)
+    key = verdict_key(source, method, split, subset, column_map, max_rows, text_unit)
     report = read_cached(key)
     if report is None:
         started = time.monotonic()
         with _gc_paused():
             report = _check_structure(source, spec, split, subset, column_map or {}, max_rows, stream_rows,
-                                      progress=progress, cache_name=key)
+                                      progress=progress, cache_name=key, text_unit=text_unit)
         report.valid = report.error_count == 0 and report.usable_rows > 0
         report.seconds = round(time.monotonic() - started, 3)
         write_cached(key, report)
@@ -113,17 +115,17 @@ def _verdict_of(report: ValidationReport) -> Verdict:
 
 def dataset_verdict(source: str, method: str = "sft", split: str = "train", subset: str | None = None,
                     column_map: dict[str, str] | None = None, max_rows: int | None = None,
-                    progress: ProgressFn | None = None) -> Verdict:
+                    progress: ProgressFn | None = None, text_unit: str = "line") -> Verdict:
     """Whether every row of the dataset is valid for the method: read from the validation cache when the same
     unchanged file was checked with the same settings (Validate in the app or the CLI), else checked now."""
     from training.data.demo_data import resolve_data_source
 
-    key = verdict_key(resolve_data_source(source, method), method, split, subset, column_map, max_rows)
+    key = verdict_key(resolve_data_source(source, method), method, split, subset, column_map, max_rows, text_unit)
     cached = read_cached(key)
     if cached is not None:
         return _verdict_of(cached)
     return _verdict_of(validate_dataset(source, method, split=split, subset=subset, column_map=column_map,
-                                        max_rows=max_rows, progress=progress))
+                                        max_rows=max_rows, progress=progress, text_unit=text_unit))
 
 
 @contextmanager
@@ -141,7 +143,7 @@ def _gc_paused():
 
 def _check_structure(source: str, spec: MethodSpec, split: str, subset: str | None, column_map: dict[str, str],
                      max_rows: int | None, stream_rows: int | None, progress: ProgressFn | None = None,
-                     cache_name: str | None = None) -> ValidationReport:
+                     cache_name: str | None = None, text_unit: str = "line") -> ValidationReport:
     tick = Throttled(progress)
     try:
         kind = classify_source(source)
@@ -157,4 +159,4 @@ def _check_structure(source: str, spec: MethodSpec, split: str, subset: str | No
                 return check_arrow(path, arrow, spec, column_map, max_rows, tick, cache_name)
             except NotArrowReadable:
                 pass  # the record loader reads it and names the lines it cannot read
-    return check_records(source, kind, spec, split, subset, column_map, max_rows, stream_rows, tick)
+    return check_records(source, kind, spec, split, subset, column_map, max_rows, stream_rows, tick, text_unit)

@@ -11,6 +11,7 @@ import os
 from dataclasses import asdict, fields
 from pathlib import Path
 
+from training.data.file_types import file_type
 from training.data.format_version import formats_fingerprint
 from training.data.sources import RowIssue
 from training.data.validation_report import ValidationReport
@@ -42,7 +43,7 @@ def file_fingerprint(path: Path) -> list:
 
 
 def verdict_key(source: str, method: str, split: str, subset: str | None, column_map: dict | None,
-                 max_rows: int | None) -> str | None:
+                max_rows: int | None, text_unit: str = "line") -> str | None:
     """A local file's fingerprint with the settings the checks depend on, hashed; None for a Hub dataset (it can
     change remotely) or a path that cannot be read."""
     try:
@@ -53,6 +54,8 @@ def verdict_key(source: str, method: str, split: str, subset: str | None, column
     except (OSError, ValueError, RuntimeError):  # ReadRefused is a ValueError
         return None
     material = [CACHE_VERSION, formats_fingerprint(), identity, method, split, subset, sorted((column_map or {}).items()), max_rows]
+    if file_type(path)[0] == "text":  # a .txt file's rows depend on how it is cut
+        material.append(text_unit)
     return hashlib.sha256(json.dumps(material, default=str).encode()).hexdigest()[:32]
 
 

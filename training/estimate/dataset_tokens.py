@@ -21,7 +21,8 @@ def dataset_tokens(config: RunConfig, report=None) -> tuple[int, float, str, obj
         except ModelLoadError:
             tokenizer = None
         report = validate_dataset(d.source, config.method, split=d.split, subset=d.subset, column_map=d.column_map,
-                                  max_rows=d.max_rows, tokenizer=tokenizer, max_length=config.train.max_length)
+                                  max_rows=d.max_rows, tokenizer=tokenizer, max_length=config.train.max_length,
+                                  text_unit=d.text_unit)
     if report.token_stats:
         mean, source = report.token_stats["mean_tokens"], "measured with the model's tokenizer"
     elif report.normalised:

@@ -25,13 +25,14 @@ NORMALISE_BATCH = 1000
 FILE_LOADERS = {suffix: DATASETS_LOADERS[kind] for suffix, kind in KIND_SUFFIXES.items()}  # suffix -> datasets loader
 
 
-def load_source(source: str, split: str = "train", subset: str | None = None):
-    """A local file (see training.data.file_types) or a Hub dataset, as a memory-mapped Arrow `datasets.Dataset`."""
+def load_source(source: str, split: str = "train", subset: str | None = None, text_unit: str = "line"):
+    """A local file (see training.data.file_types; a .txt file as `text` rows by `text_unit`) or a Hub dataset, as a
+    memory-mapped Arrow `datasets.Dataset`."""
     from datasets import load_dataset
 
     path = Path(source).expanduser()
     if path.is_file():
-        return load_file_dataset(path)
+        return load_file_dataset(path, text_unit)
     return load_dataset(source, subset, split=split)
 
 
@@ -167,7 +168,7 @@ def load_training_data(config: dict, on_stage=None) -> TrainingData:
         dataset = Dataset.from_file(arrow)
     else:
         stage("loading data")
-        dataset = load_source(d["source"], d["split"], d.get("subset"))
+        dataset = load_source(d["source"], d["split"], d.get("subset"), d.get("text_unit") or "line")
     if d.get("max_rows"):
         dataset = dataset.select(range(min(d["max_rows"], len(dataset))))
     if len(dataset) == 0:

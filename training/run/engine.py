@@ -56,7 +56,7 @@ class DatasetInvalidError(ValueError):
 
 
 def now_iso() -> str:
-    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+    return datetime.now(timezone.utc).isoformat(timespec="milliseconds")  # run.json times measure runs of seconds
 
 
 def write_json_atomic(path: Path, data: dict) -> None:
@@ -355,7 +355,7 @@ def _check_dataset(config: RunConfig, on_progress=None):
 
     d = config.data
     verdict = dataset_verdict(d.source, config.method, split=d.split, subset=d.subset, column_map=d.column_map,
-                              max_rows=d.max_rows, progress=on_progress)
+                              max_rows=d.max_rows, progress=on_progress, text_unit=d.text_unit)
     if not verdict.valid:
         shown = "; ".join(
             (f"row {e.row}, {e.field}: {e.message}" if e.row else e.message).rstrip(".") for e in verdict.first_errors

@@ -179,7 +179,7 @@ def score_run_pairs(config, model_dir: str, n: int = 8) -> list[PairScore]:
 
     d = config.data
     report = validate_dataset(d.source, config.method, split=d.split,
-                              subset=d.subset, column_map=d.column_map, max_rows=n)
+                              subset=d.subset, column_map=d.column_map, max_rows=n, text_unit=d.text_unit)
     if not report.normalised:
         raise ValueError("No valid preference pairs to score in the run's dataset; run Validate on it.")
     return score_pairs(config.model.name_or_path, model_dir, report.normalised[:n], config.model.trust_remote_code,
