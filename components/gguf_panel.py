@@ -53,7 +53,7 @@ def create_gguf_panel() -> GgufPanel:
     files = gr.File(label=t("GGUF files, Modelfile and README"), file_count="multiple", interactive=False,
                     visible=False, elem_id="gguf-files")
     with gr.Row():
-        repo_id = gr.Textbox(label=t("Repo id"), placeholder="your-username/my-model", elem_id="gguf-repo")
+        repo_id = gr.Textbox(label=t("Repo id"), placeholder=t("your-username/my-model"), elem_id="gguf-repo")
         separate = gr.Checkbox(True, label=t("In a separate -GGUF repo"))
         private = gr.Checkbox(True, label=t("Private repo"))
     push = gr.Button(t("Push the GGUF files to the Hub"), elem_id="gguf-push-btn")
