@@ -31,9 +31,9 @@ table.card-table td.empty-table {opacity: 0.7; font-style: italic}
     display: block; width: 100%}
   table.card-table tr {border: 1px solid var(--border-color-primary, #e5e7eb); border-radius: 8px; margin-bottom: 10px;
     padding: 4px 0}
-  table.card-table td {display: grid; grid-template-columns: minmax(5.5em, 38%) minmax(0, 1fr); gap: 8px;
+  table.card-table td {display: grid; grid-template-columns: minmax(min-content, 38%) minmax(0, 1fr); gap: 8px;
     border-bottom: none; padding: 3px 10px}
-  table.card-table td::before {content: attr(data-label); font-weight: 600; opacity: 0.75}
+  table.card-table td::before {content: attr(data-label); font-weight: 600; opacity: 0.75; overflow-wrap: normal}
   table.card-table td:empty {display: none}
   table.card-table td.empty-table {display: block}
   table.card-table td.empty-table::before {content: none}

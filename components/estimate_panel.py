@@ -134,7 +134,7 @@ def flavor_rows(estimates, selected: str) -> list[list[str]]:
         time = tr("unknown") if e.seconds is None else translate_message(plain_duration(e.seconds)).replace(tr("about") + " ", "~")
         if e.time_source == "measured":
             time += " (" + tr("measured") + ")"
-        cost = tr("unknown") if e.cost_usd is None else plain_cost(e.cost_usd).replace("about ", "~")
+        cost = tr("unknown") if e.cost_usd is None else translate_message(plain_cost(e.cost_usd)).replace(tr("about") + " ", "~")
         memory = tr("unknown") if e.gpu_memory_gb is None else f"{e.gpu_memory_gb:.1f} / {e.available_memory_gb:g} GB"
         fits = {"fits": "✅ " + tr("fits"), "tight": "⚠️ " + tr("tight"), "does not fit": "❌ " + tr("no"),
                 "unknown": "?"}[e.verdict]

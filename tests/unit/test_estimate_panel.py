@@ -81,3 +81,17 @@ def test_flavor_table_bolds_the_cheapest_fit():
     assert table.count('<tr class="strong">') == 1
     assert f'<tr class="strong"><td data-label="Hardware">{best[0][0]}</td>' in table
     assert any("❌" in r[4] for r in rows) and any("✅" in r[4] or "⚠️" in r[4] for r in rows)
+
+
+def test_flavor_table_speaks_the_request_language(no_gpu, demo_model_path):
+    from components.estimate_panel import handle_estimate
+    from components.translations import set_language
+
+    set_language("fr")
+    try:
+        _, table, _ = handle_estimate("cpu-basic", DEMO_VALUES)
+    finally:
+        set_language("en")
+    rows = _table_rows(table)
+    assert rows[0][:3] == ["Matériel", "Durée", "Coût"]
+    assert rows[1][2] == "gratuit" and all("under" not in r[2] and "about" not in r[2] for r in rows[1:])
