@@ -64,6 +64,7 @@ def test_each_dpo_loss_trains_and_logs_its_key_metrics(loss, root):
     logs = [m for m in record["metrics"] if "loss" in m]
     assert [m["step"] for m in logs] == [1, 2]
     assert all(math.isfinite(m["loss"]) for m in logs)
+    assert all(m["tokens_per_second"] > 0 and 0 < m["mfu"] < 1 for m in logs)  # live throughput at every log
     logged = set().union(*logs)
     for metric in key_metrics("dpo", {"loss_type": [loss]}):
         if metric.startswith("train/"):
