@@ -50,3 +50,27 @@ def test_a_finished_run_is_a_teacher(tmp_path, monkeypatch):
     (runs_dir() / "failed-run" / "run.json").write_text(json.dumps({"status": "failed", "model_dir": None}))
     with pytest.raises(ModelLoadError, match="teacher_model_name_or_path: run failed-run has no saved weights"):
         resolve_teacher("failed-run")
+
+
+def test_an_unreachable_teacher_is_refused_before_a_run_exists(monkeypatch, demo_model_path):
+    from training.config.schema import ConfigError
+    from training.run.engine import preflight
+
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    config = RunConfig.demo("distill")
+    config.method_args["teacher_model_name_or_path"] = "nobody/no-such-teacher"
+    with pytest.raises(ConfigError) as err:
+        preflight(config)
+    assert [name for name, _ in err.value.problems] == ["method_args.teacher_model_name_or_path"]
+    assert "offline" in str(err.value)
+    config.method_args["teacher_model_name_or_path"] = "demo"
+    preflight(config)  # `demo` (or any model folder) is a teacher
+
+
+def test_the_cli_reads_dpo_loss_combinations():
+    from training.cli.main import build_parser, config_from_args
+
+    args = build_parser().parse_args(["train", "--method", "dpo", "--dataset", "demo", "--method-arg", "loss_type=sigmoid,sft",
+                                      "--method-arg", "loss_weights=1,0.5", "--output-dir", "x"])
+    config = config_from_args(args)
+    assert config.method_args["loss_type"] == ["sigmoid", "sft"] and config.method_args["loss_weights"] == [1.0, 0.5]
