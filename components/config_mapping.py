@@ -132,6 +132,10 @@ def method_args_from_values(method: str, values: Mapping[str, Any], preset: dict
             value = _float(value, where)
         elif control.type == "bool":
             value = bool(value)
+        elif control.type in ("choices", "floats"):
+            value = control.coerce(value if value is not None else [])
+        elif control.type == "text":
+            value = (value or "").strip()
         out[control.name] = value
     return out
 
@@ -303,7 +307,12 @@ def form_values_by_name(config: RunConfig) -> dict[str, Any]:
     if config.method in METHODS:
         spec = get_method(config.method)
         for control in spec.controls:
-            out[control_name(spec.name, control.name)] = config.method_args.get(control.name, control.default)
+            value = config.method_args.get(control.name, control.default)
+            if control.type == "floats":  # shown in a text box as "1, 0.5"
+                value = ", ".join(f"{v:g}" for v in value or []) if isinstance(value, list) else str(value or "")
+            elif control.type == "choices":
+                value = control.coerce(value)
+            out[control_name(spec.name, control.name)] = value
         if spec.uses_rewards:
             out.update(reward_input_values(config.rewards))
     return out

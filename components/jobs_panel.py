@@ -231,10 +231,10 @@ def _follow_token(job_id: str | None, profile, oauth_token) -> tuple[dict, str]:
 def render_curves(record: dict | None) -> str:
     if not record or not record.get("reports_home"):
         return ""
-    from training.methods.registry import get_method
+    from training.methods.registry import key_metrics
 
     try:
-        metrics = get_method(record.get("method") or "sft").key_metrics
+        metrics = key_metrics(record.get("method") or "sft", (record.get("config") or {}).get("method_args"))
     except (KeyError, ValueError):
         metrics = ("train/loss",)
     url = html.escape(dashboard_url(record.get("trackio_run"), metrics))

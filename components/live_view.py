@@ -54,12 +54,13 @@ def create_dashboard() -> gr.HTML:
 def render_initial_dashboard(s: RunStatus) -> str:
     """A friendly note until the first run; the run's key metrics once it logs (Trackio shows system metrics until
     then); a waiting note while it loads."""
-    from training.methods.registry import get_method
+    from training.methods.registry import key_metrics
 
     if s.run_name is None and s.state == "idle":
         return render_dashboard_empty()
     if s.metrics or not s.active:
-        return render_dashboard(s.run_name, get_method((s.config or {}).get("method", "sft")).key_metrics)
+        config = s.config or {}
+        return render_dashboard(s.run_name, key_metrics(config.get("method", "sft"), config.get("method_args")))
     return render_dashboard_waiting(s.run_name)
 
 

@@ -87,6 +87,12 @@ def render_status(s: RunStatus) -> str:
     loss = s.last_metrics.get("loss")
     if loss is not None:
         lines.append(tr("Last loss: **{loss}** at step {step}", loss=f"{loss:.4f}", step=s.last_metrics.get("step")))
+    rate, mfu = s.last_metrics.get("tokens_per_second"), s.last_metrics.get("mfu")
+    if rate is not None:
+        lines.append(tr("Throughput: **{rate}** tokens/s · MFU {mfu}", rate=f"{rate:,.0f}",
+                        mfu=f"{mfu:.2%}" if mfu is not None else "?")
+                     + (" · " + tr("peak GPU memory {gb} GB", gb=f"{s.last_metrics['peak_reserved_gb']:.1f}")
+                        if s.last_metrics.get("peak_reserved_gb") is not None else ""))
     lines += [f"ℹ️ {translate_message(n)}" for n in s.notes]
     if s.error:
         lines.append(f"❌ **{html.escape(translate_message(s.error))}**")

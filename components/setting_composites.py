@@ -75,6 +75,12 @@ def _control_component(method: str, control, value, elem_id: str):
         return gr.Checkbox(value=bool(value), **kw)
     if control.type == "choice":
         return gr.Dropdown(list(control.choices), value=value, **kw)
+    if control.type == "choices":
+        return gr.Dropdown(list(control.choices), value=control.coerce(value), multiselect=True, **kw)
+    if control.type == "floats":
+        return gr.Textbox(value=", ".join(f"{v:g}" for v in value or []), placeholder="1, 1", **kw)
+    if control.type == "text":
+        return gr.Textbox(value=value or "", **kw)
     return gr.Number(value=value, precision=0 if control.type == "int" else None, minimum=control.minimum,
                      maximum=control.maximum, **kw)
 

@@ -104,6 +104,27 @@ def test_engine_and_exported_script_log_the_same_losses(method, tmp_path, monkey
         assert _engine_losses(_config(method), tmp_path / "again") == pytest.approx(app, rel=1e-6)
 
 
+def test_every_dpo_loss_at_once_trains_alike_in_app_and_script(tmp_path, monkeypatch, demo_model_path):
+    """All 15 DPO losses combined with weights: every loss's code path, declared in the config, in both."""
+    from training.methods.dpo_losses import DPO_LOSSES
+
+    config = _config("dpo")
+    losses_ = list(DPO_LOSSES)
+    config.method_args.update(loss_type=losses_, loss_weights=[round(0.1 + 0.05 * i, 2) for i in range(len(losses_))],
+                              label_smoothing=0.1)
+    app = _engine_losses(config, tmp_path / "app")
+    _assert_same(app, _script_losses(config, tmp_path / "script", monkeypatch))
+
+
+def test_distillation_trains_alike_in_app_and_script(demo_run, tmp_path, monkeypatch):
+    """The student (the base demo model) samples its answers and matches the teacher (the SFT demo run) in both."""
+    config = _config("distill")
+    config.method_args.update(teacher_model_name_or_path=demo_run.status.model_dir, max_completion_length=8)
+    app = _engine_losses(config, tmp_path / "app")
+    assert all(loss > 0 for loss in app)  # a teacher that differs from the student: a real divergence
+    _assert_same(app, _script_losses(config, tmp_path / "script", monkeypatch))
+
+
 @pytest.mark.parametrize("fmt", ["messages", "sharegpt", "alpaca", "csv"])
 def test_sft_input_formats_train_alike_in_app_and_script(fmt, tmp_path, monkeypatch, demo_model_path):
     source = _write_formats(tmp_path)[fmt]

@@ -71,6 +71,8 @@ def test_every_method_compiles(method):
     from training.config.schema import apply_method_defaults
 
     apply_method_defaults(config, method)
+    if "teacher_model_name_or_path" in config.method_args:  # distillation: the teacher is the user's to name
+        config.method_args["teacher_model_name_or_path"] = "Qwen/Qwen2.5-1.5B-Instruct"
     text = render_script(config)
     compile(text, f"train_{method}.py", "exec")
     assert ast.literal_eval(_constants(text)["RUN_CONFIG"])["method"] == method

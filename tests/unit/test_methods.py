@@ -81,6 +81,9 @@ def test_method_defaults_suit_the_method():
 def test_demo_config_is_valid_for_every_method(name):
     config = RunConfig.demo(name)
     assert config.method == name
+    if METHODS[name].teacher:  # distillation needs a teacher the user names (a tuned run): the only thing missing
+        assert [field for field, _ in validate_config(config)] == ["method_args.teacher_model_name_or_path"]
+        config.method_args["teacher_model_name_or_path"] = "demo"
     assert validate_config(config) == []
     assert config.lora.enabled is False  # the tiny demo model trains all weights
 
@@ -97,10 +100,38 @@ def test_method_args_are_checked_against_the_declared_controls():
     assert method_args_problems("dpo", {"beta": 0.2}) == []
     problems = dict(method_args_problems("dpo", {"beta": -1, "num_generations": 4, "loss_type": "nope"}))
     assert "from 0 to 10" in problems["method_args.beta"]
-    assert "allowed: beta, loss_type, label_smoothing" in problems["method_args.num_generations"]
-    assert "choose one of: sigmoid, ipo, hinge" in problems["method_args.loss_type"]
+    assert "allowed: beta, loss_type, loss_weights, label_smoothing, discopop_tau" in problems["method_args.num_generations"]
+    assert "has 'nope'; choose from: sigmoid, hinge, ipo, exo_pair" in problems["method_args.loss_type"]
     assert "whole number" in dict(method_args_problems("grpo", {"num_generations": 2.5}))["method_args.num_generations"]
     assert method_args_problems("dpo", "beta=1")[0][0] == "method_args"
+
+
+def test_every_trl_dpo_loss_is_offered_and_combinations_are_checked():
+    """The loss choices are TRL 1.16's own list (read from DPOTrainer's source); combinations need one weight per loss,
+    exo_pair needs label smoothing, and a single loss may be given as a string (older configs, the CLI)."""
+    import inspect
+    import re
+
+    from trl.trainer.dpo_trainer import DPOTrainer
+
+    from training.methods.registry import coerce_method_args, key_metrics
+
+    source = inspect.getsource(DPOTrainer._compute_loss)
+    assert set(re.findall(r'loss_type == "(\w+)"', source)) == set(get_method("dpo").control("loss_type").choices)
+    assert method_args_problems("dpo", {"loss_type": "ipo"}) == []
+    assert method_args_problems("dpo", {"loss_type": ["sigmoid", "sft"], "loss_weights": [1, 0.5]}) == []
+    problems = dict(method_args_problems("dpo", {"loss_type": ["sigmoid", "sft"], "loss_weights": [1.0]}))
+    assert "1 weights for 2 losses" in problems["method_args.loss_weights"]
+    assert "exo_pair loss needs it above 0" in dict(method_args_problems("dpo", {"loss_type": ["exo_pair"]}))["method_args.label_smoothing"]
+    assert "below 0.5" in dict(method_args_problems("dpo", {"loss_type": "robust", "label_smoothing": 0.5}))["method_args.label_smoothing"]
+    assert "once" in dict(method_args_problems("dpo", {"loss_type": ["sft", "sft"]}))["method_args.loss_type"]
+    assert "list of numbers" in dict(method_args_problems("dpo", {"loss_weights": "a"}))["method_args.loss_weights"]
+    assert coerce_method_args("dpo", {"loss_type": "sigmoid, sft", "loss_weights": "1, 0.5"}) == {
+        "loss_type": ["sigmoid", "sft"], "loss_weights": [1.0, 0.5]}
+    assert resolved_method_args("dpo", {})["loss_weights"] is None  # empty: TRL's equal weights
+    assert key_metrics("dpo", {"loss_type": ["sft"]})[:2] == ("train/loss", "train/mean_token_accuracy")
+    assert key_metrics("dpo", {"loss_type": ["apo_zero"]})[0] == "train/rewards/chosen"
+    assert key_metrics("sft") == get_method("sft").key_metrics
 
 
 def test_resolved_method_args_fill_defaults_and_drop_other_methods():

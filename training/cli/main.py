@@ -106,6 +106,9 @@ def config_from_args(args: argparse.Namespace) -> RunConfig:
         if not sep or not name.strip():
             raise UsageError(f"--method-arg {item!r}: write NAME=VALUE, e.g. beta=0.1")
         config.method_args[name.strip()] = _parse_value(value.strip())
+    from training.methods.registry import coerce_method_args
+
+    config.method_args = coerce_method_args(config.method, config.method_args)  # loss_type=sigmoid,sft -> a list
     problems = validate_config(config)
     if problems:
         raise ConfigError(problems)

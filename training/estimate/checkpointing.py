@@ -30,7 +30,7 @@ def fits_without_checkpointing(config: RunConfig, memory_gb: float, bf16: bool, 
     trainable = lora_trainable(facts, config.lora.r, config.lora.target_modules) if lora else facts.params
     seq = min(float(t.max_length), longest_tokens) if longest_tokens else float(t.max_length)
     parts = estimate_memory(facts, precision, trainable, lora, t.batch_size, seq, False, quantization,
-                            method_cost(config.method, config.method_args), t.batch_size * t.grad_accum, True,
+                            method_cost(config.method, config.method_args, facts), t.batch_size * t.grad_accum, True,
                             optimizer=t.optimizer, target=config.lora.target_modules, dropout=config.lora.dropout)
     return sum(parts.values()) + GPU_CONTEXT_GB <= FITS_BELOW * memory_gb
 

@@ -68,6 +68,7 @@ def estimate_memory(facts: ModelFacts, precision: str, trainable: float, lora: b
         weights = facts.params * w_bytes
     if cost.reference_copy and not lora:
         weights *= 2  # a frozen reference model (LoRA uses the base with adapters disabled instead)
+    weights += cost.teacher_params * w_bytes  # a distillation teacher, loaded in the run's precision
     # LoRA adapters train in fp32 (PEFT's autocast_adapter_dtype); TRL casts QLoRA adapters to bf16
     t_bytes = (2 if precision == "bf16" else 4) if quantization == "4bit" else 4 if lora else w_bytes
     grads = trainable * t_bytes

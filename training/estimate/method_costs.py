@@ -19,6 +19,7 @@ class MethodCost:
     generations_per_prompt: int = 0  # completions sampled per prompt (GRPO, RLOO)
     completion_tokens: int = 0  # tokens generated per completion (max_completion_length)
     note: str = ""
+    teacher_params: float = 0.0  # a distillation teacher's parameters, held in memory beside the student
 
 
 METHOD_COSTS: dict[str, MethodCost] = {
@@ -28,13 +29,18 @@ METHOD_COSTS: dict[str, MethodCost] = {
     "reward": MethodCost(2, note="Reward: chosen and rejected per row"),
     "grpo": MethodCost(1, 0, False, 8, 512, note="GRPO: 8 sampled completions of up to 512 tokens per prompt (TRL defaults, beta = 0)"),
     "rloo": MethodCost(1, 1, True, 2, 512, note="RLOO: 2 sampled completions of up to 512 tokens per prompt, reference passes (beta = 0.05)"),
+    # one answer sampled per prompt by the student, then one teacher forward per answer (scaled to the teacher's size)
+    "distill": MethodCost(1, 1, False, 1, 256, note="Distillation: the student writes one answer per prompt; the teacher "
+                                                    "reads it (one forward pass)"),
 }
 # --- methods -----------------------------------------------------------------------------------
 
 
-def method_cost(method: str, method_args: dict | None = None) -> MethodCost:
+def method_cost(method: str, method_args: dict | None = None, student=None) -> MethodCost:
     """The method's cost data: the registry's `estimate_cost` if it declares one, else METHOD_COSTS, else SFT's;
-    then the run's own settings (num_generations, max_completion_length, beta), else the registry's defaults."""
+    then the run's own settings (num_generations, max_completion_length, beta), else the registry's defaults.
+    A distillation teacher's size (its config.json, or the built-in table) sets its memory and, against the student's
+    facts (`student`, ModelFacts), how many student-sized forward passes its one forward pass costs."""
     spec = None
     try:
         from training.methods.registry import get_method
@@ -62,6 +68,8 @@ def method_cost(method: str, method_args: dict | None = None) -> MethodCost:
         changes["generations_per_prompt"] = settings["num_generations"]
     if cost.generations_per_prompt and isinstance(settings.get("max_completion_length"), int) and settings["max_completion_length"] > 0:
         changes["completion_tokens"] = settings["max_completion_length"]
+    if getattr(spec, "teacher", False):
+        return _with_teacher(cost, changes, settings.get("teacher_model_name_or_path"), student)
     beta = settings.get("beta")
     if isinstance(beta, (int, float)) and not isinstance(beta, bool):
         if beta == 0:
@@ -75,3 +83,25 @@ def method_cost(method: str, method_args: dict | None = None) -> MethodCost:
                                       f"{cost.completion_tokens} tokens per prompt"
                                       + (", reference-model passes" if cost.reference_forwards else ""))
     return cost
+
+
+def _with_teacher(cost: MethodCost, changes: dict, teacher: str | None, student) -> MethodCost:
+    from training.models.facts import model_facts
+
+    facts = None
+    if teacher and str(teacher).strip():
+        try:
+            from training.run.teacher import resolve_teacher
+
+            facts = model_facts(resolve_teacher(teacher))
+        except Exception:  # noqa: BLE001 - an unknown teacher is estimated as large as the student
+            facts = None
+    facts = facts or student
+    if facts is not None:
+        changes["teacher_params"] = facts.params
+        if student is not None and student.compute_params:
+            changes["reference_forwards"] = facts.compute_params / student.compute_params
+    cost = replace(cost, **changes)
+    size = f"{facts.params / 1e6:,.1f}M-parameter teacher" if facts is not None else "teacher"
+    return replace(cost, note=f"Distillation: the student writes one answer of up to {cost.completion_tokens} tokens per "
+                              f"prompt; the {size} reads it (one forward pass) and is held in memory")

@@ -110,7 +110,7 @@ def estimate_run(config: RunConfig, rows: int, mean_tokens: float, hardware: str
     if quantization is None and config.lora.enabled and getattr(config.lora, "quantization", None) == "4bit":
         quantization = "4bit"
     lora = bool(config.lora.enabled) or quantization == "4bit"
-    cost = method_cost(config.method, getattr(config, "method_args", None))
+    cost = method_cost(config.method, getattr(config, "method_args", None), facts)
     gpus = max(1, flavor.gpu_count)
     assumptions = [f"Hardware: {flavor.label} ({hw_source})"] if hw_source != "chosen" else []
     if cost.note:

@@ -10,10 +10,15 @@ Importing this module is cheap: TRL is imported only when a trainer is built.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-ControlType = Literal["float", "int", "bool", "choice"]
+from training.methods.dpo_losses import DPO_LOSSES, LOSS_HELP, dpo_key_metrics, dpo_problems
+
+# choices: one or more of `choices` (a list; a comma-separated string is read as one); floats: a list of numbers
+# (empty: TRL's default); text: a free string (e.g. a model reference).
+ControlType = Literal["float", "int", "bool", "choice", "choices", "floats", "text"]
 ModelHead = Literal["causal_lm", "sequence_classification"]
 ResultView = Literal["chat", "scores"]
 
@@ -32,8 +37,36 @@ class MethodControl:
     choices: tuple[str, ...] = ()
     reads: Literal["", "dataset", "model"] = ""  # the value names a dataset or model the app reads (read_policy guards it)
 
+    def coerce(self, value: Any) -> Any:
+        """The value as this control stores it: a comma-separated string becomes a list for `choices` and `floats`
+        (what the CLI's NAME=a,b and a text box give); anything unreadable is returned unchanged for `problem`."""
+        if self.type in ("choices", "floats") and isinstance(value, str):
+            items = [v.strip() for v in value.replace(";", ",").split(",") if v.strip()]
+            if self.type == "choices":
+                return items
+            try:
+                return [float(v) for v in items]
+            except ValueError:
+                return value
+        if self.type in ("choices", "floats") and isinstance(value, tuple):
+            return list(value)
+        return value
+
     def problem(self, value: Any) -> str | None:
         """Why `value` is not allowed (naming what is), or None when it is fine."""
+        if self.type == "text":
+            return None if isinstance(value, str) else f"is {value!r}; must be text"
+        if self.type == "choices":
+            items = value if isinstance(value, list) else [value] if isinstance(value, str) else None
+            if not items or not all(isinstance(v, str) for v in items):
+                return f"is {value!r}; choose one or more of: {', '.join(self.choices)}"
+            unknown = [v for v in items if v not in self.choices]
+            return f"has {', '.join(map(repr, unknown))}; choose from: {', '.join(self.choices)}" if unknown else None
+        if self.type == "floats":
+            if not isinstance(value, list) or not all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in value):
+                return f"is {value!r}; must be a list of numbers, e.g. [1.0, 0.5] (empty: equal weights)"
+            bad = [v for v in value if (self.minimum is not None and v < self.minimum) or (self.maximum is not None and v > self.maximum)]
+            return f"has {', '.join(map(str, bad))}; each must be{self._range()}" if bad else None
         if self.type == "bool":
             return None if isinstance(value, bool) else f"is {value!r}; must be true or false"
         if self.type == "choice":
@@ -74,6 +107,9 @@ class MethodSpec:
     default_rewards: tuple[dict, ...] = ()
     demo_rewards: tuple[dict, ...] = ()
     result_view: ResultView = "chat"  # chat: base vs tuned answers; scores: chosen vs rejected scores
+    teacher: bool = False  # learns from a teacher model (method_args.teacher_model_name_or_path), loaded beside it
+    check: Callable[[dict], list] | None = None  # problems of a combination of its settings (resolved), as (field, message)
+    metrics_for: Callable[[dict], tuple] | None = None  # key metrics for these settings, when they depend on them
 
     def control(self, name: str) -> MethodControl:
         for c in self.controls:
@@ -85,7 +121,7 @@ class MethodSpec:
         values = {c.name: c.default for c in self.controls}
         if demo:
             values.update(self.demo_controls)
-        return values
+        return {k: list(v) if isinstance(v, list) else v for k, v in values.items()}
 
 
 _BETA_HELP = ("How far the model may move from where it started: higher stays closer. 0.1 is the usual start; "
@@ -123,6 +159,13 @@ _REINFORCEMENT = dict(  # what GRPO and RLOO share: prompts in, sampled answers 
                   {"name": "contains", "weight": 1.0, "column": "answer"}),
 )
 
+def _teacher_problems(args: dict) -> list[tuple[str, str]]:
+    if not str(args.get("teacher_model_name_or_path") or "").strip():
+        return [("method_args.teacher_model_name_or_path", "is empty; name the teacher: a finished run of this app (its "
+                 "name), `demo`, a model folder or a Hub id, sharing the student's vocabulary")]
+    return []
+
+
 METHODS: dict[str, MethodSpec] = {
     "sft": MethodSpec(
         name="sft",
@@ -150,12 +193,18 @@ METHODS: dict[str, MethodSpec] = {
         demo_defaults=_demo_defaults(max_steps=40, learning_rate=1e-3),
         controls=(
             MethodControl("beta", "Beta", _BETA_HELP, "float", 0.1, 0.0, 10.0),
-            MethodControl("loss_type", "Loss", "sigmoid: the original DPO loss. ipo: more robust to noisy labels. "
-                          "hinge: SLiC-style margin loss.", "choice", "sigmoid", choices=("sigmoid", "ipo", "hinge")),
+            MethodControl("loss_type", "Loss", LOSS_HELP, "choices", ["sigmoid"], choices=tuple(DPO_LOSSES)),
+            MethodControl("loss_weights", "Loss weights", "One weight per loss, in the same order (e.g. 1, 1 for "
+                          "sigmoid + sft). Empty: every loss counts 1.", "floats", [], 0.0, 100.0),
             MethodControl("label_smoothing", "Label smoothing", "How noisy you think the preference labels are "
-                          "(0 = trust them fully, up to 0.5).", "float", 0.0, 0.0, 0.5),
+                          "(0 = trust them fully, up to 0.5). The exo_pair loss needs it above 0, robust below 0.5.",
+                          "float", 0.0, 0.0, 0.5),
+            MethodControl("discopop_tau", "DiscoPOP tau", "Shape of the discopop loss's blend (the paper's 0.05). "
+                          "Only the discopop loss reads it.", "float", 0.05, 0.001, 10.0),
         ),
         demo_view="preference",
+        check=dpo_problems,
+        metrics_for=dpo_key_metrics,
     ),
     "grpo": MethodSpec(
         name="grpo",
@@ -229,6 +278,36 @@ METHODS: dict[str, MethodSpec] = {
         ),
         **_REINFORCEMENT,
     ),
+    "distill": MethodSpec(
+        name="distill",
+        label="Distillation: a small student learns from a teacher model",
+        description="The model you train (the student) answers your prompts; a teacher model (larger, or already "
+                    "tuned) scores every next word of those answers, and the student learns to match it (TRL's "
+                    "on-policy DistillationTrainer). Needs a prompt column and a teacher with the same vocabulary. "
+                    "On the demo, first train SFT, then name that run as the teacher and keep `demo` as the model.",
+        formats=("prompt_only",),
+        trainer_class="DistillationTrainer",
+        config_class="DistillationConfig",
+        key_metrics=("train/loss", "train/completions/mean_length", "train/entropy", "eval/loss"),
+        defaults={"learning_rate": 1e-5, "batch_size": 8, "grad_accum": 2, "max_length": 1024},
+        demo_defaults=_demo_defaults(max_steps=60, learning_rate=2e-3),
+        controls=(
+            MethodControl("teacher_model_name_or_path", "Teacher model", "The model the student learns from: the name "
+                          "of a finished run here (its weights), `demo`, a model folder or a Hub id. It must share the "
+                          "student's vocabulary (same tokenizer family).", "text", "", reads="model"),
+            MethodControl("beta", "Divergence (beta)", "Which gap to the teacher is closed: 0 = forward KL (cover "
+                          "everything the teacher might say), 1 = reverse KL (TRL's default: say what the teacher would "
+                          "most likely say), 0.5 = Jensen-Shannon.", "float", 1.0, 0.0, 1.0),
+            MethodControl("temperature", "Temperature", "Softens both models' next-word distributions, for sampling "
+                          "the student's answers and in the loss. 1.0 is TRL's default.", "float", 1.0, 0.05, 2.0),
+            MethodControl("max_completion_length", "Max answer length (tokens)", "Longest answer the student writes "
+                          "per prompt during training. Shorter is faster.", "int", 256, 4, 32768),
+        ),
+        demo_controls={"max_completion_length": 24},
+        demo_view="prompt_answer",
+        teacher=True,
+        check=_teacher_problems,
+    ),
 }
 
 
@@ -241,6 +320,24 @@ def get_method(name: str) -> MethodSpec:
         return METHODS[name]
     except (KeyError, TypeError):
         raise ValueError(f"Method {name!r} is not available; choose one of: {', '.join(METHODS)}") from None
+
+
+def key_metrics(method: str, method_args: dict | None = None) -> tuple[str, ...]:
+    """The metrics to watch first for a method with these settings (DPO's depend on its losses)."""
+    spec = get_method(method)
+    if spec.metrics_for is None:
+        return spec.key_metrics
+    return spec.metrics_for(resolved_method_args(method, method_args))
+
+
+def coerce_method_args(method: str, args: dict) -> dict:
+    """`args` with each value stored as its control stores it (lists from comma-separated text)."""
+    try:
+        spec = get_method(method)
+    except ValueError:
+        return args
+    names = {c.name: c for c in spec.controls}
+    return {k: names[k].coerce(v) if k in names else v for k, v in args.items()}
 
 
 def method_args_problems(method: str, args: Any) -> list[tuple[str, str]]:
@@ -261,6 +358,8 @@ def method_args_problems(method: str, args: Any) -> list[tuple[str, str]]:
         problem = spec.control(key).problem(value)
         if problem:
             out.append((f"method_args.{key}", problem))
+    if not out and spec.check is not None:
+        out.extend(spec.check(resolved_method_args(method, args)))
     return out
 
 
@@ -269,4 +368,7 @@ def resolved_method_args(method: str, args: dict | None, demo: bool = False) -> 
     spec = get_method(method)
     values = spec.control_defaults(demo)
     values.update({k: v for k, v in (args or {}).items() if k in values})
+    for c in spec.controls:  # an empty list means TRL's default (e.g. loss_weights: equal weights)
+        if c.type == "floats" and values.get(c.name) == []:
+            values[c.name] = None
     return values

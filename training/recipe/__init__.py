@@ -21,7 +21,7 @@ from training.recipe.data import (
     normalise_dataset,
     split_eval_indices,
 )
-from training.recipe.model import run_model, run_tokenizer
+from training.recipe.model import run_model, run_teacher, run_tokenizer
 from training.recipe.resolve import (
     DEFAULT_TRACKIO_PROJECT,
     ResolvedRun,
@@ -74,6 +74,7 @@ __all__ = [
     "resolve_precision",
     "resolve_run",
     "run_model",
+    "run_teacher",
     "run_tokenizer",
     "save_final",
     "scrub",

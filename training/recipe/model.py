@@ -34,3 +34,28 @@ def run_model(config: dict, resolved: ResolvedRun, tokenizer):
             bnb_4bit_compute_dtype=torch.bfloat16 if resolved.precision == "bf16" else torch.float16)
     return model_from_pretrained(m["name_or_path"], resolved.model_head, m["trust_remote_code"] is True,
                                  pad_token_id=tokenizer.pad_token_id, **kwargs)
+
+
+def run_teacher(config: dict, resolved: ResolvedRun):
+    """A distillation run's teacher, frozen, in the run's precision: a model folder or Hub id, or a LoRA run's adapter
+    folder (merged into the base model its adapter_config.json names)."""
+    import json
+    from pathlib import Path
+
+    import torch
+
+    ref = str(config["method_args"]["teacher_model_name_or_path"]).strip()
+    dtype = {"bf16": torch.bfloat16, "fp16": torch.float16, "fp32": torch.float32}[resolved.precision]
+    trust = config["model"]["trust_remote_code"] is True
+    adapter = Path(ref) / "adapter_config.json"
+    if adapter.exists():
+        from peft import PeftModel
+
+        base = model_from_pretrained(json.loads(adapter.read_text())["base_model_name_or_path"], trust_remote_code=trust, dtype=dtype)
+        teacher = PeftModel.from_pretrained(base, ref).merge_and_unload()
+    else:
+        teacher = model_from_pretrained(ref, trust_remote_code=trust, dtype=dtype)
+    teacher.eval()
+    for p in teacher.parameters():
+        p.requires_grad_(False)
+    return teacher

@@ -164,7 +164,7 @@ def resolve_run(config: dict, hardware: dict, *, rows: int | None = None, output
     if spec.uses_rewards:  # GRPO, RLOO: prompts and completions are sized by the generation settings
         args["num_completions_to_print"] = COMPLETIONS_TO_PRINT
         args["reward_weights"] = [float(r.get("weight", 1.0)) for r in config.get("rewards") or []]
-    else:
+    elif not spec.teacher:  # distillation sizes prompts by the data and answers by max_completion_length
         args["max_length"] = t["max_length"]
     if spec.name == "reward" and not args.get("center_rewards_coefficient"):
         args["center_rewards_coefficient"] = None

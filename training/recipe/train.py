@@ -19,7 +19,7 @@ from training.methods.registry import get_method
 from training.methods.rewards import build_reward_functions
 from training.models.chat_template import assistant_only_supported
 from training.recipe.data import TrainingData, load_training_data
-from training.recipe.model import run_model, run_tokenizer
+from training.recipe.model import run_model, run_teacher, run_tokenizer
 from training.recipe.resolve import DEFAULT_TRACKIO_PROJECT, ResolvedRun, resolve_run
 
 RUN_FILE = "run.json"
@@ -94,6 +94,9 @@ def prepare(config: dict, output_dir, *, hardware: dict | None = None, callbacks
 
         peft_config = LoraConfig(**resolved.peft)
     extra = {}
+    if get_method(config["method"]).teacher:
+        stage("loading teacher")
+        extra["teacher_model"] = run_teacher(config, resolved)
     if get_method(config["method"]).uses_rewards:
         extra["reward_funcs"], _ = build_reward_functions(config["rewards"])
     if data.eval is not None:

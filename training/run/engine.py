@@ -23,7 +23,9 @@ from pathlib import Path
 from training.config.schema import ConfigError, RunConfig, check_config, validate_config
 from training.hosting.paths import configure_trackio_env
 from training.hosting.secrets import redact
+from training.methods.registry import get_method
 from training.recipe.train import CHECKPOINTS_DIR, RUN_FILE
+from training.run.teacher import resolve_teacher
 
 ACTIVE_STATES = ("running", "stopping")
 
@@ -176,6 +178,13 @@ def preflight(config: RunConfig) -> None:
             classify_source(config.data.source)
         except DataSourceError as exc:
             problems.append(("data.source", str(exc)))
+    if not problems and get_method(config.method).teacher:
+        try:
+            reason = model_reachable(resolve_teacher(config.method_args.get("teacher_model_name_or_path", "")))
+        except ModelLoadError as exc:
+            reason = str(exc).split(": ", 1)[-1]
+        if reason:
+            problems.append(("method_args.teacher_model_name_or_path", reason))
     if problems:
         raise ConfigError(problems)
 
@@ -200,7 +209,11 @@ def runnable_config(config: RunConfig) -> dict:
         classify_source(source)
     data["data"]["source"] = source
     data["data"]["eval_rows"] = resolved_eval_rows(config)
+    if get_method(config.method).teacher:
+        args = data["method_args"]
+        args["teacher_model_name_or_path"] = resolve_teacher(args.get("teacher_model_name_or_path", ""))
     return data
+
 
 
 def run_training(
@@ -277,6 +290,9 @@ def run_training(
         prepared = recipe.prepare(runnable, out, hardware=run_hardware(config), callbacks=callbacks, checkpoints=save_final,
                                   report_to_trackio=report_to_trackio, trackio_project=trackio_project(),
                                   on_stage=lambda name: (setattr(progress, "stage", name), on_update and on_update()))
+        from training.run.throughput import add_throughput
+
+        add_throughput(prepared.trainer, config, prepared.resolved.precision, prepared.resolved.processes)
         record["system_prompt"] = prepared.data.system_prompt
         record["eval_rows"] = len(prepared.data.held_out)
         record["resolved"] = prepared.resolved.summary()
