@@ -67,13 +67,25 @@ def _leaks(text: str) -> list[str]:
     return [c for c in CANARIES if c in text]
 
 
-def _read_handlers(page: Page) -> dict[str, tuple[int, int]]:
-    """{handler name: (fn_index, component id)} for every handler that takes the Hub-id/path box or the model box."""
+def _name_boxes() -> list[tuple[str, dict[str, str]]]:
+    """(elem_id, other boxes to set by elem_id) of every box that names something to read: the Hub-id/path box, the
+    model box, and every method control declared with `reads=` (the distillation teacher), its method chosen."""
+    from training.methods.registry import METHODS
+
+    boxes = [("hub-id", {"data-source": "hub"}), ("model-name-or-path", {})]
+    for name, spec in METHODS.items():
+        boxes += [(f"{name}-{c.name}".replace("_", "-"), {"method": name}) for c in spec.controls if c.reads]
+    return boxes
+
+
+def _read_handlers(page: Page) -> dict[str, tuple[int, int, dict[int, str]]]:
+    """{handler[box]: (fn_index, box component id, other overrides)} for every handler that takes a name box."""
     out = {}
-    for elem in ("hub-id", "model-name-or-path"):
+    for elem, extra in _name_boxes():
         cid = page.by_elem_id(elem)
+        others = {page.by_elem_id(k): v for k, v in extra.items()}
         for fn in page.handlers_reading(cid):
-            out[f"{page.dependencies[fn].get('api_name')}[{elem}]"] = (fn, cid)
+            out[f"{page.dependencies[fn].get('api_name')}[{elem}]"] = (fn, cid, others)
     return out
 
 
@@ -82,18 +94,18 @@ def test_the_page_routes_every_name_field_through_the_rule(space_server):
     names = set(_read_handlers(Page.fetch(space_server.url)))
     for expected in ("handle_validate[hub-id]", "handle_full_check[hub-id]", "handle_suggest_mapping[hub-id]",
                      "handle_estimate[hub-id]", "handle_dry_run[hub-id]", "handle_train[hub-id]",
-                     "handle_validate[model-name-or-path]", "handle_estimate[model-name-or-path]"):
+                     "handle_validate[model-name-or-path]", "handle_estimate[model-name-or-path]",
+                     "handle_estimate[distill-teacher-model-name-or-path]"):
         assert expected in names, (expected, sorted(names))
 
 
 def test_a_visitor_gets_one_answer_and_no_bytes_for_every_server_path(space_server, planted):
     page = Page.fetch(space_server.url)
-    kind = page.by_elem_id("data-source")
     failures = []
-    for handler, (fn, cid) in sorted(_read_handlers(page).items()):
+    for handler, (fn, cid, others) in sorted(_read_handlers(page).items()):
         answers = {}
         for label, name in bad_names(planted).items():
-            overrides = {cid: name, kind: "hub"} if page.components[cid]["props"].get("elem_id") == "hub-id" else {cid: name}
+            overrides = {**others, cid: name}
             text = text_of(call(space_server.url, fn, page.default_inputs(fn, overrides)))
             if leaked := _leaks(text):
                 failures.append(f"{handler} with {label}: leaked {leaked}: {text[:300]}")
