@@ -96,5 +96,6 @@ def eval_results(evaluation: dict | None, model_name: str) -> list:
         out.append(EvalResult(task_type="text-generation", dataset_type=r["task"] if not local else f"local/{r['task']}",
                               dataset_name=r["task"], metric_type=r["metric"].split(" ")[0],
                               metric_name=r["metric"], metric_value=round(float(r["tuned"]), 4),
-                              source_name="lm-evaluation-harness (Fine-tune Studio)"))
+                              source_name="lm-evaluation-harness",
+                              source_url="https://github.com/EleutherAI/lm-evaluation-harness"))
     return out
