@@ -10,6 +10,7 @@ flavor's price per hour. Task sizes are data (TASK_SIZES, read from lm-eval 0.4.
 from __future__ import annotations
 
 import difflib
+import functools
 import os
 from dataclasses import dataclass
 
@@ -51,8 +52,9 @@ def offline() -> bool:
     return os.environ.get("HF_HUB_OFFLINE") == "1" or os.environ.get("HF_DATASETS_OFFLINE") == "1"
 
 
+@functools.cache
 def registered_tasks() -> list[str]:
-    """Every task, group and tag name lm-eval knows (reads its ~10k task configs: seconds)."""
+    """Every task, group and tag name lm-eval knows (reads its ~10k task configs: seconds, once per process)."""
     from lm_eval.tasks import TaskManager
 
     return TaskManager().all_tasks
