@@ -125,6 +125,15 @@ class ChatPanel:
     seed: gr.State
 
 
+def _system_of(run_id: str) -> str:
+    from training.run.chat import chat_run
+
+    try:
+        return chat_run(run_folder(run_id)).system_prompt or ""
+    except ValueError:
+        return ""
+
+
 def create_chat_panel() -> ChatPanel:
     ids = finished_run_ids()
     with gr.Row():
@@ -133,7 +142,7 @@ def create_chat_panel() -> ChatPanel:
         refresh = gr.Button(t("Refresh"), scale=1, min_width=100)
     mode = gr.Radio([(t("Fine-tuned"), "tuned"), (t("Base"), "base"), (t("Both, side by side"), "both")], value="both",
                     label=t("Who answers"), elem_id="chat-mode")
-    system = gr.Textbox(label=t("System prompt"), lines=1, elem_id="chat-system",
+    system = gr.Textbox(value=_system_of(ids[0]) if ids else "", label=t("System prompt"), lines=1, elem_id="chat-system",
                         info=t("Starts as the run's own system prompt, the one it trained with."))
     with gr.Accordion(t("Sampling"), open=False):
         temperature = gr.Slider(0, 2, value=0, step=0.05, label=t("Temperature"),
@@ -146,10 +155,11 @@ def create_chat_panel() -> ChatPanel:
     message = gr.Textbox(label=t("Message"), lines=2, elem_id="chat-message",
                          placeholder=t("Type a message; for a reward model, the answer to score"))
     with gr.Row():
-        send = gr.Button(t("Send"), variant="primary", min_width=80, elem_id="chat-send")
-        stop = gr.Button(t("Stop"), variant="stop", min_width=80, elem_id="chat-stop")
-        regenerate = gr.Button(t("Regenerate"), min_width=80, elem_id="chat-regenerate")
-        clear = gr.Button(t("Clear"), min_width=80, elem_id="chat-clear")
+        send = gr.Button(t("Send"), variant="primary", min_width=70, elem_id="chat-send")
+        stop = gr.Button(t("Stop"), variant="stop", min_width=70, elem_id="chat-stop")
+    with gr.Row():
+        regenerate = gr.Button(t("Regenerate"), min_width=70, elem_id="chat-regenerate")
+        clear = gr.Button(t("Clear"), min_width=70, elem_id="chat-clear")
     note = gr.Markdown(elem_id="chat-note")
     return ChatPanel(run, refresh, mode, system, temperature, top_p, max_new_tokens, tuned_chat, base_chat, message,
                      send, stop, regenerate, clear, note, gr.State(0))

@@ -57,16 +57,15 @@ def create_eval_panel() -> EvalPanel:
     upload = gr.File(label=t("Your own questions (JSONL)"), file_types=[".jsonl"], elem_id="eval-file")
     gr.Markdown(t("Multiple choice: one JSON object per line with question, choices (a list) and answer (the index or "
                   "the text of the right choice). Question/answer: question and answer."), elem_classes=["hint"])
-    limit = gr.Number(value=None, precision=0, minimum=1, label=t("Documents per task (empty: all)"), elem_id="eval-limit")
+    limit = gr.Number(value=0, precision=0, minimum=0, label=t("Documents per task (0: all)"), elem_id="eval-limit")
     estimate = gr.Markdown(elem_id="eval-estimate")
     with gr.Row():
         start = gr.Button(t("Evaluate base vs fine-tuned"), variant="primary", elem_id="eval-start")
         stop = gr.Button(t("Stop evaluation"), variant="stop", elem_id="eval-stop")
     progress = gr.HTML(elem_id="eval-progress")
-    table = gr.Dataframe(headers=[t(h) for h in TABLE_HEADERS], value=[], interactive=False, wrap=True,
-                         elem_id="eval-table")
-    chart = gr.BarPlot(value=None, x="task", y="score", color="model", label=t("Score per task"),
-                       y_lim=[0, 1], elem_id="eval-chart")
+    table = gr.Dataframe(headers=list(TABLE_HEADERS), value=[], interactive=False, wrap=True, elem_id="eval-table")
+    chart = gr.BarPlot(value=None, x="bar", y="score", color="model", label=t("Score per task"), x_title=" ",
+                       y_lim=[0, 1], sort=None, elem_id="eval-chart")  # one bar per task and model, side by side
     summary = gr.Markdown(elem_id="eval-summary")
     return EvalPanel(run, heldout, registered, upload, limit, estimate, start, stop, progress, table, chart, summary)
 
@@ -114,7 +113,7 @@ def render_eval_progress(p: dict | None, state: str = "running") -> str:
 
 
 def result_views(result: dict):
-    """(table rows, chart data, summary Markdown) of an evaluation's results."""
+    """(table with headers in the request's language, chart data, summary Markdown) of an evaluation's results."""
     import pandas as pd
 
     from training.evaluate.report import forgetting, table_rows
@@ -126,7 +125,7 @@ def result_views(result: dict):
         rows.append([r["task"], r["metric"], fmt[0], fmt[1], change, r["n"]])
         for model, value in ((tr("Base model"), r["base"]), (tr("Fine-tuned model"), r["tuned"])):
             if value is not None:
-                points.append({"task": r["task"], "model": model, "score": float(value)})
+                points.append({"bar": f"{r['task']} · {model}", "model": model, "score": float(value)})
     lines = []
     for f in forgetting(result):
         lines.append("⚠️ " + tr("**Forgetting:** the fine-tuned model is clearly worse than its base on {task} ({metric}: "
@@ -135,7 +134,8 @@ def result_views(result: dict):
                                 task=f["task"], metric=f["metric"], base=f"{f['base']:.1%}", tuned=f"{f['tuned']:.1%}"))
     lines.append(tr("Task configs, every answer and the lm-eval command that reproduces these numbers: `{path}`",
                     path=result.get("dir", "")))
-    return rows, pd.DataFrame(points, columns=["task", "model", "score"]), "\n\n".join(lines)
+    table = {"headers": [tr(h) for h in TABLE_HEADERS], "data": rows}
+    return table, pd.DataFrame(points, columns=["bar", "model", "score"]), "\n\n".join(lines)
 
 
 def handle_evaluate(run_id, heldout, registered, upload, limit, profile: gr.OAuthProfile | None = None,
