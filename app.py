@@ -14,8 +14,10 @@ import gradio as gr
 from components.access import create_sign_in, handle_access
 from components.api import add_status_fast_path, register_api
 from components.card_table import TABLE_CSS
+from components.chat_panel import create_chat_panel, wire_chat_panel
 from components.dry_run_panel import create_dry_run_panel, wire_dry_run
 from components.estimate_panel import create_estimate_panel, wire_estimate
+from components.eval_panel import create_eval_panel, wire_eval_panel
 from components.export_panel import create_export_panel, wire_export_panel
 from components.history_panel import create_history_panel, wire_history_panel
 from components.learning_panel import create_learning_panel, wire_learning_panel
@@ -106,6 +108,12 @@ def build_app() -> gr.Blocks:
                 gr.Markdown("### " + t("Did it learn?"))
                 learning = create_learning_panel()
                 scores = create_scores_panel()
+                gr.Markdown("### " + t("Chat with it"))
+                with gr.Column(elem_id="chat-section"):
+                    chat = create_chat_panel()
+                gr.Markdown("### " + t("Evaluate on benchmarks"))
+                with gr.Column(elem_id="eval-section"):
+                    evaluation = create_eval_panel()
                 gr.Markdown("### " + t("History"))
                 history = create_history_panel()
                 gr.Markdown("### " + t("Publish, download, script, HF Jobs"))
@@ -130,6 +138,8 @@ def build_app() -> gr.Blocks:
                                 export.run, gr.State(None)))
         wire_history_panel(history)
         wire_scores_panel(scores)
+        wire_chat_panel(chat)
+        wire_eval_panel(evaluation)
         wire_export_panel(export)
         register_api()
         demo.load(handle_access, None, [train.access_note, train.train, train.stop, train.cancel], queue=False)

@@ -9,6 +9,9 @@ crowd's p95 to the single viewer's.
 
     python bench/viewers.py [--viewers 20] [--seconds 10] [--smoke]
 
+Then it stops the run (which keeps its weights) and measures the crowd again while a client chats with that run
+through /chat in a loop (issue 22: a chat never blocks status reads).
+
 --smoke: 4 viewers for 2 s each, so the script cannot rot (the numbers mean little).
 
 Where a status call's time went (measured on an idle server, before components/api.py's fast path): Gradio builds a
@@ -128,6 +131,37 @@ def describe(name: str, lat: list[float], seconds: float) -> str:
             f"{len(lat) / seconds:6.0f} calls/s ({len(lat)} calls)")
 
 
+def measure_during_chat(port: int, status: StatusCaller, args) -> None:
+    """The stopped run keeps its weights: one client chats with it (/chat, in its own concurrency group) in a loop
+    while the crowd polls status."""
+    from gradio_client import Client
+
+    deadline = time.monotonic() + 120
+    while status().get("state") == "running":
+        if time.monotonic() > deadline:
+            raise RuntimeError("the run did not stop")
+        time.sleep(0.5)
+    run_id = status()["run_id"]
+    client = Client(f"http://127.0.0.1:{port}/", verbose=False)
+    messages = [{"role": "user", "content": "Hello! How are you today?"}]
+    replies, done = [], threading.Event()
+
+    def chat_loop():
+        while not done.is_set():
+            replies.append(client.predict(run_id, messages, 0.0, 1.0, 48, "tuned", api_name="/chat"))
+
+    chatter = threading.Thread(target=chat_loop, daemon=True)
+    chatter.start()
+    while not replies:  # the first reply loads the model
+        time.sleep(0.1)
+    crowd = poll([StatusCaller(port) for _ in range(args.viewers)], args.seconds)
+    done.set()
+    chatter.join(60)
+    print(describe(f"{args.viewers} viewers during a chat", crowd, args.seconds) + f"   ({len(replies)} chat replies)",
+          flush=True)
+    print(f"during a chat: crowd p95 = {p(crowd, 0.95):.0f} ms (target p95 <= {TARGET_P95_MS} ms)", flush=True)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--viewers", type=int, default=20)
@@ -184,6 +218,8 @@ def main() -> None:
         conn.request("POST", "/gradio_api/call/stop_training", body=b'{"data": []}',
                      headers={"Content-Type": "application/json"})
         conn.getresponse().read()
+        if Client is not None:
+            measure_during_chat(port, started, args)
     finally:
         proc.terminate()
         try:

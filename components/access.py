@@ -19,10 +19,11 @@ def identity(profile: gr.OAuthProfile | None) -> tuple[str | None, list[str]]:
     return profile.username, orgs
 
 
-def refusal(profile: gr.OAuthProfile | None) -> str | None:
-    """Why this user may not train or change runs, or None when they may."""
+def refusal(profile: gr.OAuthProfile | None, action: str | None = None) -> str | None:
+    """Why this user may not train or change runs (or do `action`, e.g. MODEL_ACTIONS), or None when they may."""
     username, orgs = identity(profile)
-    return AccessPolicy.from_env().refusal(username, orgs)
+    policy = AccessPolicy.from_env()
+    return policy.refusal(username, orgs) if action is None else policy.refusal(username, orgs, action)
 
 
 def require_writer(profile: gr.OAuthProfile | None) -> None:

@@ -4,7 +4,8 @@
   reward kinds). English comes from the declarations themselves (training/config/schema.py, the method registry);
   the file keeps a copy of the English each translation was made from, and tests/unit/test_translations.py fails
   when a declaration's English changes without its translations.
-- `ui.json`: the app's own texts (labels, buttons, notes, messages), keyed by their English text.
+- `ui.json`: the app's own texts (labels, buttons, notes, messages), keyed by their English text; a panel may keep
+  its texts in its own `ui-<panel>.json` of the same shape (read after ui.json).
 
 Static texts go to the browser as `gr.I18n` keys (`t`, `setting_text`, ...): Gradio's frontend picks the language
 from the browser (navigator.language, falling back to English). Messages made while handling an event (status,
@@ -41,8 +42,10 @@ def settings_catalog() -> dict[str, dict[str, dict[str, str]]]:
 
 @cache
 def ui_catalog() -> dict[str, dict[str, str]]:
-    """{English text: {language: text}} from ui.json (English maps to itself)."""
-    raw = json.loads((HERE / "ui.json").read_text(encoding="utf-8"))
+    """{English text: {language: text}} from ui.json and the panels' own ui-*.json files (English maps to itself)."""
+    raw = {}
+    for path in [HERE / "ui.json", *sorted(HERE.glob("ui-*.json"))]:
+        raw.update(json.loads(path.read_text(encoding="utf-8")))
     return {english: {"en": english, **langs} for english, langs in raw.items()}
 
 

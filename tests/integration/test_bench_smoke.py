@@ -28,6 +28,8 @@ SMOKE_TIMEOUT_S = 300  # each takes 1-15 s on an idle machine; generous for a lo
 # The comparison line each known bench prints against its baseline. A bench not listed here must
 # still print some "<number> ... (target ...)" line.
 RATIO_LINES = {
+    "chat_latency.py": (r"^time to first token = \d+\.\d+ s \(target < [\d.]+ s\); ratio chat/bare = \d+\.\d+ "
+                        r"\(target <= [\d.]+\)"),
     "demo_accuracy.py": (r"^tuned accuracy = \d+% \(target >= \d+%\); base accuracy = \d+% \(target (<= )?\d+%\); "
                          r"wall time = [\d.]+ s \(target <= \d+ s\)"),
     "engine_vs_trl.py": r"^ratio ours/plain = \d+\.\d+ \(target >= [\d.]+\)",

@@ -1,4 +1,4 @@
-"""Role rules on a simulated Space: anonymous and stranger callers are refused on every write endpoint."""
+"""Role rules on a simulated Space: anonymous and stranger callers are refused on every write endpoint and on /chat."""
 
 from __future__ import annotations
 
@@ -38,6 +38,9 @@ def test_write_endpoints_refuse_others(space_server, who):
         with pytest.raises(Exception) as info:
             client.predict(*args, api_name=endpoint)
         assert "may not train" in str(info.value) or "Sign in" in str(info.value), str(info.value)
+    with pytest.raises(Exception) as info:  # a chat loads the weights on the owner's hardware
+        client.predict("", [{"role": "user", "content": "hi"}], 0.0, 1.0, 8, "tuned", api_name="/chat")
+    assert "may not chat" in str(info.value) or "Sign in" in str(info.value), str(info.value)
     assert json.loads(client.predict(api_name="/run_status"))["state"] in ("idle", "completed", "stopped")
 
 

@@ -7,7 +7,7 @@ import ast
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
-STAGES = {"config", "data", "models", "methods", "run", "estimate", "publish", "hosting", "cli"}
+STAGES = {"config", "data", "models", "methods", "run", "estimate", "evaluate", "publish", "hosting", "cli"}
 
 
 def _modules(package: str) -> dict[str, Path]:

@@ -6,6 +6,7 @@
     python -m training train (--config FILE | flags) --dry-run [--json]
     python -m training export RUN_DIR (--script OUT.py | --merge OUT_DIR | --card OUT_DIR | --gguf OUT.gguf)
     python -m training compare RUN_DIR [--json]
+    python -m training eval RUN_DIR [--tasks T1,T2] [--data FILE] [--limit N] [--json]
 
 Exit codes: 0 success/valid, 1 invalid data or failed run, 2 bad usage.
 """
@@ -344,6 +345,9 @@ def build_parser() -> argparse.ArgumentParser:
     from training.cli.compare import add_compare_parser
 
     add_compare_parser(sub)
+    from training.cli.evaluate import add_eval_parser
+
+    add_eval_parser(sub)
     return parser
 
 

@@ -2,8 +2,9 @@
 
 On a Space (SPACE_ID set), only the owner (SPACE_AUTHOR_NAME), members of an owning
 organization, and users listed in ALLOWED_USERS may train, stop, resume, delete or push.
-Everyone may validate, preview and estimate. Off a Space, the local user may do everything
-unless ALLOWED_USERS is set, in which case only those users may.
+Chatting with and evaluating the trained models load them on the same hardware, so
+the same users only may do those. Everyone may validate, preview and estimate. Off a Space, the local
+user may do everything unless ALLOWED_USERS is set, in which case only those users may.
 """
 
 from __future__ import annotations
@@ -11,6 +12,9 @@ from __future__ import annotations
 import os
 from collections.abc import Iterable
 from dataclasses import dataclass
+
+TRAIN_ACTIONS = "train, stop, resume, delete or push"
+MODEL_ACTIONS = "chat with or evaluate the trained models"  # loads weights on the owner's hardware
 
 
 @dataclass(frozen=True)
@@ -31,8 +35,9 @@ class AccessPolicy:
     def requires_sign_in(self) -> bool:
         return self.on_space or bool(self.allowed_users)
 
-    def refusal(self, username: str | None, orgs: Iterable[str] = ()) -> str | None:
-        """None when `username` may train and change runs; otherwise why not and what to do."""
+    def refusal(self, username: str | None, orgs: Iterable[str] = (), action: str = TRAIN_ACTIONS) -> str | None:
+        """None when `username` may train and change runs (or do `action`, which spends the same hardware: chat with
+        and evaluate the models); otherwise why not and what to do."""
         if not self.requires_sign_in:
             return None
         user = (username or "").strip().lower()
@@ -46,5 +51,7 @@ class AccessPolicy:
         who = f"the owner ({self.owner})" if self.on_space and self.owner else "the owner"
         extra = " and the users in ALLOWED_USERS" if self.allowed_users else ""
         if not user:
-            return f"Sign in with Hugging Face first: only {who}{extra} may train, stop, resume, delete or push.{copy_hint}"
-        return f"{username} may not train here: only {who}{extra} may train, stop, resume, delete or push.{copy_hint}"
+            return f"Sign in with Hugging Face first: only {who}{extra} may {action}.{copy_hint}"
+        if action != TRAIN_ACTIONS:
+            return f"{username} may not {action} here: only {who}{extra} may.{copy_hint}"
+        return f"{username} may not train here: only {who}{extra} may {action}.{copy_hint}"

@@ -119,6 +119,12 @@ def render_model_card(record: dict, repo_id: str, adapter: bool, samples: list[d
         tags=["trl", config.method, "fine-tune-studio", *(["lora"] if config.lora.enabled else [])],
         pipeline_tag="text-classification" if spec.model_head == "sequence_classification" else "text-generation",
     )
+    evaluation = record.get("evaluation")
+    if evaluation:  # the Hub shows these as the model's evaluation results (model-index)
+        from training.evaluate.report import eval_results
+
+        data.eval_results = eval_results(evaluation, repo_id.split("/")[-1]) or None
+        data.model_name = repo_id.split("/")[-1] if data.eval_results else None
     base_text = "the built-in tiny demo model (pretrained by this project on a generated corpus)" if is_demo_model(config) else f"`{model}`"
     data_text = "the built-in demo dataset of invented facts" if source.strip() == "demo" else f"`{Path(source).name if not _is_hub_id(source) else source}`"
     lo = config.lora
@@ -138,6 +144,10 @@ def render_model_card(record: dict, repo_id: str, adapter: bool, samples: list[d
         lines += ["", "As the run resolved them (what TRL really used):", "", "| argument | value |", "| --- | --- |"]
         lines += [f"| {name.replace('_', ' ')} | {_cell(str(value))} |" for name, value in record["resolved"].items()]
     lines += ["", "## Results", "", *_metrics_table(record), ""]
+    if evaluation:
+        from training.evaluate.report import card_section
+
+        lines += card_section(evaluation)
     if loss_curve:
         lines += [f"![Training loss]({loss_curve})", ""]
     elif loss_note:

@@ -57,14 +57,9 @@ def _read_record(run_dir) -> dict:
 def is_correct(answer: str, record: dict) -> bool | None:
     """Right when the answer names the expected fact (whole word, any case), else when it contains the reference
     answer (normalised); None when there is nothing to check against."""
-    from training.run.holdout import score_answer
-    from training.run.inference import contains_fact
+    from training.run.answer_match import is_correct as answer_is_correct
 
-    if record.get("expected"):
-        return contains_fact(answer, str(record["expected"]))
-    if record.get("reference"):
-        return bool(score_answer(answer, record["reference"])["contains"])
-    return None
+    return answer_is_correct(answer, record.get("expected"), record.get("reference"))
 
 
 def comparison_items(records: list[dict], base_answers: list[str], tuned_answers: list[str]) -> list[dict]:

@@ -13,6 +13,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from training.run.answer_match import normalise_answer, score_answer  # noqa: F401 - the scoring rule, re-exported
+
 EVAL_PROMPTS_FILE = "eval_prompts.jsonl"
 DEFAULT_EVAL_ROWS = 5
 MAX_EVAL_FRACTION = 10  # never hold out more than a tenth of the rows
@@ -28,19 +30,6 @@ def resolved_eval_rows(config) -> int:
     if str(config.data.source).strip() == "demo" or get_method(config.method).result_view != "chat":
         return 0
     return DEFAULT_EVAL_ROWS
-
-
-def normalise_answer(text):
-    """Lower case, single spaces, no surrounding punctuation: what exact-match compares."""
-    return " ".join(str(text).lower().split()).strip(" .!?\"'")
-
-
-def score_answer(answer: str, reference: str | None) -> dict:
-    """{"exact": bool, "contains": bool} against a reference answer; both None when there is none."""
-    if not reference:
-        return {"exact": None, "contains": None}
-    got, want = normalise_answer(answer), normalise_answer(reference)
-    return {"exact": got == want, "contains": bool(want) and want in got}
 
 
 def write_eval_prompts(run_dir: Path, records: list[dict]) -> Path:

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-import re
 import threading
 from collections import OrderedDict
 from dataclasses import dataclass
 from pathlib import Path
+
+from training.run.answer_match import contains_fact  # noqa: F401 - the scoring rule, re-exported
 
 _cache: OrderedDict[str, tuple] = OrderedDict()
 _cache_lock = threading.Lock()
@@ -14,8 +15,9 @@ _CACHE_SIZE = 3
 SEED = 0
 
 
-def _load(model_name: str, adapter_dir: str | None, trust_remote_code: bool):
-    """(model, tokenizer), cached per (base, adapter)."""
+def load_generator(model_name: str, adapter_dir: str | None, trust_remote_code: bool = False):
+    """(model, tokenizer) for generation, cached per (base, adapter): the base model when adapter_dir is None, a
+    LoRA adapter on it, or a run's full weights folder. Shared by compare, the model card samples and the chat."""
     key = f"{model_name}|{adapter_dir}"
     with _cache_lock:
         if key in _cache:
@@ -70,14 +72,10 @@ def generate(model_name: str, prompt: str, trained_dir: str | None = None, syste
     """Greedy answer (seed 0) of the base model, or of the trained weights in trained_dir."""
     import torch
 
-    model, tokenizer = _load(model_name, trained_dir, trust_remote_code)
-    if getattr(tokenizer, "chat_template", None):
-        messages = ([{"role": "system", "content": system_prompt}] if system_prompt else []) + [
-            {"role": "user", "content": prompt}]
-        inputs = tokenizer.apply_chat_template(messages, add_generation_prompt=True, return_tensors="pt", return_dict=True)
-    else:
-        inputs = tokenizer(prompt, return_tensors="pt")
-    inputs = {k: v.to(model.device) for k, v in inputs.items()}
+    model, tokenizer = load_generator(model_name, trained_dir, trust_remote_code)
+    messages = ([{"role": "system", "content": system_prompt}] if system_prompt else []) + [
+        {"role": "user", "content": prompt}]
+    inputs = prompt_inputs(tokenizer, messages, model.device)
     torch.manual_seed(SEED)
     with torch.no_grad():
         out = model.generate(**inputs, max_new_tokens=max_new_tokens, do_sample=False,
@@ -85,8 +83,16 @@ def generate(model_name: str, prompt: str, trained_dir: str | None = None, syste
     return tokenizer.decode(out[0][inputs["input_ids"].shape[1]:], skip_special_tokens=True).strip()
 
 
-def contains_fact(answer: str, expected: str) -> bool:
-    return re.search(r"\b" + re.escape(expected) + r"\b", answer, re.IGNORECASE) is not None
+def prompt_inputs(tokenizer, messages: list[dict], device=None) -> dict:
+    """The model's inputs for the reply to `messages` (OpenAI-style {"role", "content"}): through the tokenizer's chat
+    template with the generation prompt, as training renders chats; a model without a template reads the text of the
+    user and assistant turns, one per line (its system prompt has nowhere to go)."""
+    if getattr(tokenizer, "chat_template", None):
+        inputs = tokenizer.apply_chat_template(messages, add_generation_prompt=True, return_tensors="pt", return_dict=True)
+    else:
+        inputs = tokenizer("\n".join(str(m.get("content", "")) for m in messages if m.get("role") != "system"),
+                           return_tensors="pt")
+    return {k: v.to(device) if device is not None else v for k, v in inputs.items()}
 
 
 def compare(model_name: str, trained_dir: str, prompt: str, system_prompt: str | None = None,
