@@ -19,7 +19,8 @@ from training.hosting.read_policy import REFUSED_START
 
 # api_name -> what it does to the run in the picker
 WRITE_HANDLERS = ("handle_train", "handle_dry_run", "handle_stop", "handle_cancel", "handle_download", "handle_rerun",
-                  "handle_resume", "handle_delete", "handle_push", "handle_merge", "start_training", "stop_training")
+                  "handle_resume", "handle_delete", "handle_push", "handle_merge", "start_training", "stop_training",
+                  "handle_gguf_export", "handle_gguf_push", "handle_evaluate", "handle_send")
 SECRET_ROW = "CANARY-VICTIM-DATA-3e8b"
 
 
@@ -53,7 +54,8 @@ def victim_run(isolated_data_dir: Path, demo_model_path) -> dict:
 def _inputs(page: Page, fn: int, run_id: str) -> list:
     overrides = {}
     for cid in page.dependencies[fn]["inputs"]:
-        if page.components[cid].get("props", {}).get("elem_id") in ("history-run", "export-run"):
+        props = page.components[cid].get("props", {})
+        if str(props.get("elem_id") or "").endswith("-run") and run_id in str(props.get("choices")):
             overrides[cid] = run_id
         if page.components[cid].get("props", {}).get("elem_id") == "publish-repo":
             overrides[cid] = "stranger/stolen"
@@ -77,7 +79,7 @@ def test_every_write_handler_refuses_visitors(space_server, victim_run, who):
         else:
             data = _inputs(page, fn, victim_run["run_id"])
         text = text_of(call(space_server.url, fn, data, cookie=cookie))
-        if not ("Sign in" in text or "may not train" in text):
+        if not ("Sign in" in text or " may not " in text):
             failures.append(f"{name}: not refused: {text[:300]}")
         for leak in ("weights.zip", "merged", victim_run["model_dir"], SECRET_ROW):
             if leak in text:
