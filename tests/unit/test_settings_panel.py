@@ -71,11 +71,15 @@ def _non_default_config() -> RunConfig:
     t.gradient_checkpointing, t.packing, t.eval_fraction, t.logging_steps, t.seed = True, True, 0.1, 2, 7
     t.save_steps, t.save_total_limit, t.assistant_only_loss = 10, 3, False
     c.run_name = "my-run"
-    for f in setting_fields():  # a plain number added later gets a valid non-default value from its declaration
+    for f in setting_fields():  # a plain number or choice added later gets a valid non-default value from its declaration
         if f.setting.kind in ("int", "float") and not f.setting.optional and get_value(c, f.path) == f.default:
             other = f.default + 1 if f.setting.maximum is None or f.default + 1 <= f.setting.maximum else f.setting.minimum
             set_value(c, f.path, other if f.setting.kind == "float" else int(other))
             assert f.setting.problem(get_value(c, f.path)) is None, f.path
+        elif f.setting.kind == "choice" and f.setting.group != "hidden" and get_value(c, f.path) == f.default:
+            others = [v for v in f.setting.allowed_choices() if v != f.default]
+            if others and f.path != "method":
+                set_value(c, f.path, others[0])
     return c
 
 
