@@ -58,7 +58,8 @@ def llama_answer(llama: LlamaCpp, gguf_file: Path, text: str, specials: list[str
     out = result.stdout.decode("utf-8", errors="replace")
     if result.returncode != 0:
         err = result.stderr.decode("utf-8", errors="replace").strip().splitlines()[-2:]
-        raise GgufError(f"llama.cpp could not run {gguf_file.name}: {' '.join(err)}")
+        how = f"it was stopped by signal {-result.returncode}" if result.returncode < 0 else f"exit {result.returncode}"
+        raise GgufError(f"llama.cpp could not run {gguf_file.name} ({how}): {' '.join(err)[-300:]}")
     tail = text[-min(len(text), 24):]
     at = out.find(tail, max(0, len(text) - len(tail) - 8))  # the echo is the prompt (plus a BOS or a space)
     answer = out[at + len(tail):] if at >= 0 else out[len(text):]

@@ -38,7 +38,11 @@ LLAMA_CPP_PYTHON_VERSION = "0.3.36"  # the llama-cpp-python sdist whose vendor/l
 TOOLS = ("llama-quantize", "llama-simple")
 CONVERTER = "convert_hf_to_gguf.py"
 CMAKE_FLAGS = ["-DCMAKE_BUILD_TYPE=Release", "-DBUILD_SHARED_LIBS=OFF", "-DLLAMA_CURL=OFF", "-DLLAMA_OPENSSL=OFF",
-               "-DLLAMA_BUILD_TESTS=OFF", "-DLLAMA_BUILD_SERVER=OFF", "-DLLAMA_BUILD_APP=OFF"]
+               "-DLLAMA_BUILD_TESTS=OFF", "-DLLAMA_BUILD_SERVER=OFF", "-DLLAMA_BUILD_APP=OFF",
+               # not -march=native: a CPU may list instructions its virtual machine does not allow (AMX here: the
+               # native build died with "Illegal instruction"), and a cached build may move to another machine
+               "-DGGML_NATIVE=OFF"]
+X86_AVX2_FLAGS = ["-DGGML_AVX=ON", "-DGGML_AVX2=ON", "-DGGML_FMA=ON", "-DGGML_F16C=ON", "-DGGML_BMI2=ON"]
 SDIST_BYTES = 76_589_250  # the 0.3.36 sdist, for the download's progress when pip does not say
 INSTALL_FIX = ("Install them (Debian/Ubuntu: `apt-get install build-essential cmake`; CMake alone: `pip install cmake`), "
                "or set LLAMA_CPP_DIR to a llama.cpp checkout whose build/bin/ already has llama-quantize and llama-simple.")
@@ -94,17 +98,28 @@ def cache_root() -> Path:
     return path.resolve()
 
 
-def cpu_key() -> str:
-    """This machine's architecture and CPU instruction sets, short: a build made for one CPU may not run on another."""
-    flags = ""
+def _cpu_flags() -> set[str]:
     try:
         for line in Path("/proc/cpuinfo").read_text().splitlines():
             if line.startswith(("flags", "Features")):
-                flags = " ".join(sorted(line.split(":", 1)[1].split()))
-                break
+                return set(line.split(":", 1)[1].split())
     except OSError:
         pass
+    return set()
+
+
+def cpu_key() -> str:
+    """This machine's architecture and CPU instruction sets, short: a build made for one CPU may not run on another."""
+    flags = " ".join(sorted(_cpu_flags()))
     return f"{platform.machine()}-{hashlib.sha1(flags.encode()).hexdigest()[:8]}"
+
+
+def cmake_flags() -> list[str]:
+    """The configure flags: the targets' options, and AVX2/FMA/F16C on an x86-64 CPU that has them."""
+    extra = []
+    if platform.machine() in ("x86_64", "AMD64") and {"avx2", "fma", "f16c", "bmi2"} <= _cpu_flags():
+        extra = X86_AVX2_FLAGS
+    return CMAKE_FLAGS + extra
 
 
 def missing_build_tools(env: dict | None = None) -> list[str]:
@@ -163,9 +178,19 @@ def ensure_llama_cpp(progress: Progress | None = None) -> LlamaCpp:
         if all((own_bin / t).is_file() for t in TOOLS):
             return LlamaCpp(source, own_bin)
         build = root / f"build-{hashlib.sha1(str(source).encode()).hexdigest()[:8]}-{cpu_key()}"
-        if not (build / ".done").is_file():
+        if not _built(build):
             _build(source, build, clock)
         return LlamaCpp(source, build / "bin")
+
+
+def _done_text() -> str:
+    return " ".join(TOOLS + tuple(cmake_flags())) + "\n"
+
+
+def _built(build: Path) -> bool:
+    """Built with today's flags (a build made with other flags is rebuilt in place: only what changed compiles)."""
+    done = build / ".done"
+    return done.is_file() and done.read_text() == _done_text() and all((build / "bin" / t).is_file() for t in TOOLS)
 
 
 def cached_llama_cpp() -> LlamaCpp | None:
@@ -180,7 +205,7 @@ def cached_llama_cpp() -> LlamaCpp | None:
     if all((source / "build" / "bin" / t).is_file() for t in TOOLS):
         return LlamaCpp(source, source / "build" / "bin")
     build = root / f"build-{hashlib.sha1(str(source).encode()).hexdigest()[:8]}-{cpu_key()}"
-    return LlamaCpp(source, build / "bin") if (build / ".done").is_file() else None
+    return LlamaCpp(source, build / "bin") if _built(build) else None
 
 
 def _user_source() -> Path | None:
@@ -246,11 +271,11 @@ def _build(source: Path, build: Path, clock: StageClock) -> None:
     if missing:
         raise GgufError(f"Building llama.cpp (once) needs {', '.join(missing)}, which this machine does not have. "
                         + INSTALL_FIX)
-    shutil.rmtree(build, ignore_errors=True)
-    build.mkdir(parents=True)
+    build.mkdir(parents=True, exist_ok=True)  # an interrupted or older build is resumed: make redoes only what changed
+    (build / ".done").unlink(missing_ok=True)
     log = build / "build.log"
     clock("build llama.cpp", 0.0, "configuring with CMake")
-    _run_logged([_cmake(), "-S", str(source), "-B", str(build), *CMAKE_FLAGS], log, "configure")
+    _run_logged([_cmake(), "-S", str(source), "-B", str(build), *cmake_flags()], log, "configure")
     jobs = str(max(1, os.cpu_count() or 1))
 
     def on_line(line: str) -> None:
@@ -264,7 +289,7 @@ def _build(source: Path, build: Path, clock: StageClock) -> None:
     for tool in TOOLS:
         if not (bin_dir / tool).is_file():
             raise GgufError(f"llama.cpp's build finished without {tool}; see {log}.")
-    (build / ".done").write_text(" ".join(TOOLS) + "\n")
+    (build / ".done").write_text(_done_text())
     clock("build llama.cpp", 1.0)
 
 
