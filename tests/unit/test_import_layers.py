@@ -1,6 +1,6 @@
 """The stage layout of training/, checked from the source: no lower stage imports a higher one, and no import loops.
 
-Stages (README, developers' guide): config, methods, hosting < data, models < recipe < estimate, run < publish, cli.
+Stages (README, developers' guide): config, methods, hosting < data, models < recipe < estimate, run, evaluate < publish, cli.
 Every `from training... import` and `import training...` counts, at the top of a module or inside a function.
 """
 
@@ -10,7 +10,7 @@ import ast
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2] / "training"
-STAGES = {"config": 0, "methods": 0, "hosting": 0, "data": 1, "models": 1, "recipe": 2, "estimate": 3, "run": 3,
+STAGES = {"config": 0, "methods": 0, "hosting": 0, "data": 1, "models": 1, "recipe": 2, "estimate": 3, "run": 3, "evaluate": 3,
           "publish": 4, "cli": 4}
 
 
