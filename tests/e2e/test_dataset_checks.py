@@ -22,7 +22,7 @@ def _upload(page, path) -> None:
     page.locator("#dataset-upload input[type=file]").wait_for(state="attached", timeout=15_000)
     page.set_input_files("#dataset-upload input[type=file]", str(path))
     try:
-        page.locator("#dataset-upload").get_by_text(path.name).first.wait_for(timeout=30_000)
+        page.locator("#dataset-upload").get_by_text(path.name).first.wait_for(timeout=90_000)  # a loaded 2-core machine
     except Exception:
         _shot(page, "dataset-checks-upload-failure")
         raise
