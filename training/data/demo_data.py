@@ -212,5 +212,10 @@ def demo_source_for(method: str) -> str:
 
 
 def resolve_data_source(source: str, method: str) -> str:
-    """`demo` resolved to the method's view of the demo dataset; any other source unchanged."""
+    """`demo` resolved to the method's view of the demo dataset, `demo-vision` to the vision demo's file; any other
+    source unchanged."""
+    from training.data.demo_vision_data import is_demo_vision, write_demo_vision_dataset
+
+    if is_demo_vision(source):
+        return str(write_demo_vision_dataset())
     return demo_source_for(method) if isinstance(source, str) and source.strip() == "demo" else source

@@ -30,6 +30,10 @@ def resolve_model(name: str) -> str:
         from training.models.demo_model import ensure_demo_model
 
         return str(ensure_demo_model())
+    if name == "demo-vision":
+        from training.models.demo_vision import ensure_demo_vision_model
+
+        return str(ensure_demo_vision_model())
     try:
         path = local_path(name, "model")  # the caller's read policy (training.hosting.read_policy)
     except ReadRefused as exc:
@@ -72,6 +76,19 @@ def load_tokenizer(name: str, trust_remote_code: bool = False):
 @functools.lru_cache(maxsize=4)
 def load_tokenizer_cached(name: str, trust_remote_code: bool = False):
     """`load_tokenizer`, remembered: validating again with the same model does not reload it. Failures are not cached."""
+    return load_tokenizer(name, trust_remote_code)
+
+
+def load_processing_class(name: str, trust_remote_code: bool = False):
+    """The processor of a vision-language model (tokenizer and image processor), else the tokenizer."""
+    from training.models.vision_model import is_vision_model, load_vision_processor
+
+    ref = resolve_model(name)
+    if is_vision_model(ref, trust_remote_code):
+        try:
+            return load_vision_processor(ref, trust_remote_code)
+        except Exception as exc:
+            raise _friendly(name, exc) from None
     return load_tokenizer(name, trust_remote_code)
 
 

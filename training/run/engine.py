@@ -175,7 +175,9 @@ def preflight(config: RunConfig) -> None:
             problems.append(("model.name_or_path", reason))
     if not any(name == "data.source" for name, _ in problems):
         try:
-            classify_source(config.data.source)
+            from training.data.demo_data import resolve_data_source
+
+            classify_source(resolve_data_source(config.data.source, config.method))
         except DataSourceError as exc:
             problems.append(("data.source", str(exc)))
     if not problems and get_method(config.method).teacher:
@@ -205,6 +207,10 @@ def runnable_config(config: RunConfig) -> dict:
     if source == "demo":
         resolved = demo_source_for(config.method)
         source = str(demo_dataset_path()) if resolved == "demo" else resolved
+    elif source == "demo-vision":
+        from training.data.demo_data import resolve_data_source
+
+        source = resolve_data_source(source, config.method)
     else:
         classify_source(source)
     data["data"]["source"] = source
