@@ -30,9 +30,9 @@ TRAIN_QUESTIONS = ["Which country's flag is this?", "Whose flag is this?"]
 HELD_OUT_QUESTIONS = ["What country does this flag belong to?", "Name the country of this flag."]
 DESCRIBE_QUESTIONS = ["Describe this flag.", "What does this flag look like?"]
 ANSWER = "This is the flag of {place}."
-TRAIN_SCALES = (0.6, 0.8)  # flag width / picture width in the training rows
-TRAIN_POSITIONS = (0.3, 0.7)
-HELD_OUT_SCALES = ((0.42, 0.5), (0.9, 0.98))  # smaller and larger than any training row
+TRAIN_SCALES = (0.56, 0.8)  # flag width / picture width in the training rows
+TRAIN_POSITIONS = (0.2, 0.8)
+HELD_OUT_SCALES = ((0.47, 0.52), (0.88, 0.96))  # smaller and larger than any training row
 HELD_OUT_POSITIONS = ((0.0, 0.1), (0.9, 1.0))  # pushed into a corner
 _lock = threading.Lock()
 

@@ -81,12 +81,13 @@ def load_tokenizer_cached(name: str, trust_remote_code: bool = False):
 
 def load_processing_class(name: str, trust_remote_code: bool = False):
     """The processor of a vision-language model (tokenizer and image processor), else the tokenizer."""
-    from training.models.vision_model import is_vision_model, load_vision_processor
+    from training.models.pretrained import processor_from_pretrained
+    from training.models.vision_model import is_vision_model
 
     ref = resolve_model(name)
     if is_vision_model(ref, trust_remote_code):
         try:
-            return load_vision_processor(ref, trust_remote_code)
+            return processor_from_pretrained(ref, trust_remote_code, token=current_policy().hub_token)
         except Exception as exc:
             raise _friendly(name, exc) from None
     return load_tokenizer(name, trust_remote_code)
