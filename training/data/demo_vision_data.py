@@ -25,15 +25,15 @@ from training.data.demo_vision_flags import FlagDesign, distinct_designs, random
 DEMO_VISION_SOURCE = "demo-vision"
 DEMO_VISION_VERSION = 1
 SEED = 7
-ROWS_PER_FLAG = 10
+ROWS_PER_FLAG = 12
 TRAIN_QUESTIONS = ["Which country's flag is this?", "Whose flag is this?"]
 HELD_OUT_QUESTIONS = ["What country does this flag belong to?", "Name the country of this flag."]
 DESCRIBE_QUESTIONS = ["Describe this flag.", "What does this flag look like?"]
 ANSWER = "This is the flag of {place}."
-TRAIN_SCALES = (0.56, 0.8)  # flag width / picture width in the training rows
-TRAIN_POSITIONS = (0.2, 0.8)
-HELD_OUT_SCALES = ((0.47, 0.52), (0.88, 0.96))  # smaller and larger than any training row
-HELD_OUT_POSITIONS = ((0.0, 0.1), (0.9, 1.0))  # pushed into a corner
+TRAIN_SCALES = (0.58, 0.8)  # flag width / picture width in the training rows
+TRAIN_POSITIONS = (0.12, 0.88)
+HELD_OUT_SCALES = ((0.5, 0.55), (0.86, 0.94))  # smaller and larger than any training row
+HELD_OUT_POSITIONS = ((0.0, 0.06), (0.94, 1.0))  # pushed into a corner
 _lock = threading.Lock()
 
 
