@@ -20,10 +20,10 @@ import threading
 from pathlib import Path
 
 from training.data.demo_data import PLACES
-from training.data.demo_vision_flags import FlagDesign, distinct_designs, random_placement, render_flag
+from training.data.demo_vision_flags import FlagDesign, far_apart_designs, random_placement, render_flag
 
 DEMO_VISION_SOURCE = "demo-vision"
-DEMO_VISION_VERSION = 1
+DEMO_VISION_VERSION = 2
 SEED = 7
 ROWS_PER_FLAG = 12
 TRAIN_QUESTIONS = ["Which country's flag is this?", "Whose flag is this?"]
@@ -38,8 +38,9 @@ _lock = threading.Lock()
 
 
 def demo_flags() -> list[tuple[str, FlagDesign]]:
-    """(country, flag design) of the twelve demo countries; no pretraining country has any of these flags."""
-    designs = distinct_designs(len(PLACES), random.Random(SEED))
+    """(country, flag design) of the twelve demo countries, as different from each other as can be; no pretraining
+    country has any of these flags."""
+    designs = far_apart_designs(len(PLACES), random.Random(SEED))
     return [(row[0], design) for row, design in zip(PLACES, designs, strict=True)]
 
 

@@ -35,7 +35,8 @@ class FlagDesign:
         colours = ", ".join(self.stripes[:-1]) + f" and {self.stripes[-1]}"
         text = f"The flag has {_COUNT_WORDS[len(self.stripes)]} {self.layout} stripes of {colours}"
         if self.emblem:
-            text += f", with a {self.emblem_colour} {self.emblem} in the middle"
+            article = "an" if self.emblem_colour[0] in "aeiou" else "a"
+            text += f", with {article} {self.emblem_colour} {self.emblem} in the middle"
         return text + "."
 
 
@@ -52,6 +53,22 @@ def random_design(rng: random.Random) -> FlagDesign:
         emblem_colour = rng.choice([c for c in COLOURS if c != middle])
         return FlagDesign(tuple(stripes), layout, rng.choice(SHAPES), emblem_colour)
     return FlagDesign(tuple(stripes), layout)
+
+
+def design_distance(a: FlagDesign, b: FlagDesign) -> int:
+    """How different two flags look: layout, stripe count and colours, emblem and its colour."""
+    n = 2 * (a.layout != b.layout) + (len(a.stripes) != len(b.stripes)) + len(set(a.stripes) ^ set(b.stripes))
+    n += sum(x != y for x, y in zip(a.stripes, b.stripes, strict=False))
+    return n + 2 * (a.emblem != b.emblem) + (a.emblem_colour != b.emblem_colour)
+
+
+def far_apart_designs(count: int, rng: random.Random, pool: int = 3000) -> list[FlagDesign]:
+    """`count` designs picked from `pool` random ones so that the closest two differ as much as possible (greedy)."""
+    candidates = [random_design(rng) for _ in range(pool)]
+    chosen = [candidates[0]]
+    while len(chosen) < count:
+        chosen.append(max(candidates, key=lambda d: min(design_distance(d, c) for c in chosen)))
+    return chosen
 
 
 def distinct_designs(count: int, rng: random.Random, taken: set | None = None) -> list[FlagDesign]:

@@ -47,6 +47,19 @@ def is_image_folder(path: Path) -> bool:
         return False
 
 
+def _hub_has_images(dataset_id: str) -> bool:
+    """Whether a Hub dataset's declared features include an `Image` (asks the Hub; False when it cannot)."""
+    if "/" not in dataset_id or os.environ.get("HF_DATASETS_OFFLINE") == "1" or os.environ.get("HF_HUB_OFFLINE") == "1":
+        return False
+    try:
+        from datasets import Image, load_dataset_builder
+
+        features = load_dataset_builder(dataset_id).info.features or {}
+    except Exception:
+        return False
+    return any(isinstance(f, Image) or isinstance(getattr(f, "feature", None), Image) for f in features.values())
+
+
 def is_image_source(source: str) -> bool:
     """Whether `source` is an image dataset: a folder or zip of pictures, or a file whose first row has images."""
     path = Path(os.path.expanduser(str(source or "").strip()))
@@ -54,7 +67,7 @@ def is_image_source(source: str) -> bool:
         if path.is_dir():
             return is_image_folder(path)
         if not path.is_file():
-            return False
+            return _hub_has_images(str(source).strip())
         if path.suffix.lower() == ".zip":
             with zipfile.ZipFile(path) as archive:
                 return any(n.lower().endswith(IMAGE_SUFFIXES) for n in archive.namelist())

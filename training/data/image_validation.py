@@ -171,3 +171,20 @@ def finish_image_report(report, source: str, spec, split: str, subset: str | Non
         add_image_token_views(report, tokenizer, max_length, render)
     report.valid = report.error_count == 0 and report.usable_rows > 0
     return report
+
+
+def image_source_allowed(named: str, source: str) -> bool:
+    """Whether `source` (what the caller `named`, resolved) is an image dataset the caller may read: the built-in
+    `demo-vision`, or a file, folder or zip the read policy (training/hosting/read_policy.py) lets them name. Nothing
+    is opened before the policy says yes; a refused name goes on to the normal check, which reports the refusal."""
+    from training.data.demo_vision_data import is_demo_vision
+    from training.data.image_rows import is_image_source
+    from training.hosting.read_policy import ReadRefused, check_name
+
+    if is_demo_vision(named):
+        return True
+    try:
+        check_name(named, "dataset")
+    except ReadRefused:
+        return False
+    return is_image_source(source)

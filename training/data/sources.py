@@ -75,7 +75,7 @@ def classify_source(source: str) -> str:
     source = (source or "").strip()
     if not source:
         raise DataSourceError("No dataset given. Choose `demo`, upload a file, or enter a Hub dataset id like user/name.")
-    if source == DEMO_SOURCE:
+    if source in (DEMO_SOURCE, "demo-vision"):  # built in (demo-vision: training/data/demo_vision_data.py)
         return "demo"
     try:
         path = local_path(source, "dataset")

@@ -24,7 +24,7 @@ class VisionPretrainPlan:
     countries: int = 240
     named_pictures: int = 6  # pictures per country asked "which country?"
     described_pictures: int = 3  # pictures per country asked to describe the flag
-    steps: int = 1500
+    steps: int = 1000
     batch_size: int = 32
     learning_rate: float = 3e-3
     warmup_steps: int = 100

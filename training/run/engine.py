@@ -175,9 +175,7 @@ def preflight(config: RunConfig) -> None:
             problems.append(("model.name_or_path", reason))
     if not any(name == "data.source" for name, _ in problems):
         try:
-            from training.data.demo_data import resolve_data_source
-
-            classify_source(resolve_data_source(config.data.source, config.method))
+            classify_source(config.data.source)
         except DataSourceError as exc:
             problems.append(("data.source", str(exc)))
     if not problems and get_method(config.method).teacher:
