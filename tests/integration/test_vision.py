@@ -84,3 +84,11 @@ def test_lora_goes_on_the_language_model_and_on_the_tower_when_asked(mode, tmp_p
     assert any("language_model" in n for n in names)
     assert any("vision_tower" in n for n in names) == (mode == "lora")
     assert not any("lm_head" in n for n in names)
+    if mode == "frozen":  # the adapter merges into a plain VLM folder that loads with its processor
+        from training.models.vision_model import load_vision_model, load_vision_processor
+        from training.publish.merge import merge_run
+
+        merged = merge_run(tmp_path, tmp_path / "merged")
+        assert (merged / "processor_config.json").is_file()
+        assert load_vision_model(str(merged)).config.model_type == "llava"
+        assert load_vision_processor(str(merged)).image_token == "<image>"

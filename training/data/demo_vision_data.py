@@ -32,7 +32,7 @@ DESCRIBE_QUESTIONS = ["Describe this flag.", "What does this flag look like?"]
 ANSWER = "This is the flag of {place}."
 TRAIN_SCALES = (0.58, 0.8)  # flag width / picture width in the training rows
 TRAIN_POSITIONS = (0.12, 0.88)
-HELD_OUT_SCALES = ((0.5, 0.55), (0.86, 0.94))  # smaller and larger than any training row
+HELD_OUT_SCALES = ((0.53, 0.57), (0.86, 0.94))  # smaller and larger than any training row
 HELD_OUT_POSITIONS = ((0.0, 0.06), (0.94, 1.0))  # pushed into a corner
 _lock = threading.Lock()
 

@@ -35,8 +35,7 @@ class FlagDesign:
         colours = ", ".join(self.stripes[:-1]) + f" and {self.stripes[-1]}"
         text = f"The flag has {_COUNT_WORDS[len(self.stripes)]} {self.layout} stripes of {colours}"
         if self.emblem:
-            article = "an" if self.emblem_colour[0] in "aeiou" else "a"
-            text += f", with {article} {self.emblem_colour} {self.emblem} in the middle"
+            text += f", with a {self.emblem_colour} {self.emblem} in the middle"
         return text + "."
 
 

@@ -60,8 +60,29 @@ def _hub_has_images(dataset_id: str) -> bool:
     return any(isinstance(f, Image) or isinstance(getattr(f, "feature", None), Image) for f in features.values())
 
 
+def _first_record(path: Path) -> dict | None:
+    """The first row of a JSONL/JSON/CSV/Parquet file, reading as little as it can (a JSON array only when its
+    first megabyte mentions a picture column); None when there is none or it cannot be read."""
+    suffix = path.suffix.lower()
+    if suffix == ".parquet":
+        return next((r for _, r, _ in _file_records(path, limit=1)), None)
+    if suffix not in (".jsonl", ".ndjson", ".json", ".csv"):
+        return None
+    with path.open("rb") as fh:
+        head = fh.read(1 << 20).decode("utf-8-sig", errors="replace")
+    if suffix == ".csv":
+        return next(csv.DictReader(io.StringIO(head)), None)
+    if suffix == ".json":
+        if not any(k in head for k in ('"images"', '"image"', '"image_url"', '"file_name"')):
+            return None
+        return next((r for _, r, _ in _file_records(path, limit=1)), None)
+    line = next((x for x in head.splitlines() if x.strip()), "")
+    return json.loads(line)
+
+
 def is_image_source(source: str) -> bool:
-    """Whether `source` is an image dataset: a folder or zip of pictures, or a file whose first row has images."""
+    """Whether `source` is an image dataset: a folder or zip of pictures, a file whose first row has pictures, or
+    a Hub dataset with `Image` features. Reads only the start of a file; anything unreadable is not one."""
     path = Path(os.path.expanduser(str(source or "").strip()))
     try:
         if path.is_dir():
@@ -71,11 +92,10 @@ def is_image_source(source: str) -> bool:
         if path.suffix.lower() == ".zip":
             with zipfile.ZipFile(path) as archive:
                 return any(n.lower().endswith(IMAGE_SUFFIXES) for n in archive.namelist())
-        for _, record, _ in _file_records(path, limit=1):
-            return isinstance(record, dict) and detect_image_format(list(record), record) is not None
-    except (OSError, ValueError, zipfile.BadZipFile):
+        record = _first_record(path)
+        return isinstance(record, dict) and detect_image_format(list(record), record) is not None
+    except Exception:  # noqa: BLE001 - a file that cannot be read this way is left to the text checks, which name why
         return False
-    return False
 
 
 def _file_records(path: Path, text: str | None = None, limit: int | None = None):

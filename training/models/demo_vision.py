@@ -18,7 +18,7 @@ from training.hosting.paths import models_dir
 from training.models.loading import ModelLoadError
 
 DEMO_VISION_MODEL_ID = "demo-vision"
-DEMO_VISION_VERSION = 2
+DEMO_VISION_VERSION = 1
 IMAGE_SIZE = 40
 PATCH_SIZE = 8
 IMAGE_TOKENS = (IMAGE_SIZE // PATCH_SIZE) ** 2  # CLIP's class token is dropped ("default" feature selection)

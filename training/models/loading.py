@@ -97,6 +97,10 @@ def load_model(name: str, trust_remote_code: bool = False, dtype=None, head: str
     """The model with a language-modelling head, or head="sequence_classification" for a one-score head (reward
     models). kwargs go to from_pretrained (e.g. quantization_config)."""
     ref = resolve_model(name)
+    if head == "causal_lm":
+        from training.models.vision_model import is_vision_model
+
+        head = "image_text_to_text" if is_vision_model(ref, trust_remote_code) else head  # a VLM keeps its vision part
     try:
         return model_from_pretrained(ref, head, trust_remote_code, dtype=dtype or "auto", token=current_policy().hub_token,
                                      **kwargs)
