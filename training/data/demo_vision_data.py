@@ -19,7 +19,7 @@ import random
 import threading
 from pathlib import Path
 
-from training.data.demo_data import PLACES
+from training.data.demo_places import PLACES
 from training.data.demo_vision_flags import FlagDesign, far_apart_designs, random_placement, render_flag
 
 DEMO_VISION_SOURCE = "demo-vision"

@@ -15,7 +15,7 @@ import threading
 from pathlib import Path
 
 from training.hosting.paths import models_dir
-from training.models.loading import ModelLoadError
+from training.models.errors import ModelLoadError
 
 DEMO_VISION_MODEL_ID = "demo-vision"
 DEMO_VISION_VERSION = 1
