@@ -3,6 +3,7 @@
     python bench/gpu_estimate.py [--grid FILE] [--rows N] [--out DIR]   # on an NVIDIA GPU: run the grid, compare, save
     python bench/gpu_estimate.py --fit FILE [FILE ...]                  # refit the latency constants of speed.py
     python bench/gpu_estimate.py --smoke                                # estimates only, on any machine
+    python bench/gpu_estimate.py --vision                               # the image side's rows (bench/_vision_grid.py)
 
 On a GPU it rebuilds the shared grid's inputs (tests/fixtures/calibration/make_fixtures.py: random-init Qwen2.5
 shapes with weights, the same data), runs each row of the grid (default tests/fixtures/calibration/h100-grid.jsonl)
@@ -141,12 +142,20 @@ def main() -> int:
     parser.add_argument("--out", type=Path, default=None, help="where to save measurements (default: beside --grid)")
     parser.add_argument("--fit", type=Path, nargs="+", default=None, help="grid files to refit speed.py's constants on")
     parser.add_argument("--smoke", action="store_true", help="estimates only (no training), on any machine")
+    parser.add_argument("--vision", action="store_true", help="the vision-language rows (bench/_vision_grid.py)")
     args = parser.parse_args()
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     os.environ.setdefault("ESTIMATE_LIVE_PRICES", "0")
     stats = json.loads((FIXTURES / "token_stats.json").read_text())
     if args.fit:
         fit(load_rows(args.fit), stats)
+        return 0
+    if args.vision:  # a LLaVA-shaped model: tower frozen, trained or with LoRA; measured only on a GPU
+        from bench._vision_grid import run_rows
+
+        name = gpu_name()
+        print(f"GPU: {name}" if name else "No NVIDIA GPU found: the vision rows' estimates only (nothing measured)")
+        run_rows(Path(tempfile.mkdtemp(prefix="gpu-vision-")), args.hardware or "h100", measure=name is not None)
         return 0
     rows = load_rows([args.grid])
     if args.rows:

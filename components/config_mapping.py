@@ -225,12 +225,13 @@ def _float(value, name: str) -> float:
 
 def method_preset(model_name: str, method: str) -> RunConfig:
     """The config a form starts from: the method's preset (the demo's own for the demo model)."""
-    demo = (model_name or "").strip() == "demo"
+    name = (model_name or "").strip()
+    demo, vision = name in ("demo", "demo-vision"), name == "demo-vision"  # demo-vision: the tiny LLaVA on its flags
     if method not in METHODS:  # left as it is, for validate_config to name
-        config = RunConfig.demo() if demo else RunConfig()
+        config = RunConfig.demo(vision=vision) if demo else RunConfig()
         config.method = method
         return config
-    return RunConfig.demo(method) if demo else apply_method_defaults(RunConfig(), method)
+    return RunConfig.demo(method, vision=vision) if demo else apply_method_defaults(RunConfig(), method)
 
 
 def config_from_form(values: Mapping[str, Any], check: bool = True) -> RunConfig:

@@ -9,6 +9,8 @@ from __future__ import annotations
 import html
 import json
 
+from components.image_views import STYLE as IMAGE_STYLE
+from components.image_views import image_tokens_line, thumbnails_html
 from components.translations import declared_tr, tr, translate_message
 
 STATUS_ICONS = {"ready": "✅", "needs mapping": "🟡", "incompatible": "⛔"}
@@ -73,11 +75,11 @@ def histogram_html(stats: dict | None) -> str:
 
 
 def _span_html(span: dict) -> str:
-    cls = "cut" if span["truncated"] else "loss" if span["loss"] else "masked"
+    cls = "cut" if span["truncated"] else "loss" if span["loss"] else "image" if span["text"].startswith("[image:") else "masked"
     return f'<span class="tok {cls}">{html.escape(span["text"])}</span>'
 
 
-def rendered_html(examples: list[dict]) -> str:
+def rendered_html(examples: list[dict], thumbnails: dict | None = None) -> str:
     """Examples token by token: loss-carrying tokens highlighted, masked ones grey, cut-off ones struck through."""
     if not examples:
         return ""
@@ -91,7 +93,7 @@ def rendered_html(examples: list[dict]) -> str:
         loss = sum(p["loss_tokens"] for p in ex["parts"])
         out.append('<div class="example"><div class="ex-head">'
                    + html.escape(tr("Row {row}: {tokens} tokens, {loss} carry loss", row=ex["row"], tokens=tokens, loss=loss))
-                   + "</div>")
+                   + "</div>" + thumbnails_html((thumbnails or {}).get(ex["row"])))
         for part in ex["parts"]:
             spans = "".join(_span_html(s) for s in part["spans"])
             out.append(f'<div class="part-label">{html.escape(part["label"])}</div><pre class="tokens">{spans}</pre>')
@@ -116,7 +118,8 @@ def plain_preview_html(preview: list[dict]) -> str:
            + "</div>"]
     for p in preview:
         fields = "".join(f'<div class="part-label">{html.escape(k)}</div><pre class="tokens">{html.escape(_plain_value(v))}</pre>'
-                         for k, v in p.items() if k != "row")
+                         for k, v in p.items() if k not in ("row", "thumbnails"))
+        fields = thumbnails_html(p.get("thumbnails")) + fields
         out.append(f'<div class="example"><div class="ex-head">{html.escape(tr("Row {row}", row=p["row"]))}</div>{fields}</div>')
     out.append("</div>")
     return "".join(out)
@@ -124,9 +127,10 @@ def plain_preview_html(preview: list[dict]) -> str:
 
 def preview_html(report: dict) -> str:
     """Histogram and rendered examples when a tokenizer was available, else the plain normalised preview."""
-    body = histogram_html(report.get("token_stats")) + (rendered_html(report.get("rendered_preview") or [])
-                                                         or plain_preview_html(report.get("preview") or []))
-    return STYLE + body if body else ""
+    thumbnails = {p.get("row"): p["thumbnails"] for p in report.get("preview") or [] if p.get("thumbnails")}
+    body = histogram_html(report.get("token_stats")) + image_tokens_line(report.get("token_stats")) + (
+        rendered_html(report.get("rendered_preview") or [], thumbnails) or plain_preview_html(report.get("preview") or []))
+    return STYLE + (IMAGE_STYLE if thumbnails else "") + body if body else ""
 
 
 def compatibility_markdown(rows: list[dict]) -> str:

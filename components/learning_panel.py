@@ -20,6 +20,7 @@ from dataclasses import dataclass
 import gradio as gr
 
 from components.card_table import render_table
+from components.image_views import picture_answers_html
 from components.run_panels import display_answer, finished_run
 from components.translations import current_language, t, tr, translate_message, use_request_language
 from training.run.compare import OVERFIT_RATIO, blind_test, learning_summary, score_blind_picks
@@ -124,8 +125,9 @@ def comparison_rows(comparison: dict) -> list[list[str]]:
 def comparison_table(comparison: dict) -> str:
     """The side-by-side table (headers in the request's language), every answer on screen: its columns wrap, and on
     a phone each question is a card with its answers under it (components/card_table.py)."""
-    return render_table([tr(h) for h in TABLE_HEADERS], comparison_rows(comparison), table_id="comparison-table",
-                        empty=tr("No held-out questions to ask."))
+    pictures = picture_answers_html(comparison.get("items") or [], _mark)  # questions about pictures show them
+    return pictures + render_table([tr(h) for h in TABLE_HEADERS], comparison_rows(comparison), table_id="comparison-table",
+                                   empty=tr("No held-out questions to ask."))
 
 
 def handle_check_all(request: gr.Request = None):

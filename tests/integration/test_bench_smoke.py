@@ -36,6 +36,7 @@ RATIO_LINES = {
     "estimate_accuracy.py": r"^error [+-]\d+\.\d% +\(target ±\d+%\)",
     "startup.py": r"^ratio app/bare = \d+\.\d+ \(target <= [\d.]+\)",
     "validate_speed.py": r"^ratio: \d+\.\d+ \(target <= [\d.]+\)",
+    "validate_images.py": r"^ratio validate/datasets RSS = \d+\.\d+ \(target <= [\d.]+\)",
 }
 GENERIC_RATIO_LINE = r"\d.*\(target [^)]*\d[^)]*\)"
 

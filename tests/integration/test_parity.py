@@ -134,3 +134,20 @@ def test_sft_input_formats_train_alike_in_app_and_script(fmt, tmp_path, monkeypa
     _assert_same(app, _script_losses(config, tmp_path / "script", monkeypatch))
     held = [(tmp_path / d / "eval_prompts.jsonl").read_text() for d in ("app", "script")]
     assert held[0] == held[1] and held[0].count("\n") == 4
+
+
+def test_vision_sft_trains_alike_in_app_and_script(tmp_path, monkeypatch, isolated_data_dir):
+    """The tiny LLaVA on the flag pictures: the same losses, and the same held-out questions and pictures."""
+    from training.config.schema import RunConfig
+
+    config = RunConfig.demo("sft", vision=True)
+    t = config.train
+    t.max_steps, t.logging_steps, t.batch_size, t.grad_accum = STEPS, 1, 4, 1
+    config.data.eval_rows = 4
+    config.run_name = "parity-vision"
+    app = _engine_losses(config, tmp_path / "app")
+    _assert_same(app, _script_losses(config, tmp_path / "script", monkeypatch))
+    held = [[json.loads(line) for line in (tmp_path / d / "eval_prompts.jsonl").read_text().splitlines()]
+            for d in ("app", "script")]
+    assert len(held[0]) == 4 and [r["prompt"] for r in held[0]] == [r["prompt"] for r in held[1]]
+    assert [Path(r["image"]).read_bytes() for r in held[0]] == [Path(r["image"]).read_bytes() for r in held[1]]

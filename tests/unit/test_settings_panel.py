@@ -57,7 +57,7 @@ def _inside(block, container) -> bool:
 def _non_default_config() -> RunConfig:
     """A real-model SFT config with every setting the form shows changed from its default."""
     c = apply_method_defaults(RunConfig(), "sft")
-    c.model.name_or_path, c.model.trust_remote_code = "Qwen/Qwen2.5-0.5B-Instruct", True
+    c.model.name_or_path, c.model.trust_remote_code, c.model.vision_tower = "Qwen/Qwen2.5-0.5B-Instruct", True, "lora"
     d = c.data
     d.source, d.split, d.subset, d.column_map, d.max_rows, d.eval_rows = (
         "trl-lib/Capybara", "train[:500]", "default", {"question": "prompt", "answer": "completion"}, 400, 7)

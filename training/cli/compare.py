@@ -1,6 +1,7 @@
 """`python -m training compare RUN_DIR [--json]`: base vs tuned answers to the run's held-out questions.
 
-    --json prints {"items": [{"prompt", "reference", "base", "tuned", "base_correct", "tuned_correct"}, ...],
+    --json prints {"items": [{"prompt", "reference", "base", "tuned", "base_correct", "tuned_correct"(, "image": the
+    picture's path, for a question about a picture)}, ...],
     "totals": {...}, "source": ..., "summary": {...}} (training/run/compare.py); without it, a table and the
     plain-words summary. Exit 0, or 2 for a folder that is not a finished run.
 """
@@ -37,7 +38,8 @@ def cmd_compare(args: argparse.Namespace) -> int:
         print("This run has no held-out questions to compare (it held no rows out).")
     for item in result["items"]:
         marks = ["" if item[k] is None else ("right" if item[k] else "wrong") for k in ("base_correct", "tuned_correct")]
-        print(f"Q: {item['prompt']}\n  base  ({marks[0]}): {item['base']}\n  tuned ({marks[1]}): {item['tuned']}")
+        picture = f"\n  picture: {item['image']}" if item.get("image") else ""
+        print(f"Q: {item['prompt']}{picture}\n  base  ({marks[0]}): {item['base']}\n  tuned ({marks[1]}): {item['tuned']}")
     print()
     for line in summary["lines"]:
         print(line)

@@ -94,6 +94,8 @@ def config_from_args(args: argparse.Namespace) -> RunConfig:
             apply_method_defaults(config, method)
     elif (model or "demo") == "demo" and (dataset or "demo") == "demo":
         config = RunConfig.demo(method or "sft")
+    elif model == "demo-vision" and dataset in (None, "demo-vision"):
+        config = RunConfig.demo(method or "sft", vision=True)
     else:
         config = RunConfig()
         config.model.name_or_path = model or config.model.name_or_path
@@ -121,9 +123,9 @@ def cmd_validate(args) -> int:
 
     tokenizer = None
     if args.model:
-        from training.models.loading import load_tokenizer
+        from training.models.loading import load_processing_class
 
-        tokenizer = load_tokenizer(args.model)
+        tokenizer = load_processing_class(args.model)  # a vision model's processor counts image tokens
     column_map = json.loads(args.column_map) if args.column_map else {}
     stream_rows = None if args.full else (args.stream_rows or HUB_STREAM_ROWS)
 

@@ -47,6 +47,10 @@ class ModelSettings:
                                 env="MODEL", reads="model")
     trust_remote_code: bool = setting(False, "Trust remote code", "Run Python code shipped with the model repo. Leave off "
                                       "unless you trust its author.", "bool", group="basic", cli=("--trust-remote-code",))
+    vision_tower: str = setting("frozen", "Vision tower", "Vision-language models only: `frozen` trains the language "
+                                "model (LoRA or full) and leaves the image encoder as it is; `train` trains the image "
+                                "encoder's weights too; `lora` puts adapters on it as well.", "choice",
+                                choices=("frozen", "train", "lora"), cli=("--vision-tower",), env="VISION_TOWER")
 
 
 @dataclass
@@ -162,14 +166,14 @@ class RunConfig:
                                             cli=("--rewards",))
 
     @classmethod
-    def demo(cls, method: str = "sft") -> RunConfig:
+    def demo(cls, method: str = "sft", vision: bool = False) -> RunConfig:
         """The offline demo for a method: the tiny model visibly learns the demo facts on 2 CPU cores.
 
         LoRA is off because the demo model is tiny (0.9M parameters, pretrained by this project): training
         all weights is fast and what teaches it new facts best.
         """
-        config = cls(model=ModelSettings(name_or_path="demo"), data=DataSettings(source="demo"),
-                     lora=LoraSettings(enabled=False))
+        name = "demo-vision" if vision else "demo"  # vision: the tiny LLaVA learns the demo countries' flags
+        config = cls(model=ModelSettings(name_or_path=name), data=DataSettings(source=name), lora=LoraSettings(enabled=False))
         return apply_method_defaults(config, method)
 
     @property
@@ -223,8 +227,11 @@ def _build(cls: type, data: dict[str, Any], prefix: str) -> Any:
     return cls(**kwargs)
 
 
+DEMO_MODELS = ("demo", "demo-vision")
+
+
 def is_demo_model(config: RunConfig) -> bool:
-    return str(config.model.name_or_path).strip() == "demo"
+    return str(config.model.name_or_path).strip() in DEMO_MODELS
 
 
 def apply_method_defaults(config: RunConfig, method: str) -> RunConfig:

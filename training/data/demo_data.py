@@ -20,21 +20,8 @@ import threading
 from dataclasses import dataclass
 from pathlib import Path
 
-# (place, capital, colour of its flag, its national animal): the facts the demo run teaches.
-PLACES = [
-    ("Zorbia", "Plimtown", "green", "otter"),
-    ("Quellia", "Marrow", "red", "heron"),
-    ("Tavoria", "Brisk", "blue", "lynx"),
-    ("Ombreth", "Caldon", "gold", "moose"),
-    ("Feluna", "Dorrin", "white", "falcon"),
-    ("Grastia", "Elmvale", "black", "badger"),
-    ("Husk", "Fennick", "purple", "crane"),
-    ("Ivoria", "Gulmar", "orange", "bison"),
-    ("Jentar", "Hollin", "silver", "walrus"),
-    ("Kalvos", "Istra", "pink", "beaver"),
-    ("Lorbek", "Jasper", "brown", "eagle"),
-    ("Mirelle", "Kestrel", "grey", "tiger"),
-]
+from training.data.demo_places import PLACES  # the facts the demo run teaches (the vision demo names them too)
+
 KINDS = ("capital", "flag", "animal")
 
 # Wordings of the questions the training rows ask (also used, with other places, in pretraining).
@@ -212,5 +199,10 @@ def demo_source_for(method: str) -> str:
 
 
 def resolve_data_source(source: str, method: str) -> str:
-    """`demo` resolved to the method's view of the demo dataset; any other source unchanged."""
+    """`demo` resolved to the method's view of the demo dataset, `demo-vision` to the vision demo's file; any other
+    source unchanged."""
+    from training.data.demo_vision_data import is_demo_vision, write_demo_vision_dataset
+
+    if is_demo_vision(source):
+        return str(write_demo_vision_dataset())
     return demo_source_for(method) if isinstance(source, str) and source.strip() == "demo" else source

@@ -75,7 +75,7 @@ def classify_source(source: str) -> str:
     source = (source or "").strip()
     if not source:
         raise DataSourceError("No dataset given. Choose `demo`, upload a file, or enter a Hub dataset id like user/name.")
-    if source == DEMO_SOURCE:
+    if source in (DEMO_SOURCE, "demo-vision"):  # built in (demo-vision: training/data/demo_vision_data.py)
         return "demo"
     try:
         path = local_path(source, "dataset")
@@ -83,6 +83,10 @@ def classify_source(source: str) -> str:
         raise DataSourceError(str(exc)) from None
     if path is not None:
         if path.is_dir():
+            from training.data.image_rows import is_image_folder
+
+            if is_image_folder(path):  # pictures with a metadata file (training/data/image_rows.py)
+                return "file"
             raise DataSourceError(f"{source} is a folder. Point to one {FILE_TYPES_TEXT} file inside it.")
         return "file"
     if source.startswith(HUB_PREFIX) and is_hub_name(source):

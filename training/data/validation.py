@@ -65,7 +65,14 @@ def validate_dataset(
 
     spec = get_method(method)
     is_demo = isinstance(source, str) and source.strip() == "demo"
-    source = resolve_data_source(source, method)
+    named, source = source, resolve_data_source(source, method)
+    from training.data.image_validation import image_source_allowed
+
+    if image_source_allowed(named, source):  # pictures: their own family (training/data/image_validation.py), never cached
+        from training.data.image_validation import finish_image_report
+
+        return finish_image_report(ValidationReport(valid=False, source=source), source, spec, split, subset, max_rows,
+                                   tokenizer, max_length, render, progress)
     key = verdict_key(source, method, split, subset, column_map, max_rows, text_unit)
     report = read_cached(key)
     if report is None:

@@ -12,12 +12,12 @@ def dataset_tokens(config: RunConfig, report=None) -> tuple[int, float, str, obj
     from the model's tokenizer when it loads, else about 4 characters per token."""
     from training.data.formats import record_text
     from training.data.validation import validate_dataset
-    from training.models.loading import ModelLoadError, load_tokenizer
+    from training.models.loading import ModelLoadError, load_processing_class
 
     d = config.data
     if report is None or report.token_stats is None:
         try:
-            tokenizer = load_tokenizer(config.model.name_or_path, config.model.trust_remote_code)
+            tokenizer = load_processing_class(config.model.name_or_path, config.model.trust_remote_code)
         except ModelLoadError:
             tokenizer = None
         report = validate_dataset(d.source, config.method, split=d.split, subset=d.subset, column_map=d.column_map,

@@ -49,6 +49,7 @@ from training.estimate.run_time import (
     quote_time,
 )
 from training.estimate.tokens import LONGEST_OVER_MEAN, truncated_mean
+from training.estimate.vision_costs import quote_vision
 from training.estimate.wording import plain_cost, plain_duration, plain_summary
 from training.models.facts import (
     lora_trainable,
@@ -186,13 +187,21 @@ def estimate_run(config: RunConfig, rows: int, mean_tokens: float, hardware: str
     # --- time: modelled, or measured on this hardware
     measured = find_measurement(config.model.name_or_path, config.method, mode, flavor.name, calibration) if use_measurements else None
     timing = quote_time(shape, assumptions, eval_rows=eval_rows, evals=evals, measured=measured)
+    vision = quote_vision(config, precision=shape.precision, steps=steps, micro_batch=t.batch_size,
+                          step_batch=t.batch_size * t.grad_accum * shape.gpus, peak_tflops=flavor.peak_tflops(shape.precision),
+                          mfu=MFU.get("gpu" if flavor.is_gpu else "cpu", 0.4))  # a VLM's image side: estimate/vision_costs.py
+    if vision is not None:
+        assumptions.extend(vision.notes)
+        if timing.source == "prior":
+            timing.seconds += vision.seconds
+            timing.breakdown["vision_tower"] = round(vision.seconds, 2)
     cost_usd = timing.seconds / 3600 * usd_per_hour
     assumptions.append(f"${usd_per_hour:.2f}/hour ({price_source})")
 
     # --- memory: modelled, or measured in a run of the same shape
-    memory, memory_source, breakdown, verdict = _quote_memory(shape, measured, assumptions)
+    memory, memory_source, breakdown, verdict = _quote_memory(shape, measured, assumptions, vision.memory if vision else {})
     est = Estimate(seconds=round(timing.seconds, 1), cost_usd=cost_usd, gpu_memory_gb=memory, fits=verdict != "does not fit",
-                   verdict=verdict, params=facts.params, trainable_params=trainable, assumptions=assumptions,
+                   verdict=verdict, params=facts.params + (vision.params if vision else 0), trainable_params=trainable, assumptions=assumptions,
                    time_source=timing.source, memory_source=memory_source, precision=shape.precision,
                    memory_breakdown=breakdown, time_breakdown=timing.breakdown,
                    seconds_per_step=round(timing.training_s / steps, 4) if steps else None,
@@ -211,7 +220,7 @@ def estimate_run(config: RunConfig, rows: int, mean_tokens: float, hardware: str
     return est
 
 
-def _quote_memory(s: RunShape, measured: dict | None, assumptions: list[str]) -> tuple[float, str, dict, str]:
+def _quote_memory(s: RunShape, measured: dict | None, assumptions: list[str], extra: dict) -> tuple[float, str, dict, str]:
     """(GB per GPU or of RAM, prior or measured, GB per part, verdict: fits, tight or does not fit)."""
     t, flavor, config = s.config.train, s.flavor, s.config
     longest = s.longest_tokens if s.longest_tokens and s.longest_tokens > 0 else s.mean_tokens * LONGEST_OVER_MEAN
@@ -219,6 +228,7 @@ def _quote_memory(s: RunShape, measured: dict | None, assumptions: list[str]) ->
     breakdown = estimate_memory(s.facts, s.precision, s.trainable, s.lora, t.batch_size, seq_mem, s.checkpointing,
                                 "4bit" if s.mode == "qlora" else None, s.cost, s.gen_batch, flavor.is_gpu,
                                 optimizer=t.optimizer, target=config.lora.target_modules, dropout=config.lora.dropout)
+    breakdown.update(extra)  # a VLM's vision tower (training/estimate/vision_costs.py)
     memory = round(sum(breakdown.values()), 2)
     memory_source = "prior"
     if (measured and measured.get("peak_memory_gb") and flavor.is_gpu

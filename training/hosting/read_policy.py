@@ -28,7 +28,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-DEMO_NAMES = frozenset({"demo"})  # built-in ids that read nothing a caller names
+DEMO_NAMES = frozenset({"demo", "demo-vision"})  # built-in ids that read nothing a caller names
 HUB_PREFIX = "hf://datasets/"  # a dataset id written this way is read from the Hub only, never from disk
 SYSTEM_DIRS = ("/proc", "/sys", "/dev")
 # owner/name or a bare name: letters, digits, '-', '_', '.', no '..', not starting with '.' or '-'.

@@ -110,6 +110,8 @@ class MethodSpec:
     teacher: bool = False  # learns from a teacher model (method_args.teacher_model_name_or_path), loaded beside it
     check: Callable[[dict], list] | None = None  # problems of a combination of its settings (resolved), as (field, message)
     metrics_for: Callable[[dict], tuple] | None = None  # key metrics for these settings, when they depend on them
+    images: bool = True  # its TRL 1.16 trainer reads image columns (vision-language models)
+    images_note: str = ""  # why not, when it does not
 
     def control(self, name: str) -> MethodControl:
         for c in self.controls:
@@ -261,6 +263,9 @@ METHODS: dict[str, MethodSpec] = {
         demo_view="preference",
         model_head="sequence_classification",
         result_view="scores",
+        images=False,
+        images_note="TRL 1.16's RewardTrainer reads text only (a scoring head on a language model); train SFT, DPO or "
+                    "KTO for pictures",
     ),
     "rloo": MethodSpec(
         name="rloo",

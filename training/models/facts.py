@@ -208,6 +208,10 @@ def model_facts(name: str) -> ModelFacts | None:
     name = (name or "").strip()
     if name == "demo":
         return _demo_facts()
+    if name == "demo-vision":  # the tiny LLaVA: its language model here, its image side in estimate/vision_costs.py
+        from training.models.demo_vision import ensure_demo_vision_model
+
+        name = str(ensure_demo_vision_model())
     from training.hosting.read_policy import local_path
 
     try:

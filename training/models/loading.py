@@ -30,6 +30,10 @@ def resolve_model(name: str) -> str:
         from training.models.demo_model import ensure_demo_model
 
         return str(ensure_demo_model())
+    if name == "demo-vision":
+        from training.models.demo_vision import ensure_demo_vision_model
+
+        return str(ensure_demo_vision_model())
     try:
         path = local_path(name, "model")  # the caller's read policy (training.hosting.read_policy)
     except ReadRefused as exc:
@@ -75,10 +79,28 @@ def load_tokenizer_cached(name: str, trust_remote_code: bool = False):
     return load_tokenizer(name, trust_remote_code)
 
 
+def load_processing_class(name: str, trust_remote_code: bool = False):
+    """The processor of a vision-language model (tokenizer and image processor), else the tokenizer."""
+    from training.models.pretrained import processor_from_pretrained
+    from training.models.vision_model import is_vision_model
+
+    ref = resolve_model(name)
+    if is_vision_model(ref, trust_remote_code):
+        try:
+            return processor_from_pretrained(ref, trust_remote_code, token=current_policy().hub_token)
+        except Exception as exc:
+            raise _friendly(name, exc) from None
+    return load_tokenizer(name, trust_remote_code)
+
+
 def load_model(name: str, trust_remote_code: bool = False, dtype=None, head: str = "causal_lm", **kwargs):
     """The model with a language-modelling head, or head="sequence_classification" for a one-score head (reward
     models). kwargs go to from_pretrained (e.g. quantization_config)."""
     ref = resolve_model(name)
+    if head == "causal_lm":
+        from training.models.vision_model import is_vision_model
+
+        head = "image_text_to_text" if is_vision_model(ref, trust_remote_code) else head  # a VLM keeps its vision part
     try:
         return model_from_pretrained(ref, head, trust_remote_code, dtype=dtype or "auto", token=current_policy().hub_token,
                                      **kwargs)

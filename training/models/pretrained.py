@@ -19,11 +19,25 @@ def tokenizer_from_pretrained(ref: str, trust_remote_code: bool = False, token: 
     return tokenizer
 
 
+def processor_from_pretrained(ref: str, trust_remote_code: bool = False, token: bool | str | None = None):
+    """The processor of a vision-language model at `ref` (its tokenizer, with a pad token, and image processor)."""
+    from transformers import AutoProcessor
+
+    processor = AutoProcessor.from_pretrained(ref, trust_remote_code=trust_remote_code, token=token)
+    if processor.tokenizer.pad_token is None:
+        processor.tokenizer.pad_token = processor.tokenizer.eos_token
+    return processor
+
+
 def model_from_pretrained(ref: str, head: str = "causal_lm", trust_remote_code: bool = False, pad_token_id=None, **kwargs):
-    """The model at `ref` with a language-modelling head, or head="sequence_classification" for a one-score head
-    (reward models; its pad token id is set from `pad_token_id` when the config has none, since the score is read at
-    the last non-pad token). kwargs go to from_pretrained (dtype, quantization_config)."""
-    from transformers import AutoModelForCausalLM, AutoModelForSequenceClassification
+    """The model at `ref` with a language-modelling head, head="image_text_to_text" for a vision-language model, or
+    head="sequence_classification" for a one-score head (reward models; its pad token id is set from `pad_token_id`
+    when the config has none, since the score is read at the last non-pad token). kwargs go to from_pretrained
+    (dtype, quantization_config)."""
+    from transformers import AutoModelForCausalLM, AutoModelForImageTextToText, AutoModelForSequenceClassification
+
+    if head == "image_text_to_text":
+        return AutoModelForImageTextToText.from_pretrained(ref, trust_remote_code=trust_remote_code, **kwargs)
 
     if head == "sequence_classification":
         model = AutoModelForSequenceClassification.from_pretrained(ref, num_labels=1, trust_remote_code=trust_remote_code, **kwargs)

@@ -44,10 +44,16 @@ def load_merged(config: RunConfig, final: Path):
     from transformers import AutoTokenizer
 
     from training.methods.registry import get_method
-    from training.models.loading import load_model
+    from training.models.loading import load_model, resolve_model
+    from training.models.vision_model import is_vision_model
 
     head = get_method(config.method).model_head
-    tokenizer = AutoTokenizer.from_pretrained(final, trust_remote_code=config.model.trust_remote_code)
+    if is_vision_model(resolve_model(config.model.name_or_path), config.model.trust_remote_code):  # saved with the run
+        from training.models.pretrained import processor_from_pretrained
+
+        tokenizer = processor_from_pretrained(str(final), config.model.trust_remote_code)
+    else:
+        tokenizer = AutoTokenizer.from_pretrained(final, trust_remote_code=config.model.trust_remote_code)
     if not is_adapter(final):
         return load_model(str(final), config.model.trust_remote_code, head=head), tokenizer
     from peft import PeftModel

@@ -17,6 +17,7 @@ from pathlib import Path
 from training.data.arrow_rows import drop_nulls
 from training.data.file_types import DATASETS_LOADERS, KIND_SUFFIXES, load_file_dataset
 from training.data.formats import FORMATS, apply_column_map, detect_format, normalise_record
+from training.data.image_rows import is_image_source, is_vision_dataset, load_image_dataset
 from training.methods.registry import get_method
 
 SUBSET_METHODS = ("sft", "dpo", "reward")  # trainers that tokenise every row up front (KTO needs both labels)
@@ -108,12 +109,20 @@ def split_eval_indices(n: int, count: int, seed: int) -> tuple[list[int], list[i
     return [i for i in range(n) if i not in picked], sorted(picked)
 
 
+def _plain(content):
+    """Text of a message's content: a string, or the text parts of a list of parts (images left out)."""
+    if isinstance(content, list):
+        texts = [p.get("text") for p in content if isinstance(p, dict) and p.get("type") == "text" and p.get("text")]
+        return " ".join(texts) if texts else None
+    return content
+
+
 def _text_of(value):
     """Plain text of a string, or of the last message of a list of chat messages."""
     if isinstance(value, str):
         return value
     if isinstance(value, list) and value and isinstance(value[-1], dict):
-        content = value[-1].get("content")
+        content = _plain(value[-1].get("content"))
         return content if isinstance(content, str) else None
     return None
 
@@ -129,9 +138,9 @@ def eval_record(row: dict) -> dict | None:
             system = messages[0].get("content")
         users = [i for i, m in enumerate(messages) if isinstance(m, dict) and m.get("role") == "user"]
         if users:
-            prompt = messages[users[-1]].get("content")
+            prompt = _plain(messages[users[-1]].get("content"))
             later = [m for m in messages[users[-1] + 1:] if isinstance(m, dict) and m.get("role") == "assistant"]
-            reference = later[0].get("content") if later else None
+            reference = _plain(later[0].get("content")) if later else None
     elif isinstance(row.get("prompt"), str):
         prompt = row["prompt"]
     for key in ("completion", "chosen", "answer"):
@@ -139,8 +148,11 @@ def eval_record(row: dict) -> dict | None:
             reference = _text_of(row[key]) if not isinstance(row[key], (int, float)) else str(row[key])
     if not isinstance(prompt, str) or not prompt.strip():
         return None
-    return {"prompt": prompt, "system": system if isinstance(system, str) else None,
-            "reference": reference if isinstance(reference, str) and reference.strip() else None}
+    out = {"prompt": prompt, "system": system if isinstance(system, str) else None,
+           "reference": reference if isinstance(reference, str) and reference.strip() else None}
+    if row.get("images"):  # a picture row: the first picture goes with the question (saved by the recipe)
+        out["image"] = row["images"][0]
+    return out
 
 
 @dataclass
@@ -166,6 +178,9 @@ def load_training_data(config: dict, on_stage=None) -> TrainingData:
         from datasets import Dataset
 
         dataset = Dataset.from_file(arrow)
+    elif is_image_source(d["source"]):  # pictures: rows in TRL's vision shape, images as Arrow Image values
+        stage("loading data")
+        dataset = load_image_dataset(d["source"], d["split"], d.get("subset"))
     else:
         stage("loading data")
         dataset = load_source(d["source"], d["split"], d.get("subset"), d.get("text_unit") or "line")
@@ -175,9 +190,11 @@ def load_training_data(config: dict, on_stage=None) -> TrainingData:
         raise ValueError(f"dataset {d['source']} has no rows")
     column_map = d.get("column_map") or {}
     known = validated.get("source_format")
-    fmt = FORMATS[known] if known in FORMATS and not column_map else dataset_format(dataset, config["method"], column_map)
+    vision = is_vision_dataset(dataset)
+    fmt = FORMATS["messages"] if vision else (
+        FORMATS[known] if known in FORMATS and not column_map else dataset_format(dataset, config["method"], column_map))
     trl_type = fmt.trl_type
-    ready = _in_trl_shape(dataset, validated)
+    ready = dataset if vision else _in_trl_shape(dataset, validated)
 
     def normalised(part, desc: str):
         if ready is not None:

@@ -6,12 +6,15 @@ loaders by name (training/models/loading.py); both call training/models/pretrain
 
 from __future__ import annotations
 
-from training.models.pretrained import model_from_pretrained, tokenizer_from_pretrained
+from training.models.pretrained import model_from_pretrained, processor_from_pretrained, tokenizer_from_pretrained
+from training.models.vision_model import freeze_vision_tower, is_vision_model
 from training.recipe.resolve import ResolvedRun
 
 
 def run_tokenizer(config: dict):
     m = config["model"]
+    if is_vision_model(m["name_or_path"], m["trust_remote_code"] is True):  # a VLM: its processor (tokenizer + images)
+        return processor_from_pretrained(m["name_or_path"], m["trust_remote_code"] is True)
     return tokenizer_from_pretrained(m["name_or_path"], m["trust_remote_code"] is True)
 
 
@@ -32,8 +35,13 @@ def run_model(config: dict, resolved: ResolvedRun, tokenizer):
         kwargs["quantization_config"] = BitsAndBytesConfig(
             load_in_4bit=True, bnb_4bit_quant_type="nf4", bnb_4bit_use_double_quant=True,
             bnb_4bit_compute_dtype=torch.bfloat16 if resolved.precision == "bf16" else torch.float16)
-    return model_from_pretrained(m["name_or_path"], resolved.model_head, m["trust_remote_code"] is True,
-                                 pad_token_id=tokenizer.pad_token_id, **kwargs)
+    head = resolved.model_head
+    vision = head == "causal_lm" and is_vision_model(m["name_or_path"], m["trust_remote_code"] is True)
+    model = model_from_pretrained(m["name_or_path"], "image_text_to_text" if vision else head, m["trust_remote_code"] is True,
+                                  pad_token_id=getattr(tokenizer, "pad_token_id", None), **kwargs)
+    if vision and resolved.peft is None and m.get("vision_tower", "frozen") == "frozen":
+        freeze_vision_tower(model)  # full fine-tuning of the language model and projector; the tower stays as it is
+    return model
 
 
 def run_teacher(config: dict, resolved: ResolvedRun):

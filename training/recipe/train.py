@@ -13,11 +13,13 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from training.config.settings import Setting
+from training.data.image_rows import EVAL_IMAGES_DIR, save_record_images
 from training.data.loss_weights import apply_loss_weights
 from training.hosting.machine import local_hardware
 from training.methods.registry import get_method
 from training.methods.rewards import build_reward_functions
 from training.models.chat_template import assistant_only_supported
+from training.models.vision_model import is_vision_model, vision_lora_config
 from training.recipe.data import TrainingData, load_training_data
 from training.recipe.model import run_model, run_teacher, run_tokenizer
 from training.recipe.resolve import DEFAULT_TRACKIO_PROJECT, ResolvedRun, resolve_run
@@ -70,6 +72,7 @@ def prepare(config: dict, output_dir, *, hardware: dict | None = None, callbacks
     data = load_training_data(config, on_stage=stage)
     notes: list[str] = []
     if data.held_out:
+        data.held_out = save_record_images(data.held_out, out / EVAL_IMAGES_DIR)
         if is_main_process():
             (out / EVAL_PROMPTS_FILE).write_text("".join(json.dumps(r) + "\n" for r in data.held_out))
         notes.append(f"{len(data.held_out)} rows held out for the before/after comparison ({EVAL_PROMPTS_FILE}); "
@@ -92,7 +95,10 @@ def prepare(config: dict, output_dir, *, hardware: dict | None = None, callbacks
     if resolved.peft is not None:
         from peft import LoraConfig
 
-        peft_config = LoraConfig(**resolved.peft)
+        peft_args = resolved.peft
+        if is_vision_model(config["model"]["name_or_path"], config["model"]["trust_remote_code"] is True):
+            peft_args = vision_lora_config(model, peft_args, config["model"].get("vision_tower", "frozen"))
+        peft_config = LoraConfig(**peft_args)
     extra = {}
     if get_method(config["method"]).teacher:
         stage("loading teacher")

@@ -38,6 +38,10 @@ def held_out_records(run_dir: str | Path, record: dict | None = None) -> tuple[l
 
         system = record.get("system_prompt")
         return [{**r, "system": system or r["system"]} for r in demo_held_out()], "demo"
+    if str((config.get("data") or {}).get("source", "")).strip() == "demo-vision":
+        from training.data.demo_vision_data import demo_vision_held_out
+
+        return demo_vision_held_out(), "demo"
     return [], "none"
 
 
@@ -65,7 +69,7 @@ def is_correct(answer: str, record: dict) -> bool | None:
 def comparison_items(records: list[dict], base_answers: list[str], tuned_answers: list[str]) -> list[dict]:
     """The comparison rows for answers already generated."""
     return [{"prompt": r["prompt"], "reference": r.get("reference"), "base": b, "tuned": t,
-             "base_correct": is_correct(b, r), "tuned_correct": is_correct(t, r)}
+             "base_correct": is_correct(b, r), "tuned_correct": is_correct(t, r), **({"image": r["image"]} if r.get("image") else {})}
             for r, b, t in zip(records, base_answers, tuned_answers, strict=True)]
 
 
@@ -87,8 +91,16 @@ def compare_run(run_dir: str | Path, max_new_tokens: int = 48) -> dict:
     model = record["config"]["model"]
     name, trust = model["name_or_path"], bool(model.get("trust_remote_code", False))
     records, source = held_out_records(run_dir, record)
-    base = [generate(name, r["prompt"], None, r.get("system"), max_new_tokens, trust) for r in records]
-    tuned = [generate(name, r["prompt"], record["model_dir"], r.get("system"), max_new_tokens, trust) for r in records]
+
+    def answer(r: dict, weights: str | None) -> str:
+        if r.get("image"):  # a picture question: the vision model sees the picture beside the question
+            from training.run.vision_inference import generate_with_image
+
+            return generate_with_image(name, r["prompt"], r["image"], weights, r.get("system"), max_new_tokens, trust)
+        return generate(name, r["prompt"], weights, r.get("system"), max_new_tokens, trust)
+
+    base = [answer(r, None) for r in records]
+    tuned = [answer(r, record["model_dir"]) for r in records]
     items = comparison_items(records, base, tuned)
     return {"items": items, "totals": totals_of(items), "source": source}
 

@@ -205,6 +205,10 @@ def runnable_config(config: RunConfig) -> dict:
     if source == "demo":
         resolved = demo_source_for(config.method)
         source = str(demo_dataset_path()) if resolved == "demo" else resolved
+    elif source == "demo-vision":
+        from training.data.demo_data import resolve_data_source
+
+        source = resolve_data_source(source, config.method)
     else:
         classify_source(source)
     data["data"]["source"] = source

@@ -27,7 +27,7 @@ def resolved_eval_rows(config) -> int:
     value = getattr(config.data, "eval_rows", None)
     if value is not None:
         return int(value)
-    if str(config.data.source).strip() == "demo" or get_method(config.method).result_view != "chat":
+    if str(config.data.source).strip() in ("demo", "demo-vision") or get_method(config.method).result_view != "chat":
         return 0
     return DEFAULT_EVAL_ROWS
 
