@@ -22,7 +22,8 @@ def _upload(page, path) -> None:
     page.locator("#dataset-upload input[type=file]").wait_for(state="attached", timeout=15_000)
     page.set_input_files("#dataset-upload input[type=file]", str(path))
     try:
-        page.locator("#dataset-upload").get_by_text(path.name).first.wait_for(timeout=90_000)  # a loaded 2-core machine
+        # The name also sits in hidden elements (the download link's label) that may come first: wait for a shown one.
+        page.locator("#dataset-upload").get_by_text(path.name).filter(visible=True).first.wait_for(timeout=90_000)
     except Exception:
         _shot(page, "dataset-checks-upload-failure")
         raise
