@@ -28,10 +28,15 @@ def llama_cpp():
 
 
 @pytest.fixture(scope="module")
-def demo_export(demo_run, llama_cpp, subprocess_env, tmp_path_factory):
+def demo_export(demo_run, llama_cpp, tmp_path_factory):
+    import os
+
+    from tests.conftest import REPO_ROOT
+
+    env = {**os.environ, "PYTHONPATH": str(REPO_ROOT)}
     out = tmp_path_factory.mktemp("gguf") / "atlas"
     proc = subprocess.run([sys.executable, "-m", "training", "export", str(demo_run.output_dir), "--gguf", str(out),
-                           "--quant", "q8_0,q4_k_m", "--json"], capture_output=True, text=True, env=subprocess_env,
+                           "--quant", "q8_0,q4_k_m", "--json"], capture_output=True, text=True, env=env,
                           timeout=BUILD_TIMEOUT_S)
     assert proc.returncode == 0, proc.stderr[-3000:]
     return json.loads(proc.stdout.strip().splitlines()[-1]), out, proc.stderr

@@ -70,6 +70,14 @@ def prepare_for_converter(model_dir: Path, base_file) -> None:
     if config is not None and base_config is not None:
         original = json.loads(Path(base_config).read_text())
         config.update({k: original[k] for k in TOKENIZER_FLAGS if k in original and k not in config})
+    tokenizer_json = model_dir / "tokenizer.json"
+    if config is not None and "added_tokens_decoder" not in config and tokenizer_json.is_file():
+        # transformers 5 keeps the added tokens in tokenizer.json only; the converter reads them here to mark special
+        # tokens as control tokens, which llama.cpp then parses out of a prompt whole (a chat template's markers)
+        added = json.loads(tokenizer_json.read_text()).get("added_tokens") or []
+        config["added_tokens_decoder"] = {str(a["id"]): {k: a[k] for k in ("content", "lstrip", "normalized", "rstrip",
+                                                                        "single_word", "special") if k in a}
+                                          for a in added}
     if config is not None and isinstance(config.get("chat_template"), str):
         config["chat_template"] = strip_generation_tags(config["chat_template"])
     if config is not None:
