@@ -52,7 +52,9 @@ def test_merge_round_trip(lora_file_run, runs_root, tmp_path):
     merged = merge_run(runs_root / "it-export", tmp_path / "merged")
     assert (merged / "config.json").exists() and not (merged / "adapter_config.json").exists()
     assert zip_folder(merged).stat().st_size > 0
-    base = AutoModelForCausalLM.from_pretrained(runs_root.parent / "models" / "demo-tiny-llama-v2")
+    from training.models.demo_model import ensure_demo_model
+
+    base = AutoModelForCausalLM.from_pretrained(ensure_demo_model())  # the demo the run trained on, whatever its version
     with_adapter = PeftModel.from_pretrained(base, lora_file_run["model_dir"]).eval()
     plain = AutoModelForCausalLM.from_pretrained(merged).eval()
     ids = torch.tensor([[1, 5, 9, 42, 7, 3]])
