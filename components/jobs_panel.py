@@ -17,6 +17,7 @@ import gradio as gr
 
 from components.access import identity
 from components.card_table import render_table
+from components.gguf_panel import TYPE_CHOICES
 from components.run_panels import dashboard_url
 from components.translations import t, tr, translate_message, use_request_language
 from training.run.manager import get_run_manager
@@ -26,6 +27,8 @@ FOLLOW_EVERY_S = 5.0
 JOBS_NOTE = ("The job runs the exported script, streams its curves into this page's dashboard and pushes the weights to "
              "a private repo. On a public Space, visitors who sign in run it on **their own** Hugging Face account and "
              "namespace; the Space's GPU and token stay the owner's.")
+GGUF_JOB_INFO = ("After training, the same job builds llama.cpp and pushes these files with an Ollama Modelfile to "
+                 "REPO-GGUF. None ticked: weights only.")
 
 
 @dataclass
@@ -33,6 +36,7 @@ class JobsPanel:
     flavor: gr.Dropdown
     hub_model_id: gr.Textbox
     trackio_space: gr.Textbox
+    gguf_types: gr.CheckboxGroup
     plan: gr.Button
     plan_view: gr.Markdown
     submit: gr.Button
@@ -88,6 +92,8 @@ def create_jobs_panel() -> JobsPanel:
         hub_model_id = gr.Textbox(label=t("Push the weights to (repo id)"), placeholder=t("your-username/my-model"))
         trackio_space = gr.Textbox(label=t("Trackio Space for live metrics (only when this app is not on a Space)"),
                                    placeholder=t("your-username/trackio"))
+    gguf_types = gr.CheckboxGroup(TYPE_CHOICES, value=[], label=t("Also export GGUF in the job (for Ollama and llama.cpp)"),
+                                  info=t(GGUF_JOB_INFO), elem_id="job-gguf-types")
     with gr.Row():
         plan = gr.Button(t("Show price, estimate and command"), elem_id="plan-job-btn")
         submit = gr.Button(t("Submit the job"), variant="primary", elem_id="submit-job-btn")
@@ -104,7 +110,7 @@ def create_jobs_panel() -> JobsPanel:
     curves = gr.HTML(elem_id="job-curves")
     follow = gr.Timer(FOLLOW_EVERY_S, active=False)
     shown = gr.State(None)
-    return JobsPanel(flavor, hub_model_id, trackio_space, plan, plan_view, submit, jobs_table, job_id, job_refresh,
+    return JobsPanel(flavor, hub_model_id, trackio_space, gguf_types, plan, plan_view, submit, jobs_table, job_id, job_refresh,
                      job_logs, job_cancel, job_message, logs_view, curves, follow, shown)
 
 
@@ -150,7 +156,7 @@ def price_table(prices, flavor: str, who: str) -> str:
     return "\n".join(lines + ["", tr("Prices: {sources}.", sources="; ".join(translate_message(x) for x in sources))])
 
 
-def _plan(run_id, flavor, hub_model_id, trackio_space, profile, with_prices: bool = False, preview: bool = False):
+def _plan(run_id, flavor, hub_model_id, trackio_space, gguf_types, profile, with_prices: bool = False, preview: bool = False):
     from training.hosting.trackio_mount import report_home_url
     from training.publish.jobs import flavor_prices, plan_job
 
@@ -160,11 +166,11 @@ def _plan(run_id, flavor, hub_model_id, trackio_space, profile, with_prices: boo
     kw = ({"estimate_seconds": chosen.seconds, "estimate_summary": chosen.summary or "unknown", "memory_gb": chosen.memory_gb}
           if chosen else {})
     plan = plan_job(config, flavor, hub_model_id, run_id=run_id, trackio_space_id=(trackio_space or "").strip() or None,
-                    report_home=report_home_url(), preview=preview, **kw)
+                    report_home=report_home_url(), preview=preview, gguf_types=",".join(gguf_types or []) or None, **kw)
     return plan, prices
 
 
-def handle_plan_job(run_id: str | None, flavor: str, hub_model_id: str, trackio_space: str,
+def handle_plan_job(run_id: str | None, flavor: str, hub_model_id: str, trackio_space: str, gguf_types: list[str] | None = None,
                     profile: gr.OAuthProfile | None = None, oauth_token: gr.OAuthToken | None = None,
                     request: gr.Request = None) -> str:
     """The plan, who would pay, and the price per flavor; open to everyone (like the estimate)."""
@@ -173,7 +179,7 @@ def handle_plan_job(run_id: str | None, flavor: str, hub_model_id: str, trackio_
 
     use_request_language(request)
     try:
-        plan, prices = _plan(run_id, flavor, hub_model_id, trackio_space, profile, with_prices=True, preview=True)
+        plan, prices = _plan(run_id, flavor, hub_model_id, trackio_space, gguf_types, profile, with_prices=True, preview=True)
     except ValueError as exc:
         return f"⚠️ {translate_message(str(exc))}"
     try:
@@ -185,8 +191,9 @@ def handle_plan_job(run_id: str | None, flavor: str, hub_model_id: str, trackio_
     return f"{billing}\n\n{describe_plan(plan)}\n\n{price_table(prices, flavor, who)}"
 
 
-def handle_submit_job(run_id: str | None, flavor: str, hub_model_id: str, trackio_space: str,
-                      profile: gr.OAuthProfile | None, oauth_token: gr.OAuthToken | None, request: gr.Request = None):
+def handle_submit_job(run_id: str | None, flavor: str, hub_model_id: str, trackio_space: str, gguf_types: list[str] | None = None,
+                      profile: gr.OAuthProfile | None = None, oauth_token: gr.OAuthToken | None = None,
+                      request: gr.Request = None):
     from training.hosting.jobs_account import SPACE_ACCOUNT, expiry_warning
     from training.hosting.trackio_mount import write_token
     from training.publish.jobs import TRACKIO_TOKEN_SECRET, submit_job
@@ -198,7 +205,7 @@ def handle_submit_job(run_id: str | None, flavor: str, hub_model_id: str, tracki
     except ValueError as exc:  # JobsAccessError, a refused name (ConfigError), no run picked
         return f"🔒 {html.escape(translate_message(str(exc)), quote=False)}", gr.skip(), gr.skip(), gr.skip()
     try:
-        plan, _ = _plan(run_id, flavor, hub_model_id, trackio_space, profile)
+        plan, _ = _plan(run_id, flavor, hub_model_id, trackio_space, gguf_types, profile)
         home = write_token() if TRACKIO_TOKEN_SECRET in plan.secret_names else None
         job = submit_job(plan, account.token, trackio_write_token=home, billed_to=account.billed_to,
                          submitted_by=account.username)
@@ -334,8 +341,9 @@ def handle_list_jobs(profile: gr.OAuthProfile | None, request: gr.Request = None
 
 
 def wire_jobs_panel(p: JobsPanel, run: gr.Dropdown) -> None:
-    p.plan.click(handle_plan_job, [run, p.flavor, p.hub_model_id, p.trackio_space], p.plan_view, concurrency_limit=1)
-    p.submit.click(handle_submit_job, [run, p.flavor, p.hub_model_id, p.trackio_space],
+    job_inputs = [run, p.flavor, p.hub_model_id, p.trackio_space, p.gguf_types]
+    p.plan.click(handle_plan_job, job_inputs, p.plan_view, concurrency_limit=1)
+    p.submit.click(handle_submit_job, job_inputs,
                    [p.job_message, p.jobs_table, p.job_id, p.follow], concurrency_limit=1, api_visibility="private")
     p.job_refresh.click(handle_job_status, p.job_id, [p.job_message, p.jobs_table, p.curves], api_visibility="private")
     p.job_logs.click(handle_job_logs, p.job_id, [p.job_message, p.logs_view], api_visibility="private")

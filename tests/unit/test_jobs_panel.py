@@ -38,8 +38,9 @@ def space(monkeypatch, tmp_path):
     return FakeJobsHub().install(monkeypatch)
 
 
-def _submit(who: str | None, token: gr.OAuthToken | None, repo: str = "alice/qwen-tuned"):
-    return jobs_panel.handle_submit_job("r", "a10g-small", repo, "", profile(who) if who else None, token)
+def _submit(who: str | None, token: gr.OAuthToken | None, repo: str = "alice/qwen-tuned", gguf: list[str] | None = None):
+    return jobs_panel.handle_submit_job("r", "a10g-small", repo, "", gguf, profile=profile(who) if who else None,
+                                        oauth_token=token)
 
 
 def _written(root) -> str:
@@ -84,7 +85,7 @@ def test_the_owners_side_uses_the_spaces_token_else_their_own(space, monkeypatch
     owner_oauth = oauth(token="hf_OwnerOAuthTokenCanary123456")
     assert _submit("owner", owner_oauth, "owner/m")[0].startswith("✅")
     assert space.last("run_uv_job")[0] == OWNER_TOKEN  # like the Space's GPU, even when signed in with `jobs`
-    assert "the Space owner's" in jobs_panel.handle_plan_job("r", "a10g-small", "owner/m", "", profile("owner"), None)
+    assert "the Space owner's" in jobs_panel.handle_plan_job("r", "a10g-small", "owner/m", "", profile=profile("owner"))
     monkeypatch.delenv("HF_TOKEN")
     monkeypatch.setattr("huggingface_hub.get_token", lambda: None)
     assert "your Hugging Face account (owner)" in _submit("owner", owner_oauth, "owner/m")[0]
@@ -133,11 +134,12 @@ def test_the_plan_shows_the_visitors_price_per_flavor(space, monkeypatch):
     prices = [FlavorPrice(n, f.label, f.gpu_count, f.usd_per_hour, "table price", 3600.0, f.usd_per_hour, "fits", "x")
               for n, f in CATALOGUE.items() if f.is_gpu]
     monkeypatch.setattr(jobs, "flavor_prices", lambda config: prices)
-    text = jobs_panel.handle_plan_job("r", "a10g-small", "alice/m", "", profile("alice"), oauth())
+    text = jobs_panel.handle_plan_job("r", "a10g-small", "alice/m", "", profile=profile("alice"), oauth_token=oauth())
     assert "billed to alice" in text and "| **a10g-small** | 1 | $1.00 |" in text
     assert "`TRACKIO_WRITE_TOKEN`" in text and "TRACKIO_SERVER_URL=https://owner-studio.hf.space/trackio" in text
     assert VISITOR_TOKEN not in text and OWNER_TOKEN not in text
-    text = jobs_panel.handle_plan_job("r", "a10g-small", "alice/m", "", profile("alice"), oauth("openid profile"))
+    text = jobs_panel.handle_plan_job("r", "a10g-small", "alice/m", "", profile=profile("alice"),
+                                      oauth_token=oauth("openid profile"))
     assert "`jobs` scope" in text  # the plan stays open to everyone, and says what is missing
     assert not list(jobs.jobs_dir().iterdir())  # showing plans leaves nothing in the data folder
 
@@ -159,3 +161,18 @@ def test_the_space_header_asks_for_the_scopes_jobs_need():
     header = yaml.safe_load((REPO_ROOT / "README.md").read_text().split("---")[1])
     assert header["hf_oauth"] is True
     assert header["hf_oauth_scopes"] == list(OAUTH_SCOPES[2:]) == ["jobs", "contribute-repos"]
+
+
+def test_gguf_ticked_in_the_panel_reaches_the_job(space):
+    """The GGUF types ticked beside the plan go into the job: GGUF_TYPES in its env, llama.cpp's build deps, the note;
+    a type llama.cpp does not write is refused by name before anything is sent."""
+    plan = jobs_panel.handle_plan_job("r", "a10g-small", "owner/m", "", ["q8_0", "q4_k_m"], profile=profile("owner"))
+    assert "GGUF files (q8_0,q4_k_m)" in plan and "owner/m-GGUF" in plan
+    assert _submit("owner", None, "owner/m", gguf=["q4_k_m"])[0].startswith("✅")
+    call = space.last("run_uv_job")[1]
+    assert call["env"]["GGUF_TYPES"] == "q4_k_m"
+    assert "cmake" in call["dependencies"] and "sentencepiece" in call["dependencies"]
+    assert _submit("owner", None, "owner/m", gguf=[])[0].startswith("✅")
+    assert "GGUF_TYPES" not in space.last("run_uv_job")[1]["env"]
+    message = _submit("owner", None, "owner/m", gguf=["q9_z"])[0]
+    assert message.startswith("⚠️") and "q9_z" in message
