@@ -152,7 +152,7 @@ def test_every_kind_of_bad_picture_is_named_with_its_row_and_field(tmp_path, mon
     for row in (6, 7):
         assert "outside the dataset folder" in by_row[row][1] and "refused" in by_row[row][1]
     assert "does not exist" in by_row[8][1]
-    assert "does not download" in by_row[9][1]
+    assert "offline" in by_row[9][1] and "data:image" in by_row[9][1]  # web addresses: tests/unit/test_image_urls.py
     assert "outside the dataset folder" in by_row[10][1]  # a link that leads out
     assert "1 image(s) but the text has 2" in by_row[11][1]
     assert all(field.startswith("images") for field, _ in by_row.values())

@@ -1,7 +1,8 @@
 """One image of a dataset row: where its bytes come from, and whether they are a picture a model can read.
 
 A row names its images as a path relative to the dataset (a folder, a `.zip`, or the folder of the JSONL/CSV
-file), as a `data:image/...;base64,` URL, or as Arrow `Image` values ({"bytes", "path"}). Reading is confined to the
+file), as a `data:image/...;base64,` URL, as a web address (downloaded when online: training/data/image_urls.py),
+or as Arrow `Image` values ({"bytes", "path"}). Reading is confined to the
 dataset: an absolute path, `..`, or a link that leads outside its folder is refused, never opened (a dataset must
 not make the app read arbitrary files). Each image is decoded in full: a corrupt or truncated file, an unsupported
 mode, or one above the size limits is an `ImageProblem` whose message says what to do.
@@ -18,7 +19,8 @@ import os
 import zipfile
 from pathlib import Path
 
-MAX_IMAGE_BYTES = 20 * 1024 * 1024
+from training.data.image_urls import MAX_IMAGE_BYTES, ImageUrlProblem, fetch_image_url, is_image_url
+
 MAX_IMAGE_PIXELS = 4096 * 4096
 MAX_IMAGE_SIDE = 8192
 # Modes that convert to RGB without losing meaning; 16/32-bit and float images (I, I;16, F) and CMYK do not.
@@ -48,9 +50,11 @@ class ImageStore:
         """(bytes, the path as stored) of a relative path; ImageProblem when it is missing or outside the dataset."""
         if not ref or not isinstance(ref, str):
             raise ImageProblem("the image path is empty; give the picture's path relative to the dataset")
-        if ref.startswith(("http://", "https://")):
-            raise ImageProblem(f"{ref[:80]} is a web address; this app does not download images. Put the file in the "
-                               "dataset folder or zip, or embed it as a data:image/...;base64 URL")
+        if is_image_url(ref):  # downloaded when online, public addresses only (training/data/image_urls.py)
+            try:
+                return fetch_image_url(ref), ref
+            except ImageUrlProblem as exc:
+                raise ImageProblem(str(exc)) from None
         clean = ref.replace("\\", "/")
         if clean.startswith("/") or (len(clean) > 1 and clean[1] == ":") or ".." in clean.split("/"):
             raise ImageProblem(f"{ref} points outside the dataset folder (absolute or with ..); refused. Use a path "
