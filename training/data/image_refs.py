@@ -104,6 +104,10 @@ def image_bytes(value, store: ImageStore | None) -> tuple[bytes, str | None]:
         value = value.get("path") or value.get("url")
     if isinstance(value, (bytes, bytearray)):
         return bytes(value), None
+    if hasattr(value, "save") and hasattr(value, "mode"):  # a decoded PIL image (a streamed dataset without features)
+        buffer = io.BytesIO()
+        value.save(buffer, "PNG")
+        return buffer.getvalue(), None
     if isinstance(value, str) and value.startswith("data:"):
         return _data_url(value), None
     if isinstance(value, str):

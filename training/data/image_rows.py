@@ -22,6 +22,7 @@ from pathlib import Path
 
 from training.data.image_formats import detect_image_format, image_column, normalise_image_record
 from training.data.image_refs import IMAGE_SUFFIXES, ImageProblem, ImageStore, image_bytes, inspect_image
+from training.hosting.read_policy import HUB_PREFIX, current_policy, is_hub_name, local_path
 
 METADATA_SUFFIXES = (".jsonl", ".json", ".csv")
 ARROW_BATCH = 64
@@ -47,14 +48,21 @@ def is_image_folder(path: Path) -> bool:
         return False
 
 
+def _hub_id(dataset_id: str) -> str:
+    """`hf://datasets/ID`: read from the Hub only, never from a local folder of the same name (issue 20)."""
+    return dataset_id if dataset_id.startswith(HUB_PREFIX) else HUB_PREFIX + dataset_id
+
+
 def _hub_has_images(dataset_id: str) -> bool:
-    """Whether a Hub dataset's declared features include an `Image` (asks the Hub; False when it cannot)."""
-    if "/" not in dataset_id or os.environ.get("HF_DATASETS_OFFLINE") == "1" or os.environ.get("HF_HUB_OFFLINE") == "1":
+    """Whether a Hub dataset's declared features include an `Image` (asks the Hub, with the caller's token rule;
+    False when it cannot)."""
+    if not is_hub_name(dataset_id) or os.environ.get("HF_DATASETS_OFFLINE") == "1" or os.environ.get("HF_HUB_OFFLINE") == "1":
         return False
     try:
-        from datasets import Image, load_dataset_builder
+        from datasets import Image, load_dataset
 
-        features = load_dataset_builder(dataset_id).info.features or {}
+        splits = load_dataset(_hub_id(dataset_id), streaming=True, token=current_policy().hub_token)  # reads no rows
+        features = next(iter(splits.values())).features or {}
     except Exception:
         return False
     return any(isinstance(f, Image) or isinstance(getattr(f, "feature", None), Image) for f in features.values())
@@ -82,13 +90,14 @@ def _first_record(path: Path) -> dict | None:
 
 def is_image_source(source: str) -> bool:
     """Whether `source` is an image dataset: a folder or zip of pictures, a file whose first row has pictures, or
-    a Hub dataset with `Image` features. Reads only the start of a file; anything unreadable is not one."""
-    path = Path(os.path.expanduser(str(source or "").strip()))
+    a Hub dataset with `Image` features. Reads only the start of a file; anything unreadable is not one. What is
+    read is what the read policy in force allows (training/hosting/read_policy.py): a visitor's Hub id is a Hub id."""
     try:
+        path = local_path(str(source or "").strip(), "dataset")
+        if path is None:
+            return _hub_has_images(str(source).strip())
         if path.is_dir():
             return is_image_folder(path)
-        if not path.is_file():
-            return _hub_has_images(str(source).strip())
         if path.suffix.lower() == ".zip":
             with zipfile.ZipFile(path) as archive:
                 return any(n.lower().endswith(IMAGE_SUFFIXES) for n in archive.namelist())
@@ -140,9 +149,11 @@ def _file_records(path: Path, text: str | None = None, limit: int | None = None)
 
 
 def open_image_source(source: str, split: str = "train", subset: str | None = None):
-    """(records iterator of (row, record, read error), ImageStore, origin text) for a file, folder, zip or Hub id."""
-    path = Path(os.path.expanduser(str(source).strip()))
-    if path.is_dir():
+    """(records iterator of (row, record, read error), ImageStore, origin text) for a file, folder, zip or Hub id.
+    A Hub dataset is streamed (nothing is downloaded beyond the rows read) with the read policy's token rule;
+    ReadRefused (a ValueError) for a name the caller may not read."""
+    path = local_path(str(source).strip(), "dataset")
+    if path is not None and path.is_dir():
         names = [str(p.relative_to(path)).replace(os.sep, "/") for p in path.rglob("*") if p.is_file()]
         meta = _metadata_in(names)
         if meta is None:
@@ -150,7 +161,7 @@ def open_image_source(source: str, split: str = "train", subset: str | None = No
                              "column and a caption (or question and answer) per picture")
         store = ImageStore(root=(path / meta).parent)
         return _file_records(path / meta), store, f"folder {path.name} ({meta})"
-    if path.is_file() and path.suffix.lower() == ".zip":
+    if path is not None and path.suffix.lower() == ".zip":
         archive = zipfile.ZipFile(path)
         meta = _metadata_in(archive.namelist())
         if meta is None:
@@ -160,12 +171,13 @@ def open_image_source(source: str, split: str = "train", subset: str | None = No
         prefix = meta.rsplit("/", 1)[0] + "/" if "/" in meta else ""
         store = ImageStore(archive=path, prefix=prefix)
         return _file_records(Path(meta), text=text), store, f"{path.name} ({meta})"
-    if path.is_file():
+    if path is not None:
         return _file_records(path), ImageStore(root=path.parent), path.name
     from datasets import Image, load_dataset
 
-    dataset = load_dataset(source, subset, split=split)
-    for name, feature in dataset.features.items():  # the pictures' bytes, not decoded PIL objects
+    dataset = load_dataset(_hub_id(str(source).strip()), subset or None, split=split or "train", streaming=True,
+                           token=current_policy().hub_token)
+    for name, feature in (dataset.features or {}).items():  # the pictures' bytes, not decoded PIL objects
         if isinstance(feature, Image):
             dataset = dataset.cast_column(name, Image(decode=False))
         elif getattr(feature, "feature", None) is not None and isinstance(feature.feature, Image):

@@ -28,6 +28,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
+from training.hosting.paths import data_dir
+
 DEMO_NAMES = frozenset({"demo", "demo-vision"})  # built-in ids that read nothing a caller names
 HUB_PREFIX = "hf://datasets/"  # a dataset id written this way is read from the Hub only, never from disk
 SYSTEM_DIRS = ("/proc", "/sys", "/dev")
@@ -171,8 +173,6 @@ def app_roots(*, on_space: bool) -> tuple[str, ...]:
     extra = [p for p in os.environ.get("DATA_ROOTS", "").split(os.pathsep) if p.strip()]
     if not on_space and not extra:
         return ()
-    from training.hosting.paths import data_dir
-
     upload = os.environ.get("GRADIO_TEMP_DIR") or os.path.join(tempfile.gettempdir(), "gradio")  # Gradio's own default
     return tuple(dict.fromkeys(os.path.realpath(os.path.expanduser(p)) for p in (str(data_dir()), upload, *extra)))
 

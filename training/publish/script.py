@@ -32,11 +32,12 @@ BUNDLED_MODULES = ("training.config.settings", "training.hosting.machine", "trai
                    "training.data.format_trl", "training.data.format_sharegpt", "training.data.format_alpaca",
                    "training.data.format_openai", "training.data.format_swift", "training.data.format_axolotl",
                    "training.data.formats", "training.data.arrow_rows", "training.data.loss_weights", "training.data.file_types",
-                   "training.data.image_formats", "training.data.image_urls", "training.data.image_refs", "training.data.image_rows",
+                   "training.hosting.paths", "training.hosting.read_policy", "training.data.image_formats",
+                   "training.data.image_urls", "training.data.image_refs", "training.data.image_rows",
                    "training.models.vision_model", "training.methods.rewards",
                    "training.methods.dpo_losses", "training.methods.registry", "training.recipe.resolve", "training.recipe.data",
                    # GGUF in the same job (GGUF_TYPES): llama.cpp fetched, built, converting and quantizing as in the app
-                   "training.hosting.paths", "training.publish.gguf_llama", "training.publish.gguf_modelfile",
+                   "training.publish.gguf_llama", "training.publish.gguf_modelfile",
                    "training.publish.gguf_convert", "training.publish.gguf_job",
                    "training.recipe.model", "training.recipe.train")
 SCRIPT_ONLY_ENV = (  # variables the script reads that are not settings
