@@ -12,10 +12,12 @@ Bundled into the exported script (training/publish/script.py).
 
 from __future__ import annotations
 
+import atexit
 import csv
 import io
 import json
 import os
+import shutil
 import tempfile
 import zipfile
 from pathlib import Path
@@ -262,7 +264,10 @@ def load_image_dataset(source: str, split: str = "train", subset: str | None = N
     from datasets import Dataset
 
     records, store, _ = open_image_source(source, split, subset)
-    target = Path(folder or tempfile.mkdtemp(prefix="image-rows-")) / "rows.arrow"
+    if folder is None:  # removed when this process ends (the dataset memory-maps it until then)
+        folder = tempfile.mkdtemp(prefix="image-rows-")
+        atexit.register(shutil.rmtree, folder, ignore_errors=True)
+    target = Path(folder) / "rows.arrow"
     target.parent.mkdir(parents=True, exist_ok=True)
     writer = ImageArrowWriter(target)
     try:
