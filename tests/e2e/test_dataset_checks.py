@@ -22,8 +22,10 @@ def _upload(page, path) -> None:
     page.locator("#dataset-upload input[type=file]").wait_for(state="attached", timeout=15_000)
     page.set_input_files("#dataset-upload input[type=file]", str(path))
     try:
-        # The name also sits in hidden elements (the download link's label) that may come first: wait for a shown one.
-        page.locator("#dataset-upload").get_by_text(path.name).filter(visible=True).first.wait_for(timeout=90_000)
+        # The name shows once the upload is done; it also sits in hidden elements, and Gradio may split it into
+        # spans (stem, extension), so wait on the rendered text of the whole control (innerText skips hidden parts).
+        page.wait_for_function("name => (document.querySelector('#dataset-upload')?.innerText || '').includes(name)",
+                               arg=path.name, timeout=90_000)
     except Exception:
         _shot(page, "dataset-checks-upload-failure")
         raise
