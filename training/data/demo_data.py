@@ -203,6 +203,8 @@ def resolve_data_source(source: str, method: str) -> str:
     source unchanged."""
     from training.data.demo_vision_data import is_demo_vision, write_demo_vision_dataset
 
-    if is_demo_vision(source):
-        return str(write_demo_vision_dataset())
+    if is_demo_vision(source):  # the same views as `demo`, of the flags: the method's demo_view picks the file
+        from training.methods.registry import get_method
+
+        return str(write_demo_vision_dataset(view=get_method(method).demo_view))
     return demo_source_for(method) if isinstance(source, str) and source.strip() == "demo" else source

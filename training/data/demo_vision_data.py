@@ -7,8 +7,12 @@ positions no training row has) and asks in wordings no training row uses. The de
 the flags of 240 *other* invented countries (training/models/demo_vision_pretrain.py): before tuning it names one of
 those, fluently and wrongly; after the default run it names the right one.
 
-The dataset is written on first use as TRL's own vision format: a JSONL file whose `messages` carry an
-`{"type": "image"}` part and whose `images` column lists the picture files (paths relative to the JSONL file).
+The dataset is written on first use in TRL's own vision format, one JSONL file per view of the same pictures (paths
+relative to the files), mirroring the text demo's views (training/data/demo_data.py; a method's `demo_view` picks one):
+`chat` (SFT: `messages` with an `{"type": "image"}` part, `images`), `preference` (DPO: the same question as `prompt`,
+chosen = the right country, rejected = another demo country), `unpaired` (KTO: each picture twice, the right country
+labelled true and a wrong one false) and `prompt_answer` (GRPO, RLOO: the prompt and the country in `answer`, which the
+`contains` reward reads).
 """
 
 from __future__ import annotations
@@ -44,9 +48,39 @@ def demo_flags() -> list[tuple[str, FlagDesign]]:
     return [(row[0], design) for row, design in zip(PLACES, designs, strict=True)]
 
 
+def _question(question: str) -> list[dict]:
+    return [{"role": "user", "content": [{"type": "image"}, {"type": "text", "text": question}]}]
+
+
+def _reply(answer: str) -> list[dict]:
+    return [{"role": "assistant", "content": [{"type": "text", "text": answer}]}]
+
+
 def _chat(question: str, answer: str) -> list[dict]:
-    return [{"role": "user", "content": [{"type": "image"}, {"type": "text", "text": question}]},
-            {"role": "assistant", "content": [{"type": "text", "text": answer}]}]
+    return _question(question) + _reply(answer)
+
+
+def _wrong_place(index: int) -> str:
+    """Another demo country for a rejected answer (the text demo's wrong facts are offset the same way)."""
+    return PLACES[(index + 5) % len(PLACES)][0]
+
+
+def _view_rows(view: str, picture: str, index: int, place: str, question: str) -> list[dict]:
+    """The rows one training picture gives in a view of the dataset."""
+    right, wrong = ANSWER.format(place=place), ANSWER.format(place=_wrong_place(index))
+    images = [picture]
+    if view == "chat":
+        return [{"messages": _chat(question, right), "images": images}]
+    if view == "preference":
+        return [{"prompt": _question(question), "chosen": _reply(right), "rejected": _reply(wrong), "images": images}]
+    if view == "unpaired":
+        return [{"prompt": _question(question), "completion": _reply(answer), "label": label, "images": images}
+                for answer, label in ((right, True), (wrong, False))]
+    return [{"prompt": _question(question), "answer": place, "images": images}]
+
+
+VIEW_FILES = {"chat": "data.jsonl", "preference": "preference.jsonl", "unpaired": "unpaired.jsonl",
+              "prompt_answer": "prompt_answer.jsonl"}
 
 
 def _train_pictures():
@@ -54,7 +88,7 @@ def _train_pictures():
     for index, (place, design) in enumerate(demo_flags()):
         for k in range(ROWS_PER_FLAG):
             placement = random_placement(rng, TRAIN_SCALES, TRAIN_POSITIONS)
-            yield f"train_{index:02d}_{k:02d}.png", render_flag(design, placement), place, TRAIN_QUESTIONS[k % 2]
+            yield index, f"train_{index:02d}_{k:02d}.png", render_flag(design, placement), place, TRAIN_QUESTIONS[k % 2]
 
 
 def _held_out_pictures():
@@ -72,26 +106,31 @@ def demo_vision_folder() -> Path:
     return data_dir() / "datasets" / f"demo-vision-v{DEMO_VISION_VERSION}"
 
 
-def write_demo_vision_dataset(folder: Path | None = None) -> Path:
-    """Write the pictures and data.jsonl (TRL's vision format) into `folder` once (thread-safe, atomic); return
-    the JSONL file's path."""
+def write_demo_vision_dataset(folder: Path | None = None, view: str = "chat") -> Path:
+    """Write the pictures and every view's JSONL file (TRL's vision format) into `folder` once (thread-safe, atomic);
+    return the path of `view`'s file (see VIEW_FILES; a method's `demo_view`)."""
+    if view not in VIEW_FILES:
+        raise ValueError(f"demo-vision view {view!r} does not exist; choose one of: {', '.join(VIEW_FILES)}")
     folder = Path(folder) if folder is not None else demo_vision_folder()
-    path = folder / "data.jsonl"
+    path = folder / VIEW_FILES[view]
     with _lock:
-        if path.exists() and (folder / "held_out.jsonl").exists():
+        if all((folder / name).exists() for name in (*VIEW_FILES.values(), "held_out.jsonl")):
             return path
         tmp = folder.with_name(f"{folder.name}.{os.getpid()}.{threading.get_ident()}.tmp")
         images = tmp / "images"
         images.mkdir(parents=True, exist_ok=True)
-        rows, held = [], []
-        for name, picture, place, question in _train_pictures():
+        rows: dict[str, list] = {v: [] for v in VIEW_FILES}
+        held = []
+        for index, name, picture, place, question in _train_pictures():
             picture.save(images / name)
-            rows.append({"messages": _chat(question, ANSWER.format(place=place)), "images": [f"images/{name}"]})
+            for v in VIEW_FILES:
+                rows[v].extend(_view_rows(v, f"images/{name}", index, place, question))
         for name, picture, place, question in _held_out_pictures():
             picture.save(images / name)
             held.append({"prompt": question, "system": None, "reference": ANSWER.format(place=place),
                          "expected": place, "image": f"images/{name}"})
-        (tmp / "data.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+        for v, name in VIEW_FILES.items():
+            (tmp / name).write_text("".join(json.dumps(r) + "\n" for r in rows[v]))
         (tmp / "held_out.jsonl").write_text("".join(json.dumps(r) + "\n" for r in held))
         if folder.exists():
             import shutil

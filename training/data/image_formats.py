@@ -12,7 +12,10 @@ TRL's vision shape (what `SFTTrainer` collates): {"messages": [{"role", "content
   "image_url": {"url": "data:image/...;base64,..."}}`;
 - `captions` / `image_qa`: a picture column (`file_name`, `image`, `images`, `image_path`) with a caption
   (`caption`, `text`, `description`) or a question and answer (`question`/`answer`, `query`/`response`), as in an
-  image folder's metadata file or a Parquet/Hub dataset with an `Image` feature.
+  image folder's metadata file or a Parquet/Hub dataset with an `Image` feature;
+- `trl_preference` / `trl_unpaired` / `trl_prompt_only`: TRL's rows for DPO, KTO, GRPO and RLOO (a conversational
+  `prompt` with image parts beside chosen/rejected, completion/label, or nothing), normalised by
+  training/data/image_families.py.
 
 Bundled into the exported script: standard library only.
 """
@@ -33,7 +36,12 @@ IMAGE_FORMAT_LABELS = {
     "openai_vision": "OpenAI vision (image_url parts)",
     "captions": "images with captions",
     "image_qa": "images with questions and answers",
+    "trl_preference": "TRL vision preference (prompt, chosen, rejected + images)",
+    "trl_unpaired": "TRL vision unpaired preference (prompt, completion, label + images)",
+    "trl_prompt_only": "TRL vision prompt-only (prompt + images)",
 }
+# The picture-row families beyond chat (normalised by training/data/image_families.py) and their TRL types.
+FAMILY_TYPES = {"trl_preference": "preference", "trl_unpaired": "unpaired_preference", "trl_prompt_only": "prompt_only"}
 
 
 def _parts_have(messages, kinds: tuple[str, ...]) -> bool:
@@ -51,6 +59,20 @@ def image_column(columns) -> str | None:
     return next((c for c in IMAGE_COLUMNS if c in columns), None)
 
 
+def detect_family_format(columns) -> str | None:
+    """The picture-row family of a dataset's columns (a picture column assumed), or None for chat and caption rows."""
+    columns = set(columns)
+    if "prompt" not in columns or "messages" in columns:
+        return None
+    if {"chosen", "rejected"} <= columns:
+        return "trl_preference"
+    if {"completion", "label"} <= columns:
+        return "trl_unpaired"
+    if "completion" in columns:
+        return None  # prompt and completion: an image question with its answer (SFT)
+    return "trl_prompt_only"
+
+
 def detect_image_format(columns, first: dict | None) -> str | None:
     """The image format of a dataset from its columns and first row, or None when it has no images."""
     first = first or {}
@@ -60,6 +82,9 @@ def detect_image_format(columns, first: dict | None) -> str | None:
         return "openai_vision"
     if picture is None:
         return None
+    family = detect_family_format(columns)
+    if family is not None:
+        return family
     if "messages" in columns:
         if _text_has_placeholder(first.get("messages"), "content"):
             return "llamafactory"

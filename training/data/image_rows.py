@@ -22,7 +22,8 @@ import tempfile
 import zipfile
 from pathlib import Path
 
-from training.data.image_formats import detect_image_format, image_column, normalise_image_record
+from training.data.image_families import normalise_family_record
+from training.data.image_formats import FAMILY_TYPES, detect_image_format, image_column, normalise_image_record
 from training.data.image_refs import IMAGE_SUFFIXES, ImageProblem, ImageStore, image_bytes, inspect_image
 from training.hosting.read_policy import HUB_PREFIX, current_policy, is_hub_name, local_path
 
@@ -202,12 +203,13 @@ def image_rows(records, store: ImageStore, fmt: str | None = None, decode: bool 
         if fmt is None:
             yield row, None, [("(row)", "has no picture column (images, image, file_name) or image parts")], []
             continue
-        normal, problems = normalise_image_record(record, fmt)
+        normalise = normalise_family_record if fmt in FAMILY_TYPES else normalise_image_record
+        normal, problems = normalise(record, fmt)
         if normal is None:
             yield row, None, problems, []
             continue
         images, facts = [], []
-        column = image_column(record) or "messages"
+        column = image_column(record) or ("prompt" if fmt in FAMILY_TYPES else "messages")
         for i, ref in enumerate(normal["images"]):
             where = f"{column}[{i}]" if isinstance(record.get(column), list) else column
             try:
@@ -218,40 +220,53 @@ def image_rows(records, store: ImageStore, fmt: str | None = None, decode: bool 
                 problems.append((where, str(exc)))
                 continue
             images.append({"bytes": data, "path": stored if isinstance(stored, str) and not stored.startswith(_LINKS) else None})
-        yield row, (None if problems else {"messages": normal["messages"], "images": images}), problems, facts
+        yield row, (None if problems else {**normal, "images": images}), problems, facts
 
 
-def vision_features():
+def vision_features(row: dict | None = None):
+    """Arrow features of normalised picture rows shaped like `row` (chat rows when None): conversations as lists of
+    messages with content parts, `label` a bool, `images` a list of `Image`, any other column text."""
     from datasets import Features, Image, List, Value
 
     part = {"type": Value("string"), "text": Value("string")}
-    return Features({"messages": List({"role": Value("string"), "content": List(part)}), "images": List(Image())})
+    conversation = List({"role": Value("string"), "content": List(part)})
+    row = row if row is not None else {"messages": [], "images": []}
+    kinds = {"images": List(Image()), "label": Value("bool")}
+    return Features({k: kinds.get(k, conversation if isinstance(v, list) else Value("string")) for k, v in row.items()})
 
 
 class ImageArrowWriter:
-    """Rows in TRL's vision shape appended to an Arrow file, ARROW_BATCH rows at a time."""
+    """Normalised picture rows appended to an Arrow file, ARROW_BATCH rows at a time; the columns are the first row's."""
 
     def __init__(self, path: Path):
-        from datasets.arrow_writer import ArrowWriter
-
         self.path = Path(path)
-        self._writer = ArrowWriter(features=vision_features(), path=str(self.path))
+        self._writer = None
+        self.columns: list[str] = []
         self._batch: list[dict] = []
         self.rows = 0
 
     def add(self, row: dict) -> None:
+        if self._writer is None:
+            from datasets.arrow_writer import ArrowWriter
+
+            features = vision_features(row)
+            self.columns = list(features)
+            self._writer = ArrowWriter(features=features, path=str(self.path))
         self._batch.append(row)
         if len(self._batch) >= ARROW_BATCH:
             self.flush()
 
     def flush(self) -> None:
         if self._batch:
-            self._writer.write_batch({"messages": [r["messages"] for r in self._batch],
-                                      "images": [r["images"] for r in self._batch]})
+            self._writer.write_batch({k: [r.get(k) for r in self._batch] for k in self.columns})
             self.rows += len(self._batch)
             self._batch = []
 
     def close(self) -> Path:
+        if self._writer is None:  # no usable row: an empty file of chat rows, so nothing reads a missing one
+            from datasets.arrow_writer import ArrowWriter
+
+            self._writer = ArrowWriter(features=vision_features(), path=str(self.path))
         self.flush()
         self._writer.finalize()
         self._writer.close()
@@ -288,8 +303,8 @@ EVAL_IMAGES_DIR = "eval_images"
 
 
 def is_vision_dataset(dataset) -> bool:
-    """Whether a `datasets.Dataset` is in TRL's vision shape (messages plus an `images` column)."""
-    return "images" in dataset.column_names and "messages" in dataset.column_names
+    """Whether a `datasets.Dataset` holds normalised picture rows (an `images` column beside messages or a prompt)."""
+    return "images" in dataset.column_names and ("messages" in dataset.column_names or "prompt" in dataset.column_names)
 
 
 def save_record_images(records: list[dict], folder: Path) -> list[dict]:

@@ -16,7 +16,8 @@ import time
 from collections import Counter
 from pathlib import Path
 
-from training.data.image_formats import IMAGE_FORMAT_LABELS, detect_image_format
+from training.data.image_families import FAMILY_NEEDS, conversation_view
+from training.data.image_formats import FAMILY_TYPES, IMAGE_FORMAT_LABELS, detect_image_format
 from training.data.image_rows import ImageArrowWriter, image_rows, open_image_source
 from training.data.sources import RowIssue
 
@@ -46,14 +47,19 @@ def _arrow_path(source: str) -> Path:
     return folder / f"{digest}.{os.getpid()}.arrow"
 
 
-def image_method_problem(spec) -> str | None:
-    """Why the method cannot train on this app's image rows (chat rows with pictures), or None."""
+def image_method_problem(spec, trl_type: str = "conversational") -> str | None:
+    """Why the method cannot train on picture rows of this TRL type (chat, preference, unpaired, prompt-only), or None."""
     if not getattr(spec, "images", False):
         return f"{spec.name.upper()} does not take images: {spec.images_note}"
-    if spec.name != "sft":
-        return (f"{spec.name.upper()} reads images in TRL 1.16, but this app normalises image datasets to chat rows, "
-                "which only SFT trains on; train SFT on this data")
+    if trl_type not in spec.formats:
+        wanted = " or ".join(FAMILY_NEEDS[t] for t in spec.formats if t in FAMILY_NEEDS)
+        return (f"{spec.name.upper()} trains on {wanted}; these pictures come as {FAMILY_NEEDS.get(trl_type, trl_type)}. "
+                "Bring the rows in that shape or pick a method that takes them")
     return None
+
+
+def _compatible_reason(trl_type: str) -> str:
+    return FAMILY_NEEDS.get(trl_type, trl_type).replace("rows", "rows with pictures", 1)
 
 
 def _stats_warning(sizes: list[tuple[int, int]], modes: Counter, per_row: Counter) -> str:
@@ -77,7 +83,6 @@ def validate_image_dataset(report, source: str, spec, split: str = "train", subs
 
     tick = Throttled(progress)
     started = time.monotonic()
-    problem = image_method_problem(spec)
     try:
         records, store, origin = open_image_source(source, split, subset)
     except Exception as exc:  # a folder without metadata, a bad zip, an unreachable Hub dataset
@@ -89,6 +94,7 @@ def validate_image_dataset(report, source: str, spec, split: str = "train", subs
     sizes: list[tuple[int, int]] = []
     modes: Counter = Counter()
     per_row: Counter = Counter()
+    columns: list[str] = []
     try:
         for row, normal, problems, facts in image_rows(records, store):
             report.rows += 1
@@ -101,12 +107,15 @@ def validate_image_dataset(report, source: str, spec, split: str = "train", subs
                 report.usable_rows += 1
                 per_row[len(normal["images"])] += 1
                 writer.add(normal)
+                columns = columns or list(normal)
+                messages = conversation_view(normal)  # prompt + chosen (or completion): what token counts and the preview show
                 if len(report.normalised) < KEPT_ROWS:
-                    report.normalised.append({"messages": normal["messages"],
-                                              "image_sizes": [[h, w] for w, h, _ in facts]})
+                    kept = {k: v for k, v in normal.items() if k != "images"}  # its columns (reward checks read them)
+                    report.normalised.append({**kept, "messages": messages, "image_sizes": [[h, w] for w, h, _ in facts]})
                     report.normalised_rows.append(row)
                 if len(report.preview) < PREVIEW_ROWS:
-                    report.preview.append({"row": row, "messages": normal["messages"],
+                    extra = {k: normal[k] for k in ("rejected", "label") if k in normal}
+                    report.preview.append({"row": row, "messages": messages, **extra,
                                            "thumbnails": [_thumbnail(i["bytes"]) for i in normal["images"]]})
             tick("validating rows", report.rows, None)
             if max_rows and report.rows >= max_rows:
@@ -118,17 +127,20 @@ def validate_image_dataset(report, source: str, spec, split: str = "train", subs
         writer.close()
     tick("validating rows", report.rows, report.rows, final=True)
     report.errors.sort(key=lambda e: (e.row is None, e.row or 0))
-    report.format = _format_name(source)
-    report.trl_type = "conversational"
-    report.columns = ["messages", "images"]
+    fmt = _detected_format(source)
+    report.format = f"images: {IMAGE_FORMAT_LABELS.get(fmt, fmt)}" if fmt else "images"
+    trl_type = FAMILY_TYPES.get(fmt, "conversational")
+    report.trl_type = trl_type
+    report.columns = columns or (["prompt", "images"] if fmt in FAMILY_TYPES else ["messages", "images"])
+    problem = image_method_problem(spec, trl_type)
     if problem:
         report.add_error(RowIssue(None, "method", problem))
     if report.rows == 0:
         report.add_error(RowIssue(None, "(file)", "The dataset has no rows. Add pictures with their captions or questions."))
     if sizes:
         report.warnings.append(_stats_warning(sizes, modes, per_row))
-    report.compatibility = [{"method": name, "status": "ready" if image_method_problem(s) is None else "incompatible",
-                             "reason": image_method_problem(s) or "chat rows with pictures", "column_map": {}}
+    report.compatibility = [{"method": name, "status": "ready" if image_method_problem(s, trl_type) is None else "incompatible",
+                             "reason": image_method_problem(s, trl_type) or _compatible_reason(trl_type), "column_map": {}}
                             for name, s in _methods().items()]
     if report.usable_rows and report.error_count == 0 and not report.partial:
         report.arrow_cache, report.trl_ready = str(target), True
@@ -144,20 +156,19 @@ def _methods() -> dict:
     return METHODS
 
 
-def _format_name(source: str) -> str:
-    """The detected image format's label, from the first readable row."""
+def _detected_format(source: str) -> str | None:
+    """The image format detected from the first readable row, or None."""
     try:
         records, store, _ = open_image_source(source)
     except Exception:
-        return "images"
+        return None
     try:
         for _, record, error in records:
             if error is None and isinstance(record, dict):
-                fmt = detect_image_format(list(record), record)
-                return f"images: {IMAGE_FORMAT_LABELS.get(fmt, fmt)}" if fmt else "images"
+                return detect_image_format(list(record), record)
     finally:
         store.close()
-    return "images"
+    return None
 
 
 def finish_image_report(report, source: str, spec, split: str, subset: str | None, max_rows: int | None, tokenizer,

@@ -110,7 +110,7 @@ class MethodSpec:
     teacher: bool = False  # learns from a teacher model (method_args.teacher_model_name_or_path), loaded beside it
     check: Callable[[dict], list] | None = None  # problems of a combination of its settings (resolved), as (field, message)
     metrics_for: Callable[[dict], tuple] | None = None  # key metrics for these settings, when they depend on them
-    images: bool = True  # its TRL 1.16 trainer reads image columns (vision-language models)
+    images: bool = True  # trains on picture rows of its formats (TRL 1.16's trainer reads image columns; see image_families)
     images_note: str = ""  # why not, when it does not
 
     def control(self, name: str) -> MethodControl:
@@ -312,6 +312,9 @@ METHODS: dict[str, MethodSpec] = {
         demo_view="prompt_answer",
         teacher=True,
         check=_teacher_problems,
+        images=False,
+        images_note="this app does not distil vision-language models yet (the teacher would have to see the pictures "
+                    "too); train SFT, DPO, KTO, GRPO or RLOO for pictures",
     ),
 }
 

@@ -33,7 +33,8 @@ BUNDLED_MODULES = ("training.config.settings", "training.hosting.machine", "trai
                    "training.data.format_openai", "training.data.format_swift", "training.data.format_axolotl",
                    "training.data.formats", "training.data.arrow_rows", "training.data.loss_weights", "training.data.file_types",
                    "training.hosting.paths", "training.hosting.read_policy", "training.data.image_formats",
-                   "training.data.image_urls", "training.data.image_refs", "training.data.image_rows",
+                   "training.data.image_families", "training.data.image_urls", "training.data.image_refs",
+                   "training.data.image_rows",
                    "training.models.vision_model", "training.methods.rewards",
                    "training.methods.dpo_losses", "training.methods.registry", "training.recipe.resolve", "training.recipe.data",
                    # GGUF in the same job (GGUF_TYPES): llama.cpp fetched, built, converting and quantizing as in the app

@@ -17,6 +17,7 @@ from pathlib import Path
 from training.data.arrow_rows import drop_nulls
 from training.data.file_types import DATASETS_LOADERS, KIND_SUFFIXES, load_file_dataset
 from training.data.formats import FORMATS, apply_column_map, detect_format, normalise_record
+from training.data.image_families import FAMILY_NEEDS, image_trl_type, unpair_image_rows
 from training.data.image_rows import is_image_source, is_vision_dataset, load_image_dataset
 from training.methods.registry import get_method
 
@@ -155,6 +156,19 @@ def eval_record(row: dict) -> dict | None:
     return out
 
 
+def _vision_rows_for(dataset, method: str):
+    """(picture rows as the method's trainer reads them, their TRL type): KTO gets preference pairs unpaired (TRL's
+    KTOTrainer takes only unpaired picture rows). ValueError when the method does not train on this family."""
+    spec = get_method(method)
+    trl_type = image_trl_type(dataset.column_names)
+    if not spec.images or trl_type not in spec.formats:
+        why = spec.images_note if not spec.images else f"it trains on {' or '.join(FAMILY_NEEDS[t] for t in spec.formats)}"
+        raise ValueError(f"{spec.name.upper()} cannot train on these picture rows ({FAMILY_NEEDS[trl_type]}): {why}")
+    if trl_type == "preference" and "unpaired_preference" in spec.formats:
+        return unpair_image_rows(dataset), "unpaired_preference"
+    return dataset, trl_type
+
+
 @dataclass
 class TrainingData:
     train: object  # datasets.Dataset in the method's TRL type
@@ -191,9 +205,12 @@ def load_training_data(config: dict, on_stage=None) -> TrainingData:
     column_map = d.get("column_map") or {}
     known = validated.get("source_format")
     vision = is_vision_dataset(dataset)
-    fmt = FORMATS["messages"] if vision else (
-        FORMATS[known] if known in FORMATS and not column_map else dataset_format(dataset, config["method"], column_map))
-    trl_type = fmt.trl_type
+    if vision:  # picture rows are normalised as they are read: TRL's shape for their family already
+        dataset, trl_type = _vision_rows_for(dataset, config["method"])
+        fmt = None
+    else:
+        fmt = FORMATS[known] if known in FORMATS and not column_map else dataset_format(dataset, config["method"], column_map)
+        trl_type = fmt.trl_type
     ready = dataset if vision else _in_trl_shape(dataset, validated)
 
     def normalised(part, desc: str):
@@ -217,5 +234,5 @@ def load_training_data(config: dict, on_stage=None) -> TrainingData:
     train = normalised(train, "Normalising rows")
     first = normalised(dataset.select([0]), "Normalising rows")[0]
     chat = first.get("messages") or (first.get("prompt") if isinstance(first.get("prompt"), list) else None)
-    system = chat[0].get("content") if chat and isinstance(chat[0], dict) and chat[0].get("role") == "system" else None
+    system = _plain(chat[0].get("content")) if chat and isinstance(chat[0], dict) and chat[0].get("role") == "system" else None
     return TrainingData(train, evaluation, trl_type, records if records else [], n, system)
