@@ -80,7 +80,7 @@ def normalise_family_record(record: dict, fmt: str) -> tuple[dict | None, list[t
     url_refs: list = []
     prompt = _parts(_turns_of(record.get("prompt"), "user", "prompt", problems), "prompt", url_refs, problems)
     if prompt and prompt[-1]["role"] != "user":
-        problems.append(("prompt", f"ends on a {prompt[-1]['role']} turn; end it on the user's question (the answers "
+        problems.append(("prompt", f"ends on a turn of the {prompt[-1]['role']}; end it on the user's question (the answers "
                                    "follow it)"))
     row: dict = {"prompt": prompt}
     for key in _ANSWER_KEYS[fmt]:
