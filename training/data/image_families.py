@@ -110,12 +110,18 @@ def normalise_family_record(record: dict, fmt: str) -> tuple[dict | None, list[t
     return {**row, "images": refs}, []
 
 
-def conversation_view(row: dict) -> list[dict]:
-    """The messages a row's first answer makes with its prompt (prompt + chosen, or + completion; the prompt alone for
-    prompt-only rows), for token counts and the preview."""
+def _answer_chars(messages: list[dict]) -> int:
+    return sum(len(p.get("text") or "") for m in messages for p in m["content"])
+
+
+def conversation_view(row: dict, longest: bool = True) -> list[dict]:
+    """A row's messages: chat rows as they are; otherwise the prompt with its longer answer (chosen or rejected: the
+    longest sequence the trainer builds, for token counts and truncation warnings) or, with `longest` False, with its
+    chosen answer (the preview); the completion for unpaired rows; nothing more for prompt-only rows."""
     if "messages" in row:
         return row["messages"]
-    return list(row["prompt"]) + list(row.get("chosen") or row.get("completion") or [])
+    answers = [row[k] for k in (("chosen", "rejected") if longest else ("chosen",)) + ("completion",) if row.get(k)]
+    return list(row["prompt"]) + (max(answers, key=_answer_chars) if answers else [])
 
 
 def unpair_image_rows(dataset):

@@ -10,6 +10,7 @@ image tokens shown as one marked span and the loss-carrying tokens marked as for
 
 from __future__ import annotations
 
+from training.data.image_families import conversation_view
 from training.data.preview import RenderedExample, RenderedPart, TokenSpan, _spans
 
 IMAGE_SPAN = "[image: {n} tokens]"
@@ -68,8 +69,9 @@ def _ids_and_mask(row: dict, processor) -> tuple[list[int], list[int], int]:
 
 
 def render_image_example(row: dict, processor, max_length: int | None, number: int | None) -> dict:
-    """One image row token by token: each run of image tokens one marked span, answers marked as carrying loss."""
-    ids, mask, _ = _ids_and_mask(row, processor)
+    """One image row token by token (a preference row: its prompt and chosen answer): each run of image tokens one
+    marked span, answers marked as carrying loss."""
+    ids, mask, _ = _ids_and_mask({**row, "messages": conversation_view(row, longest=False)}, processor)
     tokenizer = _tokenizer_of(processor)
     image_id = tokenizer.convert_tokens_to_ids(getattr(processor, "image_token", "<image>"))
     spans: list[TokenSpan] = []
@@ -96,8 +98,8 @@ def image_token_statistics(rows: list[dict], processor, max_length: int, total_r
     """Token statistics in the shape of training.data.validation.token_statistics, image tokens included, plus
     `mean_image_tokens` and `image_tokens_pct`."""
     counts, image_counts = [], []
-    for row in rows:
-        ids, _, images = _ids_and_mask(row, processor)
+    for row in rows:  # a preference row counts its longer answer: the longest sequence the trainer builds from it
+        ids, _, images = _ids_and_mask({**row, "messages": conversation_view(row)}, processor)
         counts.append(len(ids))
         image_counts.append(images)
     bins, longest = 20, max(counts)

@@ -108,14 +108,14 @@ def validate_image_dataset(report, source: str, spec, split: str = "train", subs
                 per_row[len(normal["images"])] += 1
                 writer.add(normal)
                 columns = columns or list(normal)
-                messages = conversation_view(normal)  # prompt + chosen (or completion): what token counts and the preview show
-                if len(report.normalised) < KEPT_ROWS:
-                    kept = {k: v for k, v in normal.items() if k != "images"}  # its columns (reward checks read them)
-                    report.normalised.append({**kept, "messages": messages, "image_sizes": [[h, w] for w, h, _ in facts]})
+                if len(report.normalised) < KEPT_ROWS:  # its columns (reward checks read them) and picture sizes
+                    kept = {k: v for k, v in normal.items() if k != "images"}
+                    report.normalised.append({**kept, "image_sizes": [[h, w] for w, h, _ in facts]})
                     report.normalised_rows.append(row)
                 if len(report.preview) < PREVIEW_ROWS:
+                    shown = conversation_view(normal, longest=False)
                     extra = {k: normal[k] for k in ("rejected", "label") if k in normal}
-                    report.preview.append({"row": row, "messages": messages, **extra,
+                    report.preview.append({"row": row, "messages": shown, **extra,
                                            "thumbnails": [_thumbnail(i["bytes"]) for i in normal["images"]]})
             tick("validating rows", report.rows, None)
             if max_rows and report.rows >= max_rows:
