@@ -138,3 +138,5 @@ def test_demo_vision_offers_each_method_its_view_and_the_preview_and_estimate_co
     chat = validate_dataset("demo-vision", "sft")
     pairs = validate_dataset("demo-vision", "dpo")
     assert pairs.rows == chat.rows and len(VIEW_FILES) == 4  # the same pictures in every view
+    ready = {c["method"] for c in pairs.compatibility if c["status"] == "ready"}  # like `demo`: a view for each method
+    assert ready == {"sft", "dpo", "kto", "grpo", "rloo"}

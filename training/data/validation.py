@@ -71,8 +71,13 @@ def validate_dataset(
     if image_source_allowed(named, source):  # pictures: their own family (training/data/image_validation.py), never cached
         from training.data.image_validation import finish_image_report
 
-        return finish_image_report(ValidationReport(valid=False, source=source), source, spec, split, subset, max_rows,
-                                   tokenizer, max_length, render, progress)
+        report = finish_image_report(ValidationReport(valid=False, source=source), source, spec, split, subset, max_rows,
+                                     tokenizer, max_length, render, progress)
+        if str(named).strip() == "demo-vision":  # like `demo`: a view of its pictures for every method that takes them
+            report.compatibility = [{**c, "status": "ready", "column_map": {},
+                                     "reason": "the built-in demo has a view of its pictures for this method"}
+                                    if get_method(c["method"]).images else c for c in report.compatibility]
+        return report
     key = verdict_key(source, method, split, subset, column_map, max_rows, text_unit)
     report = read_cached(key)
     if report is None:
