@@ -104,17 +104,19 @@ def test_each_method_takes_only_the_pictures_its_trainer_reads():
 def test_kto_gets_picture_pairs_unpaired_with_the_same_picture_bytes():
     from datasets import Image, List
 
+    from training.data.image_families import unpair_image_rows
     from training.recipe.data import _vision_rows_for
 
     pairs = load_image_dataset(str(FIXTURES / "vision_trl_preference.jsonl"))
-    rows, trl_type = _vision_rows_for(pairs, "kto")
-    assert trl_type == "unpaired_preference" and len(rows) == 6
+    assert _vision_rows_for(pairs, "kto") == ("unpaired_preference", True)
+    rows = unpair_image_rows(pairs)
+    assert len(rows) == 6
     assert rows["label"] == [True, False] * 3
     assert [m[0]["content"][0]["text"] for m in rows["completion"]] == ["It is red.", "It is green.", "It is blue.",
                                                                           "It is red.", "It is green.", "It is blue."]
     raw = lambda d: d.cast_column("images", List(Image(decode=False)))["images"]  # noqa: E731
     assert [r[0]["bytes"] for r in raw(rows)] == [r[0]["bytes"] for r in raw(pairs) for _ in (0, 1)]
-    assert _vision_rows_for(pairs, "dpo")[1] == "preference"
+    assert _vision_rows_for(pairs, "dpo") == ("preference", False)
     with pytest.raises(ValueError, match="GRPO cannot train on these picture rows"):
         _vision_rows_for(pairs, "grpo")
 

@@ -156,17 +156,18 @@ def eval_record(row: dict) -> dict | None:
     return out
 
 
-def _vision_rows_for(dataset, method: str):
-    """(picture rows as the method's trainer reads them, their TRL type): KTO gets preference pairs unpaired (TRL's
-    KTOTrainer takes only unpaired picture rows). ValueError when the method does not train on this family."""
+def _vision_rows_for(dataset, method: str) -> tuple[str, bool]:
+    """(the TRL type the method's trainer gets from these picture rows, whether they must be unpaired first: KTO on
+    preference pairs, as TRL's KTOTrainer takes only unpaired picture rows). ValueError when the method does not train
+    on this family."""
     spec = get_method(method)
     trl_type = image_trl_type(dataset.column_names)
     if not spec.images or trl_type not in spec.formats:
         why = spec.images_note if not spec.images else f"it trains on {' or '.join(FAMILY_NEEDS[t] for t in spec.formats)}"
         raise ValueError(f"{spec.name.upper()} cannot train on these picture rows ({FAMILY_NEEDS[trl_type]}): {why}")
     if trl_type == "preference" and "unpaired_preference" in spec.formats:
-        return unpair_image_rows(dataset), "unpaired_preference"
-    return dataset, trl_type
+        return "unpaired_preference", True
+    return trl_type, False
 
 
 @dataclass
@@ -206,11 +207,11 @@ def load_training_data(config: dict, on_stage=None) -> TrainingData:
     known = validated.get("source_format")
     vision = is_vision_dataset(dataset)
     if vision:  # picture rows are normalised as they are read: TRL's shape for their family already
-        dataset, trl_type = _vision_rows_for(dataset, config["method"])
+        trl_type, unpair = _vision_rows_for(dataset, config["method"])  # pairs are unpaired after the splits below
         fmt = None
     else:
         fmt = FORMATS[known] if known in FORMATS and not column_map else dataset_format(dataset, config["method"], column_map)
-        trl_type = fmt.trl_type
+        trl_type, unpair = fmt.trl_type, False
     ready = dataset if vision else _in_trl_shape(dataset, validated)
 
     def normalised(part, desc: str):
@@ -232,6 +233,8 @@ def load_training_data(config: dict, on_stage=None) -> TrainingData:
     if needed is not None and needed < len(train):  # the rows a max_steps run reaches, drawn at random by seed
         train = train.shuffle(seed=t["seed"]).select(range(needed))
     train = normalised(train, "Normalising rows")
+    if unpair:  # a held-out pair stays out of training whole: its picture is never trained on
+        train, evaluation = unpair_image_rows(train), (unpair_image_rows(evaluation) if evaluation is not None else None)
     first = normalised(dataset.select([0]), "Normalising rows")[0]
     chat = first.get("messages") or (first.get("prompt") if isinstance(first.get("prompt"), list) else None)
     system = _plain(chat[0].get("content")) if chat and isinstance(chat[0], dict) and chat[0].get("role") == "system" else None
