@@ -85,6 +85,8 @@ def refusal_text(what: str = "dataset") -> str:
     """The one answer to a name a visitor may not use: what they may use instead, nothing about the name."""
     if what == "model":
         allowed = "`demo` or a Hugging Face Hub model id such as Qwen/Qwen2.5-0.5B-Instruct"
+    elif what == "picture":
+        allowed = "one you attach with the picture control (or, through the API, a data:image/...;base64 URL)"
     else:
         allowed = "`demo`, a file you upload with the upload control, or a Hugging Face Hub dataset id such as trl-lib/Capybara"
     return (f"{REFUSED_START}{what} must be {allowed}. Only the owner of this Space and the users it allows may name files "

@@ -1,5 +1,6 @@
 """Talking to a finished run: streaming multi-turn replies of the base model and the tuned one, or a reward model's
-score for an answer you type.
+score for an answer you type. A vision-language run also sees the pictures a user turn carries (image parts, read
+and checked by training.run.chat_pictures), through its processor's chat template.
 
 The models come from the same loader as the before/after comparison (training.run.inference.load_generator, cached),
 and the turns go through the same chat template, with the generation prompt, as training renders its chats
@@ -8,6 +9,7 @@ ends the generation at the next token.
 
     run = chat_run(run_dir)                                  # ValueError when it has no weights or still trains
     messages = check_messages([{"role": "user", "content": "Hello"}])
+    # a picture: [{"type": "image_url", "image_url": {"url": "data:image/png;base64,..."}}, {"type": "text", ...}]
     for text in stream_reply(run, "tuned", messages, Sampling()):   # the reply so far, growing
         ...
     score_reply(run, messages + [{"role": "assistant", "content": "Hi"}])   # reward-model runs
@@ -68,6 +70,7 @@ class ChatRun:
     method: str
     scores: bool  # a reward model: it scores answers instead of writing them
     system_prompt: str | None
+    vision: bool = False  # a vision-language model: user turns may carry pictures
 
 
 def chat_run(run_dir: str | Path) -> ChatRun:
@@ -93,30 +96,54 @@ def chat_run(run_dir: str | Path) -> ChatRun:
     return ChatRun(run_id=str(record.get("run_id") or run_dir.name), run_dir=str(run_dir),
                    base_model=str(model.get("name_or_path", "")), model_dir=str(model_dir),
                    trust_remote_code=bool(model.get("trust_remote_code", False)), method=method,
-                   scores=get_method(method).result_view == "scores", system_prompt=record.get("system_prompt"))
+                   scores=get_method(method).result_view == "scores", system_prompt=record.get("system_prompt"),
+                   vision=_reads_images(str(model.get("name_or_path", "")), str(model_dir), bool(model.get("trust_remote_code"))))
 
 
-def _text(content, where: str) -> str:
+def _reads_images(base: str, model_dir: str, trust_remote_code: bool) -> bool:
+    """Whether the run's model is a vision-language model (its saved config, else its base's)."""
+    from training.models.loading import resolve_model
+    from training.models.vision_model import is_vision_model
+
+    if (Path(model_dir) / "config.json").is_file():
+        return is_vision_model(model_dir, trust_remote_code)
+    try:
+        return is_vision_model(resolve_model(base), trust_remote_code)
+    except (ValueError, OSError):
+        return False
+
+
+def _content(content, where: str) -> tuple[str, list[bytes]]:
+    """(text, pictures) of a turn's content: a string, or OpenAI content parts (text and image parts)."""
+    from training.run.chat_pictures import IMAGE_TYPES, picture_bytes
+
     if isinstance(content, str):
-        return content
-    if isinstance(content, list):  # OpenAI content parts: [{"type": "text", "text": ...}]
-        parts = []
+        return content, []
+    if isinstance(content, list):  # OpenAI content parts: [{"type": "text", "text": ...}, {"type": "image_url", ...}]
+        parts, pictures = [], []
         for n, part in enumerate(content):
-            if not isinstance(part, dict) or part.get("type") != "text" or not isinstance(part.get("text"), str):
-                raise ValueError(f"{where}.content[{n}]: only text parts {{\"type\": \"text\", \"text\": ...}} are supported")
-            parts.append(part["text"])
-        return "".join(parts)
+            if isinstance(part, dict) and part.get("type") in IMAGE_TYPES:
+                pictures.append(picture_bytes(part, f"{where}.content[{n}]"))
+            elif not isinstance(part, dict) or part.get("type") != "text" or not isinstance(part.get("text"), str):
+                raise ValueError(f"{where}.content[{n}]: only text parts {{\"type\": \"text\", \"text\": ...}} and image parts "
+                                 "{\"type\": \"image_url\", \"image_url\": {\"url\": \"data:image/png;base64,...\"}} are supported")
+            else:
+                parts.append(part["text"])
+        return "".join(parts), pictures
     raise ValueError(f"{where}.content: is {type(content).__name__}; must be text")
 
 
 def check_messages(messages, reply_to: str = "user") -> list[dict]:
-    """OpenAI-style turns [{"role", "content"}] as plain {"role", "content": str} dicts, or a ValueError naming the
-    turn. The conversation must end on a `reply_to` turn (a user turn to answer, an assistant turn to score)."""
+    """OpenAI-style turns [{"role", "content"}] as plain {"role", "content": str} dicts (with "images": [bytes, ...]
+    where a user turn carries pictures), or a ValueError naming the turn. The conversation must end on a `reply_to`
+    turn (a user turn to answer, an assistant turn to score)."""
+    from training.run.chat_pictures import MAX_PICTURES
+
     if not isinstance(messages, list) or not messages:
         raise ValueError("messages: give a non-empty list of turns such as [{\"role\": \"user\", \"content\": \"Hello\"}]")
     if len(messages) > MAX_TURNS:
         raise ValueError(f"messages: {len(messages)} turns; at most {MAX_TURNS}. Clear the chat and start again.")
-    out = []
+    out, pictures = [], 0
     for n, m in enumerate(messages):
         where = f"messages[{n}]"
         if not isinstance(m, dict):
@@ -126,10 +153,16 @@ def check_messages(messages, reply_to: str = "user") -> list[dict]:
             raise ValueError(f"{where}.role: is {role!r}; must be one of {', '.join(ROLES)}")
         if role == "system" and n != 0:
             raise ValueError(f"{where}.role: a system turn may only come first")
-        text = _text(m.get("content"), where)
+        text, images = _content(m.get("content"), where)
         if len(text) > MAX_CHARS:
             raise ValueError(f"{where}.content: {len(text)} characters; at most {MAX_CHARS}")
-        out.append({"role": role, "content": text})
+        if images and role != "user":
+            raise ValueError(f"{where}.content: pictures go in user turns, not in a {role} turn")
+        pictures += len(images)
+        if pictures > MAX_PICTURES:
+            raise ValueError(f"{where}.content: more than {MAX_PICTURES} pictures in one conversation; clear the chat "
+                             "and start again")
+        out.append({"role": role, "content": text, **({"images": images} if images else {})})
     if out[-1]["role"] != reply_to:
         raise ValueError(f"messages[{len(out) - 1}].role: the last turn is {out[-1]['role']!r}; it must be a {reply_to} turn "
                          + ("to answer" if reply_to == "user" else "(the answer to score)"))
@@ -141,6 +174,28 @@ def with_system(messages: list[dict], system_prompt: str | None) -> list[dict]:
     rest = [m for m in messages if m["role"] != "system"]
     return ([{"role": "system", "content": system_prompt}] if (system_prompt or "").strip() else
             [m for m in messages if m["role"] == "system"][:1]) + rest
+
+
+def refuse_pictures(run: ChatRun, messages: list[dict]) -> None:
+    """A ValueError when the turns carry pictures that the run's model cannot see."""
+    if not run.vision and any(m.get("images") for m in messages):
+        raise ValueError(f"Run {run.run_id} trained a text model, which cannot see pictures: remove the picture, or "
+                         "chat with a run of a vision-language model (such as demo-vision).")
+
+
+def _inputs(run: ChatRun, side: str, messages: list[dict]) -> tuple[dict, object, object]:
+    """(inputs, model, tokenizer) for the reply of one side: a vision run through its processor, with the pictures."""
+    weights = run.model_dir if side == "tuned" else None
+    refuse_pictures(run, messages)
+    if run.vision:
+        from training.run.vision_inference import load_vision_generator, vision_inputs
+
+        model, processor = load_vision_generator(run.base_model, weights, run.trust_remote_code)
+        return vision_inputs(processor, messages, model.device), model, processor.tokenizer
+    from training.run.inference import load_generator, prompt_inputs
+
+    model, tokenizer = load_generator(run.base_model, weights, run.trust_remote_code)
+    return prompt_inputs(tokenizer, messages, model.device), model, tokenizer
 
 
 def _stop_criteria(stop: threading.Event | None):
@@ -160,16 +215,13 @@ def stream_reply(run: ChatRun, side: str, messages: list[dict], sampling: Sampli
     import torch
     from transformers import TextIteratorStreamer
 
-    from training.run.inference import load_generator, prompt_inputs
-
     if side not in SIDES:
         raise ValueError(f"model: is {side!r}; must be one of {', '.join(SIDES)}")
     if run.scores:
         raise ValueError(f"Run {run.run_id} trained a reward model, which scores answers instead of writing them: "
                          "type an answer and ask for its score.")
     sampling = sampling.checked()
-    model, tokenizer = load_generator(run.base_model, run.model_dir if side == "tuned" else None, run.trust_remote_code)
-    inputs = prompt_inputs(tokenizer, messages, model.device)
+    inputs, model, tokenizer = _inputs(run, side, messages)
     streamer = TextIteratorStreamer(tokenizer, skip_prompt=True, skip_special_tokens=True, timeout=600)
     kwargs = dict(inputs, streamer=streamer, max_new_tokens=sampling.max_new_tokens,
                   pad_token_id=tokenizer.pad_token_id or tokenizer.eos_token_id, stopping_criteria=_stop_criteria(stop))
@@ -217,6 +269,7 @@ def score_reply(run: ChatRun, messages: list[dict]) -> float:
 
     if not run.scores:
         raise ValueError(f"Run {run.run_id} is not a reward model: chat with it instead.")
+    refuse_pictures(run, messages)
     prompt, answer = messages[:-1], messages[-1:]
     pair = {"prompt": prompt, "chosen": answer, "rejected": answer}
     return score_pairs(run.base_model, run.model_dir, [pair], run.trust_remote_code)[0].chosen_score

@@ -15,14 +15,29 @@ _CACHE_SIZE = 3
 SEED = 0
 
 
-def load_generator(model_name: str, adapter_dir: str | None, trust_remote_code: bool = False):
-    """(model, tokenizer) for generation, cached per (base, adapter): the base model when adapter_dir is None, a
-    LoRA adapter on it, or a run's full weights folder. Shared by compare, the model card samples and the chat."""
-    key = f"{model_name}|{adapter_dir}"
+def cached_models(key: str, load):
+    """The (model, processing class) pair cached under `key`, or `load()`'s, kept among the _CACHE_SIZE most recently
+    used (text and vision models alike: training.run.vision_inference keeps its own here)."""
     with _cache_lock:
         if key in _cache:
             _cache.move_to_end(key)
             return _cache[key]
+    pair = load()
+    pair[0].eval()
+    with _cache_lock:
+        _cache[key] = pair
+        while len(_cache) > _CACHE_SIZE:
+            _cache.popitem(last=False)
+    return pair
+
+
+def load_generator(model_name: str, adapter_dir: str | None, trust_remote_code: bool = False):
+    """(model, tokenizer) for generation, cached per (base, adapter): the base model when adapter_dir is None, a
+    LoRA adapter on it, or a run's full weights folder. Shared by compare, the model card samples and the chat."""
+    return cached_models(f"{model_name}|{adapter_dir}", lambda: _load_text(model_name, adapter_dir, trust_remote_code))
+
+
+def _load_text(model_name: str, adapter_dir: str | None, trust_remote_code: bool):
     from training.models.loading import load_model, load_tokenizer
 
     if adapter_dir and (Path(adapter_dir) / "adapter_config.json").exists():
@@ -36,11 +51,6 @@ def load_generator(model_name: str, adapter_dir: str | None, trust_remote_code: 
     else:
         tokenizer = load_tokenizer(model_name, trust_remote_code)
         model = load_model(model_name, trust_remote_code)
-    model.eval()
-    with _cache_lock:
-        _cache[key] = (model, tokenizer)
-        while len(_cache) > _CACHE_SIZE:
-            _cache.popitem(last=False)
     return model, tokenizer
 
 
@@ -70,12 +80,16 @@ def clear_cache() -> None:
 def generate(model_name: str, prompt: str, trained_dir: str | None = None, system_prompt: str | None = None,
              max_new_tokens: int = 48, trust_remote_code: bool = False) -> str:
     """Greedy answer (seed 0) of the base model, or of the trained weights in trained_dir."""
-    import torch
-
     model, tokenizer = load_generator(model_name, trained_dir, trust_remote_code)
     messages = ([{"role": "system", "content": system_prompt}] if system_prompt else []) + [
         {"role": "user", "content": prompt}]
-    inputs = prompt_inputs(tokenizer, messages, model.device)
+    return greedy_answer(model, tokenizer, prompt_inputs(tokenizer, messages, model.device), max_new_tokens)
+
+
+def greedy_answer(model, tokenizer, inputs: dict, max_new_tokens: int) -> str:
+    """The model's greedy continuation (seed 0) of `inputs`, decoded without the prompt and special tokens."""
+    import torch
+
     torch.manual_seed(SEED)
     with torch.no_grad():
         out = model.generate(**inputs, max_new_tokens=max_new_tokens, do_sample=False,
