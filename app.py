@@ -135,7 +135,7 @@ def build_app() -> gr.Blocks:
         result.compare.click(handle_compare, result.prompt, [result.base_answer, result.tuned_answer], concurrency_limit=1)
         wire_learning_panel(learning)
         wire_live_view(LiveView(train.progress, train.status, dashboard, result.where, history.table, history.run,
-                                export.run, gr.State(None)))
+                                export.run, chat.run, gr.State(None)))
         wire_history_panel(history)
         wire_scores_panel(scores)
         wire_chat_panel(chat)

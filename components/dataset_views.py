@@ -143,6 +143,6 @@ def compatibility_markdown(rows: list[dict]) -> str:
         if r["status"] == "needs mapping" and r["column_map"]:
             why += "; " + tr("use {mapping}", mapping=f"`{json.dumps(r['column_map'])}`")
         status = f"{STATUS_ICONS.get(r['status'], '')} {tr(r['status'])}".strip()
-        label = declared_tr(f"method:{r['method']}", "label", r["label"])
+        label = declared_tr(f"method:{r['method']}", "label", r.get("label") or r["method"])  # image rows carry no label
         lines.append(f"| {label} | {status} | {why} |")
     return "\n".join(lines)

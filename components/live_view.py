@@ -1,10 +1,10 @@
 """The page's once-a-second poll: the progress bar, the status, the dashboard, the result note, the History table and
-the run pickers of History and Publish follow the run manager.
+the run pickers of History, Publish and the chat follow the run manager.
 
 The poll keeps what it last showed in a small key (run, state, whether metrics were logged, language), so the heavy
 parts change only when they must: the dashboard when the run, its first logged step or the language changes; the
-History table and the pickers when the run or its state does. When a run finishes (or the page first loads), both
-pickers are set to that run, so Publish, Download and Resume act on it without a hunt through the list.
+History table and the pickers when the run or its state does. When a run finishes (or the page first loads), the
+pickers are set to that run, so Publish, Download, Resume and the chat act on it without a hunt through the list.
 """
 
 from __future__ import annotations
@@ -38,12 +38,13 @@ class LiveView:
     history_table: gr.HTML
     history_run: gr.Dropdown
     publish_run: gr.Dropdown
+    chat_run: gr.Dropdown  # the chat's picker lists the same finished runs as Publish's
     shown: gr.State
 
     @property
     def outputs(self) -> list:
         return [self.progress, self.status, self.dashboard, self.where, self.history_table, self.history_run,
-                self.publish_run, self.shown]
+                self.publish_run, self.chat_run, self.shown]
 
 
 def create_dashboard() -> gr.HTML:
@@ -95,7 +96,8 @@ def handle_poll(shown: str | None, request: gr.Request):
         table = history_table(rows)
         if state_changed:
             history_run, publish_run = picker_updates(s, ids, old_run != str(s.run_name))
-    return render_progress(s), render_status(s), dashboard, render_where(s), table, history_run, publish_run, key
+    return (render_progress(s), render_status(s), dashboard, render_where(s), table, history_run, publish_run, publish_run,
+            key)
 
 
 def wire_live_view(view: LiveView) -> None:

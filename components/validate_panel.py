@@ -66,12 +66,13 @@ def wire_validate(panel: ValidatePanel, form: SettingsForm) -> None:
 
 
 def _tokenizer(model_name: str, trust_remote_code: bool):
-    """The model's tokenizer, or None and the reason it could not be loaded."""
-    from training.models.loading import ModelLoadError, load_tokenizer_cached
+    """The model's tokenizer (a vision-language model's processor, which counts image tokens), or None and the reason
+    it could not be loaded."""
+    from training.models.loading import ModelLoadError, load_processing_class_cached
 
     for attempt in range(2):
         try:
-            return load_tokenizer_cached(model_name, trust_remote_code), None
+            return load_processing_class_cached(model_name, trust_remote_code), None
         except ModelLoadError as exc:
             return None, tr("Token statistics skipped:") + f" {translate_message(str(exc))}"
         except ImportError as exc:  # transformers imported by two threads at once can fail once; the retry succeeds

@@ -92,3 +92,65 @@ def test_lora_goes_on_the_language_model_and_on_the_tower_when_asked(mode, tmp_p
         assert (merged / "processor_config.json").is_file()
         assert load_vision_model(str(merged)).config.model_type == "llava"
         assert load_vision_processor(str(merged)).image_token == "<image>"
+        # Plain transformers reads it (no peft, no app code) and answers a held-out picture as the adapter does.
+        from PIL import Image
+        from transformers import AutoModelForImageTextToText, AutoProcessor
+
+        from training.data.demo_vision_data import demo_vision_held_out
+        from training.run.vision_inference import generate_with_image
+
+        question = demo_vision_held_out()[0]
+        model, processor = AutoModelForImageTextToText.from_pretrained(merged), AutoProcessor.from_pretrained(merged)
+        messages = [{"role": "user", "content": [{"type": "image"}, {"type": "text", "text": question["prompt"]}]}]
+        text = processor.apply_chat_template(messages, add_generation_prompt=True, tokenize=False)
+        inputs = processor(text=text, images=[Image.open(question["image"]).convert("RGB")], return_tensors="pt")
+        out = model.generate(**inputs, max_new_tokens=24, do_sample=False)
+        answer = processor.decode(out[0][inputs["input_ids"].shape[1]:], skip_special_tokens=True).strip()
+        assert len(answer.split()) >= 3, answer
+        assert answer == generate_with_image("demo-vision", question["prompt"], question["image"], record["model_dir"],
+                                             max_new_tokens=24)
+
+
+def test_card_and_hub_push_of_a_vision_run(vision_run, tmp_path, monkeypatch):
+    """The card says image-text-to-text and how to load it with its processor; the sample pictures and the processor
+    files go up with the weights (the Hub faked at HfApi, as in tests/unit/test_export_publish.py)."""
+    import huggingface_hub
+
+    from training.publish import hub as publish
+    from training.publish.hub import collect_samples, push_run, render_model_card
+    from training.run.engine import read_run
+
+    record = vision_run[0]
+    run_dir = Path(record["model_dir"]).parent
+    calls = []
+
+    class FakeApi:
+        def __init__(self, token=None, **_):
+            pass
+
+        def create_repo(self, repo_id, **kwargs):
+            calls.append(("create_repo", repo_id, kwargs))
+            return f"https://huggingface.co/{repo_id}"
+
+        def upload_folder(self, **kwargs):
+            calls.append(("upload_folder", kwargs["repo_id"], sorted(str(p.relative_to(kwargs["folder_path"]))
+                                                                     for p in Path(kwargs["folder_path"]).rglob("*"))))
+
+    monkeypatch.setattr(publish, "hub_offline", lambda: False)
+    monkeypatch.setattr(huggingface_hub, "HfApi", FakeApi)
+    samples = collect_samples(run_dir, count=2)
+    assert len(samples) == 2 and all(s["image"] and s["base"] and s["tuned"] for s in samples)
+    result = push_run(run_dir, "alice/flags-vlm", samples=samples, staging_dir=tmp_path / "up")
+    (_, repo, created), (_, _, files) = calls
+    assert repo == "alice/flags-vlm" and created["private"] is True
+    assert {"config.json", "model.safetensors", "processor_config.json", "chat_template.jinja", "tokenizer.json",
+            "README.md", "run_config.json"} <= set(files), files
+    assert [f for f in files if f.startswith("samples/")] == sorted(f"samples/{Path(s['image']).name}" for s in samples)
+    card = (Path(result["folder"]) / "README.md").read_text()
+    for text in ("pipeline_tag: image-text-to-text", "library_name: transformers", "vision-language",
+                 "AutoModelForImageTextToText.from_pretrained(REPO)", "AutoProcessor.from_pretrained(REPO)",
+                 f"![](samples/{Path(samples[0]['image']).name})", "demo model (a LLaVA"):
+        assert text in card, text
+    hub_base = read_run(run_dir)
+    hub_base["config"]["model"]["name_or_path"] = "HuggingFaceTB/SmolVLM-256M-Instruct"  # a Hub base is named
+    assert "base_model: HuggingFaceTB/SmolVLM-256M-Instruct" in str(render_model_card(hub_base, "alice/x", adapter=False))

@@ -160,3 +160,49 @@ def test_flavor_prices_list_every_gpu_flavor_offline():
     assert [p.flavor for p in prices] == [n for n, f in CATALOGUE.items() if f.is_gpu]
     t4 = next(p for p in prices if p.flavor == "t4-small")
     assert t4.usd_per_hour == CATALOGUE["t4-small"].usd_per_hour and "table price" in t4.price_source
+
+
+# --- a vision-language run: its pictures travel inside one Parquet file; a visitor sends only their own upload -------
+
+FORMATS = __import__("pathlib").Path(__file__).resolve().parents[1] / "fixtures" / "formats"
+
+
+def _vision_config(source: str):
+    from training.config.schema import RunConfig
+
+    config = RunConfig.demo("sft", vision=True)
+    config.model.name_or_path = "HuggingFaceTB/SmolVLM-256M-Instruct"  # a job trains a Hub model
+    config.data.source = source
+    return config
+
+
+@pytest.mark.parametrize("source, rows", [("demo-vision", 144), (str(FORMATS / "vision_trl.jsonl"), None)])
+def test_a_local_image_dataset_ships_with_its_pictures_inside(fake_hub, source, rows):
+    from training.data.image_rows import load_image_dataset
+    from training.data.validation import validate_dataset
+
+    plan = plan_job(_vision_config(source), "a10g-small", "alice/vlm", estimate_seconds=60, estimate_summary="x")
+    shipped = plan.script_args[-1]
+    assert shipped.endswith(jobs.IMAGE_DATASET_FILE) and plan.env["DATASET"] == f"/data/{jobs.IMAGE_DATASET_FILE}"
+    dataset = load_image_dataset(shipped)  # what the script runs (training/data/image_rows.py, bundled verbatim)
+    expected = rows or validate_dataset(source, "sft").usable_rows
+    assert dataset.num_rows == expected and dataset[0]["images"][0].size[0] > 0
+    script = open(plan.script_path).read()
+    assert "def load_image_dataset(" in script and "def open_image_source(" in script
+    assert '"images-dataset.parquet"' not in script  # the script reads DATASET; the file name is the plan's
+
+
+def test_a_visitor_sends_only_their_own_image_upload(fake_hub, tmp_path):
+    import shutil
+
+    from training.hosting.read_policy import REFUSED_START, policy_for, reading_as
+
+    upload = tmp_path / "upload.zip"
+    shutil.copyfile(FORMATS / "vision_qa.zip", upload)
+    with reading_as(policy_for(False, on_space=True, uploads=(str(upload),))):
+        for server_path in (str(FORMATS / "vision_folder"), str(FORMATS / "vision_trl.jsonl")):
+            with pytest.raises(JobsError) as refused:
+                plan_job(_vision_config(server_path), "a10g-small", "alice/vlm", estimate_seconds=60, estimate_summary="x")
+            assert str(refused.value).startswith(REFUSED_START) and "vision_" not in str(refused.value)
+        plan = plan_job(_vision_config(str(upload)), "a10g-small", "alice/vlm", estimate_seconds=60, estimate_summary="x")
+    assert plan.script_args[-1].endswith(jobs.IMAGE_DATASET_FILE)

@@ -40,7 +40,7 @@ def runs(monkeypatch):
 
 def _poll(shown):
     out = live_view.handle_poll(shown, SimpleNamespace(headers={"accept-language": "en"}))
-    names = ("progress", "status", "dashboard", "where", "table", "history_run", "publish_run", "key")
+    names = ("progress", "status", "dashboard", "where", "table", "history_run", "publish_run", "chat_run", "key")
     return dict(zip(names, out, strict=True))
 
 
@@ -64,6 +64,7 @@ def test_a_finished_run_is_picked_in_history_and_publish(runs):
                              config={"method": "sft"})
     after = _poll(during["key"])
     assert _value(after["history_run"]) == "run-b" and _value(after["publish_run"]) == "run-b"
+    assert after["chat_run"] == after["publish_run"]  # the chat lists the finished run and picks it too
     assert after["publish_run"]["choices"] == ["run-b", "run-a"]
 
     same = _poll(after["key"])  # nothing changed: the table and pickers are not sent again

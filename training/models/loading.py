@@ -93,6 +93,28 @@ def load_processing_class(name: str, trust_remote_code: bool = False):
     return load_tokenizer(name, trust_remote_code)
 
 
+@functools.lru_cache(maxsize=4)
+def load_processing_class_cached(name: str, trust_remote_code: bool = False):
+    """`load_processing_class`, remembered like `load_tokenizer_cached` (Validate's token view of a VLM's images)."""
+    return load_processing_class(name, trust_remote_code)
+
+
+def reads_images(model_dir: str | Path | None, base: str, trust_remote_code: bool = False) -> bool:
+    """Whether a run's weights are a vision-language model: the saved config's say (full weights), else a saved
+    processor's or the base model's (a LoRA adapter). False when none of them can be read."""
+    from training.models.vision_model import is_vision_model
+
+    folder = Path(model_dir) if model_dir else None
+    if folder is not None and (folder / "config.json").is_file():
+        return is_vision_model(str(folder), trust_remote_code)
+    if folder is not None and (folder / "processor_config.json").is_file():
+        return True
+    try:
+        return is_vision_model(resolve_model(base), trust_remote_code)
+    except (ValueError, OSError):
+        return False
+
+
 def load_model(name: str, trust_remote_code: bool = False, dtype=None, head: str = "causal_lm", **kwargs):
     """The model with a language-modelling head, or head="sequence_classification" for a one-score head (reward
     models). kwargs go to from_pretrained (e.g. quantization_config)."""

@@ -3,7 +3,9 @@
 `build_upload_folder` writes exactly what would be pushed: the weights (the LoRA adapter, or the merged
 model), the tokenizer, README.md (a model card made with huggingface_hub's `ModelCard`: base model, dataset,
 method and adapter settings, hyperparameters, final metrics with a loss-curve image, sample generations
-before and after, how to load it), loss_curve.png and run_config.json. `push_run` creates the repo
+before and after, how to load it), loss_curve.png and run_config.json. A vision-language run's card says so
+(pipeline tag image-text-to-text, loading with AutoModelForImageTextToText and AutoProcessor, its processor files
+beside the weights) and shows each sample's picture (copied under samples/). `push_run` creates the repo
 (private by default) and uploads that folder; it syncs the Trackio project to a Space only when asked.
 Nothing written contains a token.
 """
@@ -58,6 +60,15 @@ def collect_samples(run_dir: str | Path, count: int = SAMPLES) -> list[dict]:
     record = read_run(Path(run_dir))
     config = record["config"]
     model, trust = config["model"]["name_or_path"], config["model"].get("trust_remote_code", False)
+    if _is_vision_run(record):  # questions about held-out pictures, asked with the picture
+        from training.run.compare import held_out_records
+        from training.run.vision_inference import generate_with_image
+
+        return [{"prompt": r["prompt"], "reference": r.get("reference"), "image": r.get("image"),
+                 "base": generate_with_image(model, r["prompt"], r["image"], None, r.get("system"), trust_remote_code=trust),
+                 "tuned": generate_with_image(model, r["prompt"], r["image"], record["model_dir"], r.get("system"),
+                                              trust_remote_code=trust)}
+                for r in held_out_records(run_dir, record)[0][:count] if r.get("image")]
     prompts = [(p["prompt"], p.get("system"), p.get("reference")) for p in read_eval_prompts(run_dir)]
     if not prompts and config["method"] in ("sft", "dpo", "kto", "grpo", "rloo"):
         prompts = [(q.question, record.get("system_prompt"), q.expected) for q in demo_questions()]
@@ -67,6 +78,21 @@ def collect_samples(run_dir: str | Path, count: int = SAMPLES) -> list[dict]:
                     "base": generate(model, prompt, None, system, trust_remote_code=trust),
                     "tuned": generate(model, prompt, record["model_dir"], system, trust_remote_code=trust)})
     return out
+
+
+def _is_vision_run(record: dict) -> bool:
+    from training.models.loading import reads_images
+
+    model = (record.get("config") or {}).get("model") or {}
+    return reads_images(record.get("model_dir"), str(model.get("name_or_path", "")), bool(model.get("trust_remote_code")))
+
+
+SAMPLES_DIR = "samples"  # the sample pictures, beside README.md
+
+
+def _sample_picture(sample: dict) -> str | None:
+    """The card's path of a sample's picture (under samples/), or None."""
+    return f"{SAMPLES_DIR}/{Path(sample['image']).name}" if sample.get("image") else None
 
 
 def _metrics_table(record: dict) -> list[str]:
@@ -88,8 +114,20 @@ def _cell(text: str | None) -> str:
     return (text or "").replace("|", "\\|").replace("\n", " ").strip() or "(no visible text)"
 
 
-def _how_to_load(config: RunConfig, repo_id: str, adapter: bool) -> str:
+def _how_to_load(config: RunConfig, repo_id: str, adapter: bool, vision: bool = False) -> str:
     base = config.model.name_or_path if _is_hub_id(config.model.name_or_path) else "BASE_MODEL"
+    if vision:
+        model = "PeftModel.from_pretrained(base, REPO)" if adapter else "AutoModelForImageTextToText.from_pretrained(REPO)"
+        return ("```python\nfrom PIL import Image\n" + ("from peft import PeftModel\n" if adapter else "")
+                + "from transformers import AutoModelForImageTextToText, AutoProcessor\n\n"
+                + f'REPO = "{repo_id}"\n'
+                + (f'base = AutoModelForImageTextToText.from_pretrained("{base}")\n' if adapter else "")
+                + f"model = {model}\nprocessor = AutoProcessor.from_pretrained(REPO)\n"
+                + 'messages = [{"role": "user", "content": [{"type": "image"}, {"type": "text", "text": "Describe this picture."}]}]\n'
+                + "text = processor.apply_chat_template(messages, add_generation_prompt=True, tokenize=False)\n"
+                + 'inputs = processor(text=text, images=[Image.open("picture.png").convert("RGB")], return_tensors="pt")\n'
+                + "out = model.generate(**inputs, max_new_tokens=64)\n"
+                + 'print(processor.decode(out[0][inputs["input_ids"].shape[1]:], skip_special_tokens=True))\n```')
     if adapter:
         return (f"```python\nfrom peft import PeftModel\nfrom transformers import AutoModelForCausalLM, AutoTokenizer\n\n"
                 f'base = AutoModelForCausalLM.from_pretrained("{base}")\n'
@@ -112,12 +150,15 @@ def render_model_card(record: dict, repo_id: str, adapter: bool, samples: list[d
     config = RunConfig.from_dict(record["config"])
     spec = get_method(config.method)
     model, source = config.model.name_or_path, config.data.source
+    vision = _is_vision_run(record)
     data = ModelCardData(
         base_model=model if _is_hub_id(model) else None,
         datasets=[source] if _is_hub_id(source) else None,
         library_name="peft" if adapter else "transformers",
-        tags=["trl", config.method, "fine-tune-studio", *(["lora"] if config.lora.enabled else [])],
-        pipeline_tag="text-classification" if spec.model_head == "sequence_classification" else "text-generation",
+        tags=["trl", config.method, "fine-tune-studio", *(["lora"] if config.lora.enabled else []),
+              *(["vision-language"] if vision else [])],
+        pipeline_tag="text-classification" if spec.model_head == "sequence_classification" else
+        "image-text-to-text" if vision else "text-generation",
     )
     evaluation = record.get("evaluation")
     if evaluation:  # the Hub shows these as the model's evaluation results (model-index)
@@ -125,8 +166,12 @@ def render_model_card(record: dict, repo_id: str, adapter: bool, samples: list[d
 
         data.eval_results = eval_results(evaluation, repo_id.split("/")[-1]) or None
         data.model_name = repo_id.split("/")[-1] if data.eval_results else None
-    base_text = "the built-in tiny demo model (pretrained by this project on a generated corpus)" if is_demo_model(config) else f"`{model}`"
-    data_text = "the built-in demo dataset of invented facts" if source.strip() == "demo" else f"`{Path(source).name if not _is_hub_id(source) else source}`"
+    base_text = ("the built-in tiny vision-language demo model (a LLaVA pretrained by this project on generated flags)"
+                 if model.strip() == "demo-vision" else "the built-in tiny demo model (pretrained by this project on a "
+                 "generated corpus)" if is_demo_model(config) else f"`{model}`")
+    data_text = ("the built-in demo dataset of invented facts" if source.strip() == "demo" else
+                 "the built-in demo dataset of invented countries' flags" if source.strip() == "demo-vision" else None)
+    data_text = data_text or f"`{Path(source).name if not _is_hub_id(source) else source}`"
     lo = config.lora
     shipped = "the LoRA adapter" if adapter else ("the merged model (adapter folded into the base)" if lo.enabled else "the full model")
     lines = [f"# {repo_id.split('/')[-1]}", "",
@@ -153,14 +198,17 @@ def render_model_card(record: dict, repo_id: str, adapter: bool, samples: list[d
     elif loss_note:
         lines += [f"(No loss-curve image: {loss_note}.)", ""]
     if samples:
+        pictures = any(_sample_picture(s) for s in samples)
         lines += ["## Sample generations (greedy decoding, seed 0)", "",
-                  "| prompt | reference | before (base) | after (fine-tuned) |", "| --- | --- | --- | --- |"]
-        lines += [f"| {_cell(s['prompt'])} | {_cell(s.get('reference'))} | {_cell(s['base'])} | {_cell(s['tuned'])} |"
+                  ("| picture " if pictures else "") + "| prompt | reference | before (base) | after (fine-tuned) |",
+                  ("| --- " if pictures else "") + "| --- | --- | --- | --- |"]
+        lines += [(f"| ![]({_sample_picture(s)}) " if pictures and _sample_picture(s) else "| " if pictures else "")
+                  + f"| {_cell(s['prompt'])} | {_cell(s.get('reference'))} | {_cell(s['base'])} | {_cell(s['tuned'])} |"
                   for s in samples]
         if source.strip() == "demo":
             lines += ["", "The demo questions come from the training set: this shows memorisation, not generalisation."]
         lines.append("")
-    lines += ["## How to load it", "", _how_to_load(config, repo_id, adapter), "",
+    lines += ["## How to load it", "", _how_to_load(config, repo_id, adapter, vision), "",
               "`run_config.json` is the app's run config: `python -m training train --config run_config.json` "
               "replays the run, and `python -m training export` turns it into a standalone script."]
     return ModelCard(f"---\n{data.to_yaml()}\n---\n\n" + "\n".join(lines) + "\n")
@@ -204,6 +252,10 @@ def build_upload_folder(run_dir: str | Path, out_dir: str | Path, repo_id: str =
     else:
         shutil.copytree(final, out, dirs_exist_ok=True, ignore=shutil.ignore_patterns("training_args.bin"))
     record = read_run(Path(run_dir))
+    for sample in samples or []:  # the pictures the card shows beside the answers
+        if _sample_picture(sample) and Path(sample["image"]).is_file():
+            (out / SAMPLES_DIR).mkdir(exist_ok=True)
+            shutil.copyfile(sample["image"], out / _sample_picture(sample))
     note = write_loss_curve(record.get("metrics") or [], out / LOSS_CURVE)
     card = render_model_card(record, repo_id, adapter=is_adapter(out), samples=samples,
                              loss_curve=None if note else LOSS_CURVE, loss_note=note)

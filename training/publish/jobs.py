@@ -160,14 +160,12 @@ def plan_job(config: RunConfig, flavor: str, hub_model_id: str, *, run_id: str |
         notes.append("This app is not reachable from the Hub (no Space, no PUBLIC_URL) and no Trackio Space is named: "
                      "the job's metrics stay inside the job. Name a Trackio Space to watch them live.")
     data_files: list[str] = []
-    source = Path(str(config.data.source)).expanduser()
-    if str(config.data.source).strip() == "demo" or source.is_file():
-        from training.run.engine import runnable_config
-
-        local = Path(runnable_config(config)["data"]["source"])
+    local = _job_dataset(config, folder)
+    if local is not None:
         data_files.append(str(local))  # huggingface_hub uploads local files named in the arguments with the job
         env["DATASET"] = f"{constants.HF_JOBS_ARTIFACTS_MOUNT_PATH}/{local.name.replace(' ', '_')}"
-        notes.append(f"The dataset file {local.name} is uploaded with the job.")
+        notes.append(f"The dataset file {local.name} is uploaded with the job"
+                     + (" (the pictures inside it)." if local.name == IMAGE_DATASET_FILE else "."))
     deps = dependencies(config)
     timeout = job_timeout(estimate_seconds)
     if gguf_types:
@@ -197,6 +195,37 @@ def plan_job(config: RunConfig, flavor: str, hub_model_id: str, *, run_id: str |
                    flavor=flavor, timeout_s=timeout, env=env, secret_names=secret_names, name=name,
                    labels={"app": "fine-tune-studio", "run": _safe_name(base), "method": config.method}, estimate_seconds=estimate_seconds,
                    estimate_summary=estimate_summary or "", gpus=gpus, notes=notes)
+
+
+IMAGE_DATASET_FILE = "images-dataset.parquet"
+
+
+def _job_dataset(config: RunConfig, folder: Path) -> Path | None:
+    """The local file the job trains on, uploaded with it: the demo's data file, a dataset file on this machine, or,
+    for a local image dataset (demo-vision, a folder or .zip of pictures, a file naming pictures beside it), one
+    Parquet file with the pictures inside (the job has none of this machine's files). None for a Hub dataset.
+    The caller's read policy decides which local names they may send (a visitor: only their own upload)."""
+    from training.data.image_rows import is_image_source, load_image_dataset
+    from training.hosting.read_policy import ANYTHING, DEMO_NAMES, ReadRefused, current_policy, local_path, reading_as
+    from training.run.engine import runnable_config
+
+    source = str(config.data.source).strip()
+    try:
+        path = None if source in DEMO_NAMES else local_path(source, "dataset")
+    except ReadRefused as exc:
+        raise JobsError(str(exc)) from None
+    if source not in DEMO_NAMES and (path is None or not path.exists()):
+        return None  # a Hub dataset: the job reads it from the Hub
+    with reading_as(ANYTHING if source in DEMO_NAMES else current_policy()):  # the built-in demos are the app's own
+        local = Path(runnable_config(config)["data"]["source"])
+        if not is_image_source(str(local)):
+            return local if local.is_file() else None
+        target = folder / IMAGE_DATASET_FILE
+        try:
+            load_image_dataset(str(local)).to_parquet(str(target))
+        except ValueError as exc:
+            raise JobsError(f"The image dataset cannot be sent with the job: {exc}. Run Validate on it.") from None
+    return target
 
 
 def _accelerate_args(gpus: int, strategy: str = "ddp") -> list[str]:

@@ -77,6 +77,7 @@ def chat_run(run_dir: str | Path) -> ChatRun:
     """The run in run_dir, ready to chat with; ValueError (saying why and what to do) when it has no weights or is
     still training."""
     from training.methods.registry import get_method
+    from training.models.loading import reads_images
     from training.run.engine import ACTIVE_STATES, RUN_FILE, read_run
 
     run_dir = Path(run_dir)
@@ -97,20 +98,7 @@ def chat_run(run_dir: str | Path) -> ChatRun:
                    base_model=str(model.get("name_or_path", "")), model_dir=str(model_dir),
                    trust_remote_code=bool(model.get("trust_remote_code", False)), method=method,
                    scores=get_method(method).result_view == "scores", system_prompt=record.get("system_prompt"),
-                   vision=_reads_images(str(model.get("name_or_path", "")), str(model_dir), bool(model.get("trust_remote_code"))))
-
-
-def _reads_images(base: str, model_dir: str, trust_remote_code: bool) -> bool:
-    """Whether the run's model is a vision-language model (its saved config, else its base's)."""
-    from training.models.loading import resolve_model
-    from training.models.vision_model import is_vision_model
-
-    if (Path(model_dir) / "config.json").is_file():
-        return is_vision_model(model_dir, trust_remote_code)
-    try:
-        return is_vision_model(resolve_model(base), trust_remote_code)
-    except (ValueError, OSError):
-        return False
+                   vision=reads_images(model_dir, str(model.get("name_or_path", "")), bool(model.get("trust_remote_code"))))
 
 
 def _content(content, where: str) -> tuple[str, list[bytes]]:
