@@ -96,7 +96,8 @@ def handle_poll(shown: str | None, request: gr.Request):
         table = history_table(rows)
         if state_changed:
             history_run, publish_run = picker_updates(s, ids, old_run != str(s.run_name))
-    return (render_progress(s), render_status(s), dashboard, render_where(s), table, history_run, publish_run, publish_run,
+    chat_run = dict(publish_run)  # its own copy: Gradio consumes an update as it applies it
+    return (render_progress(s), render_status(s), dashboard, render_where(s), table, history_run, publish_run, chat_run,
             key)
 
 

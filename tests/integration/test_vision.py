@@ -154,3 +154,21 @@ def test_card_and_hub_push_of_a_vision_run(vision_run, tmp_path, monkeypatch):
     hub_base = read_run(run_dir)
     hub_base["config"]["model"]["name_or_path"] = "HuggingFaceTB/SmolVLM-256M-Instruct"  # a Hub base is named
     assert "base_model: HuggingFaceTB/SmolVLM-256M-Instruct" in str(render_model_card(hub_base, "alice/x", adapter=False))
+
+
+def test_chat_with_a_picture_answers_as_the_comparison_does(vision_run):
+    """The chat (training.run.chat) with a picture sent as a data URL: the run is seen as a vision model, and its
+    greedy reply is the comparison's answer for the same picture and question (the same rendering)."""
+    import base64
+
+    from training.run.chat import Sampling, chat_run, check_messages, reply
+
+    record, comparison = vision_run[0], vision_run[1]
+    item = comparison["items"][0]
+    run = chat_run(Path(record["model_dir"]).parent)
+    assert run.vision
+    url = "data:image/png;base64," + base64.b64encode(Path(item["image"]).read_bytes()).decode()
+    turns = check_messages([{"role": "user", "content": [{"type": "image_url", "image_url": {"url": url}},
+                                                          {"type": "text", "text": item["prompt"]}]}])
+    assert reply(run, "tuned", turns, Sampling(max_new_tokens=48)) == item["tuned"]
+    assert reply(run, "base", turns, Sampling(max_new_tokens=48)) == item["base"]

@@ -98,6 +98,46 @@ def test_sampling_and_messages_are_checked():
     assert with_system([{"role": "system", "content": "old"}, {"role": "user", "content": "q"}], "")[0]["content"] == "old"
 
 
+def test_pictures_in_chat_turns_are_read_checked_and_confined(tmp_path):
+    """Image parts: a data URL is decoded and checked; a path only under the caller's read policy (a visitor: their
+    own upload); a web address, a broken picture, a picture outside a user turn and too many are refused, by turn."""
+    import base64
+    import io
+
+    from PIL import Image
+
+    from training.hosting.read_policy import REFUSED_START, policy_for, reading_as
+    from training.run.chat import ChatRun, refuse_pictures
+    from training.run.chat_pictures import MAX_PICTURES
+
+    buffer = io.BytesIO()
+    Image.new("RGB", (8, 6), "red").save(buffer, "PNG")
+    png = buffer.getvalue()
+    url = {"type": "image_url", "image_url": {"url": "data:image/png;base64," + base64.b64encode(png).decode()}}
+    turns = check_messages([{"role": "user", "content": [url, {"type": "text", "text": "Whose flag?"}]}])
+    assert turns == [{"role": "user", "content": "Whose flag?", "images": [png]}]
+    (tmp_path / "mine.png").write_bytes(png)
+    (tmp_path / "theirs.png").write_bytes(png)
+    mine = {"type": "image", "image": str(tmp_path / "mine.png")}
+    with reading_as(policy_for(False, on_space=True, uploads=(str(tmp_path / "mine.png"),))):
+        assert check_messages([{"role": "user", "content": [mine]}])[0]["images"] == [png]
+        with pytest.raises(ValueError, match=r"messages\[0\].content\[0\]: " + REFUSED_START):
+            check_messages([{"role": "user", "content": [{"type": "image", "image": str(tmp_path / "theirs.png")}]}])
+    for part, expected in (({"type": "image_url", "image_url": {"url": "https://x.org/a.png"}}, "not fetched"),
+                           ({"type": "image_url", "image_url": {"url": "data:image/png;base64,iVBORw0KGgo="}}, "not a readable image"),
+                           ({"type": "image"}, "give the picture as a data URL")):
+        with pytest.raises(ValueError, match=r"messages\[0\].content\[0\]: .*" + expected):
+            check_messages([{"role": "user", "content": [part]}])
+    with pytest.raises(ValueError, match="pictures go in user turns"):
+        check_messages([{"role": "system", "content": [url]}, {"role": "user", "content": "q"}])
+    with pytest.raises(ValueError, match=f"more than {MAX_PICTURES} pictures"):
+        check_messages([{"role": "user", "content": [url] * (MAX_PICTURES + 1)}])
+    text_run = ChatRun("run-t", "", "demo", "", False, "sft", False, None)
+    with pytest.raises(ValueError, match="Run run-t trained a text model, which cannot see pictures"):
+        refuse_pictures(text_run, turns)
+    refuse_pictures(text_run, [{"role": "user", "content": "q"}])  # text alone is fine
+
+
 def _fake_run(root: Path, **record) -> Path:
     folder = root / "run-x"
     folder.mkdir()

@@ -201,7 +201,7 @@ def test_a_visitor_sends_only_their_own_image_upload(fake_hub, tmp_path):
     shutil.copyfile(FORMATS / "vision_qa.zip", upload)
     with reading_as(policy_for(False, on_space=True, uploads=(str(upload),))):
         for server_path in (str(FORMATS / "vision_folder"), str(FORMATS / "vision_trl.jsonl")):
-            with pytest.raises(JobsError) as refused:
+            with pytest.raises(ValueError) as refused:  # the script's config is refused before anything is read
                 plan_job(_vision_config(server_path), "a10g-small", "alice/vlm", estimate_seconds=60, estimate_summary="x")
             assert str(refused.value).startswith(REFUSED_START) and "vision_" not in str(refused.value)
         plan = plan_job(_vision_config(str(upload)), "a10g-small", "alice/vlm", estimate_seconds=60, estimate_summary="x")

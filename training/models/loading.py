@@ -88,6 +88,8 @@ def load_processing_class(name: str, trust_remote_code: bool = False):
     if is_vision_model(ref, trust_remote_code):
         try:
             return processor_from_pretrained(ref, trust_remote_code, token=current_policy().hub_token)
+        except ImportError:  # transformers imported by two threads at once fails once: the caller may try again
+            raise
         except Exception as exc:
             raise _friendly(name, exc) from None
     return load_tokenizer(name, trust_remote_code)
