@@ -138,6 +138,22 @@ def test_pictures_in_chat_turns_are_read_checked_and_confined(tmp_path):
     refuse_pictures(text_run, [{"role": "user", "content": "q"}])  # text alone is fine
 
 
+def test_chat_panel_keeps_pictures_in_turns_and_regenerate_puts_them_back():
+    """The Chatbot's value as Gradio hands it back (file parts) becomes image parts of the user turn; Regenerate puts
+    the last question and its picture back in the inputs; text-only chats stay plain strings."""
+    from components.chat_panel import _plain, handle_regenerate
+
+    history = [{"role": "user", "content": [{"type": "file", "file": {"path": "/tmp/gradio/a/flag.png"}},
+                                            {"type": "text", "text": "Whose flag?"}]},
+               {"role": "assistant", "content": [{"type": "text", "text": "This is the flag of Zorbia."}]}]
+    assert _plain(history) == [{"role": "user", "content": [{"type": "image", "image": "/tmp/gradio/a/flag.png"},
+                                                            {"type": "text", "text": "Whose flag?"}]},
+                               {"role": "assistant", "content": "This is the flag of Zorbia."}]
+    assert _plain([{"role": "user", "content": [{"type": "text", "text": "Hi"}]}]) == [{"role": "user", "content": "Hi"}]
+    tuned, base, message, seed, picture = handle_regenerate(history, [], 0)
+    assert (tuned, base, message, seed, picture) == ([], [], "Whose flag?", 1, "/tmp/gradio/a/flag.png")
+
+
 def _fake_run(root: Path, **record) -> Path:
     folder = root / "run-x"
     folder.mkdir()
