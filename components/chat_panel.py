@@ -81,7 +81,8 @@ def chat(run_id: str, messages: list, temperature: float = 0.0, top_p: float = 1
 
     run_id: a run of History ("" = the newest finished run). model: "tuned" or "base". temperature 0 is greedy (the
     same reply every time). Without a system turn, the run's own system prompt is used, as in training. For a reward
-    model run, end on the assistant answer to judge: the reply is its score."""
+    model run, end on the assistant answer to judge: the reply is its score. For a vision-language run a user turn may
+    carry pictures as image parts: {"type": "image_url", "image_url": {"url": "data:image/png;base64,..."}}."""
     from training.run.chat import chat_run, check_messages, reply, score_reply, with_system
 
     reason = refusal(profile, MODEL_ACTIONS)
@@ -89,7 +90,8 @@ def chat(run_id: str, messages: list, temperature: float = 0.0, top_p: float = 1
         raise gr.Error(reason)
     try:
         run = chat_run(run_folder(run_id))
-        turns = check_messages(_as_messages(messages), reply_to="assistant" if run.scores else "user")
+        with reading_for(profile):  # a picture named by path: only inside the app's folders (read_policy.py)
+            turns = check_messages(_as_messages(messages), reply_to="assistant" if run.scores else "user")
         if not any(m["role"] == "system" for m in turns):
             turns = with_system(turns, run.system_prompt)
         if run.scores:
