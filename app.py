@@ -132,9 +132,10 @@ def build_app() -> gr.Blocks:
                          api_visibility="private")
         train.cancel.click(handle_cancel, None, train.status, concurrency_limit=1, concurrency_id=RUN_CONTROL,
                            api_visibility="private")
-        result.compare.click(handle_compare, result.prompt, [result.base_answer, result.tuned_answer], concurrency_limit=1)
+        result.compare.click(handle_compare, [result.prompt, result.picture], [result.base_answer, result.tuned_answer],
+                             concurrency_limit=1)
         wire_learning_panel(learning)
-        wire_live_view(LiveView(train.progress, train.status, dashboard, result.where, history.table, history.run,
+        wire_live_view(LiveView(train.progress, train.status, dashboard, result.where, result.picture, history.table, history.run,
                                 export.run, chat.run, gr.State(None)))
         wire_history_panel(history)
         wire_scores_panel(scores)

@@ -22,6 +22,7 @@ from components.run_panels import (
     render_progress,
     render_status,
     render_where,
+    result_picture_update,
 )
 from components.translations import use_request_language
 from training.run.manager import RunStatus, get_run_manager
@@ -35,6 +36,7 @@ class LiveView:
     status: gr.Markdown
     dashboard: gr.HTML
     where: gr.Markdown
+    result_picture: gr.Image  # the before/after picture box, shown for a vision-language run
     history_table: gr.HTML
     history_run: gr.Dropdown
     publish_run: gr.Dropdown
@@ -43,7 +45,7 @@ class LiveView:
 
     @property
     def outputs(self) -> list:
-        return [self.progress, self.status, self.dashboard, self.where, self.history_table, self.history_run,
+        return [self.progress, self.status, self.dashboard, self.where, self.result_picture, self.history_table, self.history_run,
                 self.publish_run, self.chat_run, self.shown]
 
 
@@ -87,7 +89,7 @@ def handle_poll(shown: str | None, request: gr.Request):
     logged = bool(s.metrics)
     key = f"{s.run_name}|{s.state}|{int(logged)}|{lang}"
     old_run, old_state, old_logged, old_lang = ((shown or "") + "|||").split("|")[:4]
-    dashboard = table = history_run = publish_run = gr.skip()
+    dashboard = table = history_run = publish_run = picture = gr.skip()
     if (old_run, old_logged, old_lang) != (str(s.run_name), str(int(logged)), lang):
         dashboard = render_initial_dashboard(s)
     state_changed = (old_run, old_state) != (str(s.run_name), s.state)
@@ -96,9 +98,10 @@ def handle_poll(shown: str | None, request: gr.Request):
         table = history_table(rows)
         if state_changed:
             history_run, publish_run = picker_updates(s, ids, old_run != str(s.run_name))
+            picture = result_picture_update(s)
     chat_run = dict(publish_run)  # its own copy: Gradio consumes an update as it applies it
-    return (render_progress(s), render_status(s), dashboard, render_where(s), table, history_run, publish_run, chat_run,
-            key)
+    return (render_progress(s), render_status(s), dashboard, render_where(s), picture, table, history_run, publish_run,
+            chat_run, key)
 
 
 def wire_live_view(view: LiveView) -> None:

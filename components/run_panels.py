@@ -200,6 +200,7 @@ def render_dashboard_waiting(run_name: str | None) -> str:
 class ResultPanel:
     where: gr.Markdown
     prompt: gr.Textbox
+    picture: gr.Image  # shown for a vision-language run: the picture both models are asked about
     compare: gr.Button
     base_answer: gr.Textbox
     tuned_answer: gr.Textbox
@@ -215,13 +216,15 @@ def create_result_panel(questions: list[str] | None = None) -> ResultPanel:
     prompt = gr.Textbox(value=questions[0] if questions else "", label=t("Prompt"), elem_id="compare-prompt",
                         info=t("Pre-filled with the demo's held-out questions: their wording appears nowhere in the "
                                "training data, so a right answer shows the model learned the fact, not the sentence."))
+    picture = gr.Image(type="pil", sources=["upload", "clipboard"], label=t("Picture"), height=160, visible=False,
+                       elem_id="compare-picture")
     if questions:
         gr.Examples([[q] for q in questions], inputs=[prompt], label=t("Held-out questions"))
     compare = gr.Button(t("Compare base vs fine-tuned"), elem_id="compare-btn")
     with gr.Row():
         base = gr.Textbox(label=t("Base model"), interactive=False, elem_id="base-answer", lines=3, min_width=200)
         tuned = gr.Textbox(label=t("Fine-tuned model"), interactive=False, elem_id="tuned-answer", lines=3, min_width=200)
-    return ResultPanel(where, prompt, compare, base, tuned)
+    return ResultPanel(where, prompt, picture, compare, base, tuned)
 
 
 def display_answer(text: str) -> str:
@@ -244,7 +247,26 @@ def finished_run() -> RunStatus | None:
     return s
 
 
-def handle_compare(prompt: str, request: gr.Request = None):
+def run_sees_pictures(s: RunStatus) -> bool:
+    from training.models.loading import reads_images
+
+    model = (s.config or {}).get("model") or {}
+    return bool(s.model_dir) and reads_images(s.model_dir, model.get("name_or_path", ""), model.get("trust_remote_code") is True)
+
+
+def result_picture_update(s: RunStatus):
+    """The before/after picture box for the run now shown: visible for a vision-language run, pre-filled with the
+    first held-out picture of the built-in demo when the run trained on it; hidden otherwise."""
+    if s.active or not run_sees_pictures(s):
+        return gr.update(visible=False, value=None)
+    from training.data.demo_vision_data import demo_vision_held_out, is_demo_vision
+
+    source = ((s.config or {}).get("data") or {}).get("source")
+    first = demo_vision_held_out()[0]["image"] if is_demo_vision(source) else None
+    return gr.update(visible=True, value=first) if first else gr.update(visible=True)
+
+
+def handle_compare(prompt: str, picture=None, request: gr.Request = None):
     from training.run.inference import compare
 
     use_request_language(request)
@@ -256,7 +278,16 @@ def handle_compare(prompt: str, request: gr.Request = None):
         return "", ""
     model = s.config["model"]
     try:
-        base, tuned = compare(model["name_or_path"], s.model_dir, prompt, s.system_prompt, model["trust_remote_code"])
+        if run_sees_pictures(s):
+            if picture is None:
+                gr.Warning(tr("This run answers questions about pictures: add a picture first."))
+                return "", ""
+            from training.run.vision_inference import generate_with_image
+
+            base, tuned = (generate_with_image(model["name_or_path"], prompt, picture, weights, s.system_prompt,
+                                               trust_remote_code=model["trust_remote_code"]) for weights in (None, s.model_dir))
+        else:
+            base, tuned = compare(model["name_or_path"], s.model_dir, prompt, s.system_prompt, model["trust_remote_code"])
         return display_answer(base), display_answer(tuned)
     except ValueError as exc:
         gr.Warning(translate_message(str(exc)))

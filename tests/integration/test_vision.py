@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import time
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 
@@ -172,3 +173,29 @@ def test_chat_with_a_picture_answers_as_the_comparison_does(vision_run):
                                                           {"type": "text", "text": item["prompt"]}]}])
     assert reply(run, "tuned", turns, Sampling(max_new_tokens=48)) == item["tuned"]
     assert reply(run, "base", turns, Sampling(max_new_tokens=48)) == item["base"]
+
+
+def test_before_after_box_shows_the_demo_picture_and_answers_about_it(vision_run, monkeypatch):
+    """Step 5's before/after box for a finished vision run: the picture box appears, pre-filled with the demo's first
+    held-out flag, and Compare asks both models about that picture (the comparison's answers); with no picture it
+    says to add one."""
+    from PIL import Image
+
+    from components import run_panels
+    from training.run.manager import RunStatus
+
+    record, comparison = vision_run[0], vision_run[1]
+    status = RunStatus(state="completed", run_id=record["run_id"], run_name=record["run_id"],
+                       model_dir=record["model_dir"], config=record["config"])
+    monkeypatch.setattr(run_panels, "get_run_manager", lambda: SimpleNamespace(status=lambda: status))
+    update = run_panels.result_picture_update(status)
+    item = comparison["items"][0]
+    assert update["visible"] is True and Path(update["value"]).read_bytes() == Path(item["image"]).read_bytes()
+    with Image.open(update["value"]) as picture:
+        base, tuned = run_panels.handle_compare(item["prompt"], picture.convert("RGB"))
+    assert (base, tuned) == (item["base"], item["tuned"])
+    warnings = []
+    monkeypatch.setattr(run_panels.gr, "Warning", warnings.append)
+    assert run_panels.handle_compare(item["prompt"], None) == ("", "") and "add a picture" in warnings[0]
+    text = RunStatus(state="completed", run_id="t", run_name="t", model_dir=None, config={"method": "sft"})
+    assert run_panels.result_picture_update(text)["visible"] is False
