@@ -29,6 +29,7 @@ from components.run_panels import (
     create_train_panel,
     handle_cancel,
     handle_compare,
+    handle_next_picture,
     handle_stop,
     wire_train,
 )
@@ -132,10 +133,14 @@ def build_app() -> gr.Blocks:
                          api_visibility="private")
         train.cancel.click(handle_cancel, None, train.status, concurrency_limit=1, concurrency_id=RUN_CONTROL,
                            api_visibility="private")
+        result.next_picture.click(handle_next_picture, result.picture_index,
+                                  [result.picture, result.prompt, result.picture_index, result.base_answer, result.tuned_answer],
+                                  queue=False, api_visibility="private")
         result.compare.click(handle_compare, [result.prompt, result.picture], [result.base_answer, result.tuned_answer],
                              concurrency_limit=1)
         wire_learning_panel(learning)
-        wire_live_view(LiveView(train.progress, train.status, dashboard, result.where, result.picture, history.table, history.run,
+        wire_live_view(LiveView(train.progress, train.status, dashboard, result.where, result.picture, result.next_picture, result.prompt,
+                                history.table, history.run,
                                 export.run, chat.run, gr.State(None)))
         wire_history_panel(history)
         wire_scores_panel(scores)

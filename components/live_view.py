@@ -37,6 +37,8 @@ class LiveView:
     dashboard: gr.HTML
     where: gr.Markdown
     result_picture: gr.Image  # the before/after picture box, shown for a vision-language run
+    result_next_picture: gr.Button  # walks the demo's held-out flags (a demo-vision run)
+    result_prompt: gr.Textbox  # its question, set to the demo's held-out one for a demo-vision run
     history_table: gr.HTML
     history_run: gr.Dropdown
     publish_run: gr.Dropdown
@@ -45,8 +47,8 @@ class LiveView:
 
     @property
     def outputs(self) -> list:
-        return [self.progress, self.status, self.dashboard, self.where, self.result_picture, self.history_table, self.history_run,
-                self.publish_run, self.chat_run, self.shown]
+        return [self.progress, self.status, self.dashboard, self.where, self.result_picture, self.result_next_picture, self.result_prompt,
+                self.history_table, self.history_run, self.publish_run, self.chat_run, self.shown]
 
 
 def create_dashboard() -> gr.HTML:
@@ -89,7 +91,7 @@ def handle_poll(shown: str | None, request: gr.Request):
     logged = bool(s.metrics)
     key = f"{s.run_name}|{s.state}|{int(logged)}|{lang}"
     old_run, old_state, old_logged, old_lang = ((shown or "") + "|||").split("|")[:4]
-    dashboard = table = history_run = publish_run = picture = gr.skip()
+    dashboard = table = history_run = publish_run = picture = next_picture = prompt = gr.skip()
     if (old_run, old_logged, old_lang) != (str(s.run_name), str(int(logged)), lang):
         dashboard = render_initial_dashboard(s)
     state_changed = (old_run, old_state) != (str(s.run_name), s.state)
@@ -98,10 +100,10 @@ def handle_poll(shown: str | None, request: gr.Request):
         table = history_table(rows)
         if state_changed:
             history_run, publish_run = picker_updates(s, ids, old_run != str(s.run_name))
-            picture = result_picture_update(s)
+            picture, next_picture, prompt = result_picture_update(s)
     chat_run = dict(publish_run)  # its own copy: Gradio consumes an update as it applies it
-    return (render_progress(s), render_status(s), dashboard, render_where(s), picture, table, history_run, publish_run,
-            chat_run, key)
+    return (render_progress(s), render_status(s), dashboard, render_where(s), picture, next_picture, prompt, table, history_run,
+            publish_run, chat_run, key)
 
 
 def wire_live_view(view: LiveView) -> None:

@@ -201,6 +201,8 @@ class ResultPanel:
     where: gr.Markdown
     prompt: gr.Textbox
     picture: gr.Image  # shown for a vision-language run: the picture both models are asked about
+    next_picture: gr.Button  # shown for a demo-vision run: the next held-out flag and its question
+    picture_index: gr.State
     compare: gr.Button
     base_answer: gr.Textbox
     tuned_answer: gr.Textbox
@@ -218,13 +220,15 @@ def create_result_panel(questions: list[str] | None = None) -> ResultPanel:
                                "training data, so a right answer shows the model learned the fact, not the sentence."))
     picture = gr.Image(type="pil", sources=["upload", "clipboard"], label=t("Picture"), height=160, visible=False,
                        elem_id="compare-picture")
+    next_picture = gr.Button(t("Another held-out picture"), size="sm", visible=False, elem_id="compare-next-picture")
+    picture_index = gr.State(0)
     if questions:
         gr.Examples([[q] for q in questions], inputs=[prompt], label=t("Held-out questions"))
     compare = gr.Button(t("Compare base vs fine-tuned"), elem_id="compare-btn")
     with gr.Row():
         base = gr.Textbox(label=t("Base model"), interactive=False, elem_id="base-answer", lines=3, min_width=200)
         tuned = gr.Textbox(label=t("Fine-tuned model"), interactive=False, elem_id="tuned-answer", lines=3, min_width=200)
-    return ResultPanel(where, prompt, picture, compare, base, tuned)
+    return ResultPanel(where, prompt, picture, next_picture, picture_index, compare, base, tuned)
 
 
 def display_answer(text: str) -> str:
@@ -254,16 +258,28 @@ def run_sees_pictures(s: RunStatus) -> bool:
     return bool(s.model_dir) and reads_images(s.model_dir, model.get("name_or_path", ""), model.get("trust_remote_code") is True)
 
 
-def result_picture_update(s: RunStatus):
-    """The before/after picture box for the run now shown: visible for a vision-language run, pre-filled with the
-    first held-out picture of the built-in demo when the run trained on it; hidden otherwise."""
+def result_picture_update(s: RunStatus) -> tuple:
+    """(picture box, "another held-out picture" button, prompt) updates for the run now shown: for a vision-language
+    run the picture box appears; when it trained on the built-in demo, it holds the demo's first held-out flag and
+    its question, and the button walks through the others. Hidden for any other run (the prompt then stays as the
+    user left it)."""
     if s.active or not run_sees_pictures(s):
-        return gr.update(visible=False, value=None)
+        return gr.update(visible=False, value=None), gr.update(visible=False), gr.skip()
     from training.data.demo_vision_data import demo_vision_held_out, is_demo_vision
 
-    source = ((s.config or {}).get("data") or {}).get("source")
-    first = demo_vision_held_out()[0]["image"] if is_demo_vision(source) else None
-    return gr.update(visible=True, value=first) if first else gr.update(visible=True)
+    if not is_demo_vision(((s.config or {}).get("data") or {}).get("source")):
+        return gr.update(visible=True), gr.update(visible=False), gr.skip()
+    first = demo_vision_held_out()[0]
+    return gr.update(visible=True, value=first["image"]), gr.update(visible=True), gr.update(value=first["prompt"])
+
+
+def handle_next_picture(index: int | None):
+    """The demo's next held-out flag (pictures and wordings never trained on) and its question, in turn."""
+    from training.data.demo_vision_data import demo_vision_held_out
+
+    held_out = demo_vision_held_out()
+    index = ((index or 0) + 1) % len(held_out)
+    return held_out[index]["image"], held_out[index]["prompt"], index, "", ""
 
 
 def handle_compare(prompt: str, picture=None, request: gr.Request = None):

@@ -1,5 +1,6 @@
 """The vision demo in a real browser: with demo-vision chosen, Validate's preview shows the flags' thumbnails; the
-default one-click run trains; the chat takes an attached flag picture, shows it in the conversation and answers it.
+default one-click run trains; the before/after box asks both models about a held-out flag; the chat
+takes an attached flag picture, shows it in the conversation and answers it.
 One app and one short run (the default demo-vision config, about 17 s of quiet CPU) for the module."""
 
 from __future__ import annotations
@@ -64,8 +65,21 @@ def test_vision_preview_train_and_chat_with_a_picture(vision_app, browser, tmp_p
     page.click("#train-btn")
     page.wait_for_selector('.run-progress[data-state="completed"]', timeout=600_000)
 
-    # Chat with the run: attach a held-out flag, ask, see the picture and the answer.
+    # Before vs after: the box shows the demo's first held-out flag and its question; both models answer about it.
     go_to_step(page, 5)
+    before_after = page.locator("#compare-picture img")
+    expect(before_after).to_be_visible(timeout=30_000)
+    assert before_after.evaluate("img => img.complete && img.naturalWidth") > 0
+    expect(page.locator("#compare-prompt textarea")).to_have_value("What country does this flag belong to?")
+    page.click("#compare-btn")
+    expect(page.locator("#tuned-answer textarea")).to_have_value(re.compile(r"flag of \w+"), timeout=120_000)
+    expect(page.locator("#base-answer textarea")).to_have_value(re.compile(r"flag of \w+"), timeout=60_000)
+    page.locator("#compare-picture").scroll_into_view_if_needed()
+    _shot(page, "vision-02-before-after")
+    page.click("#compare-next-picture")  # the next held-out flag: the answers are cleared for it
+    expect(page.locator("#tuned-answer textarea")).to_have_value("", timeout=30_000)
+
+    # Chat with the run: attach a held-out flag, ask, see the picture and the answer.
     page.locator("#chat-picture").wait_for(state="visible", timeout=30_000)  # the finished run is picked: a VLM
     picture = tmp_path / "flag.png"
     shutil.copyfile(sorted((data_dir / "datasets").glob("demo-vision-v*/images/held_out_00_0.png"))[0], picture)
@@ -84,5 +98,5 @@ def test_vision_preview_train_and_chat_with_a_picture(vision_app, browser, tmp_p
     assert shown.evaluate("img => img.complete && img.naturalWidth") > 0, "the attached picture shows in the chat"
     expect(page.locator("#chat-note")).not_to_contain_text("⚠️")
     page.locator("#chat-section").scroll_into_view_if_needed()
-    _shot(page, "vision-02-chat")
+    _shot(page, "vision-03-chat")
     page.close()

@@ -188,14 +188,19 @@ def test_before_after_box_shows_the_demo_picture_and_answers_about_it(vision_run
     status = RunStatus(state="completed", run_id=record["run_id"], run_name=record["run_id"],
                        model_dir=record["model_dir"], config=record["config"])
     monkeypatch.setattr(run_panels, "get_run_manager", lambda: SimpleNamespace(status=lambda: status))
-    update = run_panels.result_picture_update(status)
+    update, next_button, prompt = run_panels.result_picture_update(status)
+    assert next_button["visible"] is True
     item = comparison["items"][0]
     assert update["visible"] is True and Path(update["value"]).read_bytes() == Path(item["image"]).read_bytes()
+    assert prompt["value"] == item["prompt"]
     with Image.open(update["value"]) as picture:
         base, tuned = run_panels.handle_compare(item["prompt"], picture.convert("RGB"))
     assert (base, tuned) == (item["base"], item["tuned"])
     warnings = []
     monkeypatch.setattr(run_panels.gr, "Warning", warnings.append)
     assert run_panels.handle_compare(item["prompt"], None) == ("", "") and "add a picture" in warnings[0]
+    image, question, index, *_ = run_panels.handle_next_picture(0)  # the next held-out flag, and its own question
+    assert (index, question) == (1, comparison["items"][1]["prompt"])
+    assert Path(image).read_bytes() == Path(comparison["items"][1]["image"]).read_bytes()
     text = RunStatus(state="completed", run_id="t", run_name="t", model_dir=None, config={"method": "sft"})
-    assert run_panels.result_picture_update(text)["visible"] is False
+    assert run_panels.result_picture_update(text)[0]["visible"] is False

@@ -40,7 +40,7 @@ def runs(monkeypatch):
 
 def _poll(shown):
     out = live_view.handle_poll(shown, SimpleNamespace(headers={"accept-language": "en"}))
-    names = ("progress", "status", "dashboard", "where", "picture", "table", "history_run", "publish_run", "chat_run", "key")
+    names = ("progress", "status", "dashboard", "where", "picture", "next_picture", "prompt", "table", "history_run", "publish_run", "chat_run", "key")
     return dict(zip(names, out, strict=True))
 
 
