@@ -86,7 +86,8 @@ class ImageStore:
             self._zip.close()
 
 
-def _data_url(url: str) -> bytes:
+def data_url_bytes(url: str) -> bytes:
+    """The picture inside a `data:image/...;base64,` URL; ImageProblem when it is not one or its base64 is damaged."""
     head, sep, payload = url.partition(",")
     if not sep or ";base64" not in head or not head.startswith("data:image/"):
         raise ImageProblem("a data URL must look like data:image/png;base64,....")
@@ -109,7 +110,7 @@ def image_bytes(value, store: ImageStore | None) -> tuple[bytes, str | None]:
         value.save(buffer, "PNG")
         return buffer.getvalue(), None
     if isinstance(value, str) and value.startswith("data:"):
-        return _data_url(value), None
+        return data_url_bytes(value), None
     if isinstance(value, str):
         return (store or ImageStore()).read(value)
     raise ImageProblem(f"expected an image path, data URL or embedded image, found {type(value).__name__}")

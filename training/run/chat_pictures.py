@@ -11,8 +11,7 @@ it), those allowed to train a file inside the app's folders; web addresses are n
 
 from __future__ import annotations
 
-from training.data.image_refs import MAX_IMAGE_BYTES, ImageProblem, inspect_image
-from training.data.image_refs import _data_url as data_url_bytes
+from training.data.image_refs import MAX_IMAGE_BYTES, ImageProblem, data_url_bytes, inspect_image
 from training.hosting.read_policy import ReadRefused, local_path
 
 MAX_PICTURES = 8  # per conversation: each one costs the model its image tokens
