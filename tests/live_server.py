@@ -27,4 +27,5 @@ def served(asgi_app, start_timeout: float = 90):
         yield f"http://127.0.0.1:{port}"
     finally:
         server.should_exit = True
+        server.force_exit = True  # open streams (Gradio's queue) would hold a graceful shutdown for the whole join
         thread.join(10)

@@ -22,10 +22,9 @@ def _upload(page, path) -> None:
     page.locator("#dataset-upload input[type=file]").wait_for(state="attached", timeout=15_000)
     page.set_input_files("#dataset-upload input[type=file]", str(path))
     try:
-        # The name shows once the upload is done; it also sits in hidden elements, and Gradio may split it into
-        # spans (stem, extension), so wait on the rendered text of the whole control (innerText skips hidden parts).
-        page.wait_for_function("name => (document.querySelector('#dataset-upload')?.innerText || '').includes(name)",
-                               arg=path.name, timeout=90_000)
+        # Done when the file's row shows. Its name is split into a stem and an extension in a flex box (so innerText
+        # may break it) and sits in hidden copies too: wait for the shown row labelled with the whole name.
+        page.locator(f'#dataset-upload [aria-label="{path.name}"]').first.wait_for(state="visible", timeout=90_000)
     except Exception:
         _shot(page, "dataset-checks-upload-failure")
         raise
