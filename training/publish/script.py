@@ -195,8 +195,9 @@ def write_script(config: RunConfig, path: str | Path, run_id: str | None = None)
     from training.hosting.secrets import redact
 
     path = Path(path)
+    text = redact(render_script(config, run_id))  # first: a refused config leaves no empty folder behind
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(redact(render_script(config, run_id)))
+    path.write_text(text)
     return path
 
 

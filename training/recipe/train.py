@@ -76,7 +76,7 @@ def prepare(config: dict, output_dir, *, hardware: dict | None = None, callbacks
         if is_main_process():
             (out / EVAL_PROMPTS_FILE).write_text("".join(json.dumps(r) + "\n" for r in data.held_out))
         notes.append(f"{len(data.held_out)} rows held out for the before/after comparison ({EVAL_PROMPTS_FILE}); "
-                     f"training uses the other {data.rows - len(data.held_out)}.")
+                     f"training uses {len(data.train)} rows.")  # after the eval split and KTO's unpairing of picture pairs
     if data.eval is not None:
         notes.append(f"{len(data.eval)} rows form the eval split; its loss is logged as eval/loss.")
     stage("loading model")
